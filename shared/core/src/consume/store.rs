@@ -1,0 +1,30 @@
+//! stream-store: write a batch of stream records as time-bucketed key-value items.
+
+use super::{decode, fail_all, BatchOutcome, StreamRecord};
+use crate::kv_key::KvLayout;
+use crate::ports::kv::{KvStore, PutItemOutcome};
+
+pub async fn store_batch(records: &[StreamRecord], kv: &dyn KvStore, layout: &KvLayout) -> BatchOutcome {
+    let (decoded, mut failures) = decode(records);
+    if decoded.is_empty() {
+        return BatchOutcome { failures, ..BatchOutcome::default() };
+    }
+    let items = decoded.iter().map(|(_, event)| layout.item_for(event)).collect();
+    let mut outcome = BatchOutcome::default();
+    match kv.put_items(items).await {
+        Ok(results) => {
+            debug_assert_eq!(results.len(), decoded.len());
+            for result in results {
+                match result {
+                    PutItemOutcome::Stored => outcome.written += 1,
+                    PutItemOutcome::Duplicate => outcome.duplicates += 1,
+                }
+            }
+        }
+        Err(error) => {
+            failures.extend(fail_all(decoded.iter().map(|(record, _)| *record), error.is_retryable(), &error.to_string()));
+        }
+    }
+    outcome.failures = failures;
+    outcome
+}

@@ -1,0 +1,59 @@
+//! Contract of the key-value port: conditional puts, sorted partitions, merged buckets.
+
+use super::sample_event;
+use crate::bucket::HourBucket;
+use crate::event::EventType;
+use crate::kv_key::{KvItem, KvKey, KvLayout};
+use crate::merge::read_bucket;
+use crate::ports::kv::{KvStore, PutItemOutcome};
+use chrono::{Duration, TimeZone, Utc};
+
+fn item(pk: &str, sk: &str) -> KvItem {
+    KvItem { key: KvKey { pk: pk.to_owned(), sk: sk.to_owned() }, value: format!("{pk}|{sk}").into_bytes() }
+}
+
+/// A key is stored once; a second put of it, in a later call or the same call, is a duplicate.
+pub async fn duplicates_are_absorbed(kv: &dyn KvStore) {
+    let first = kv.put_items(vec![item("s#h#0", "t1#a"), item("s#h#0", "t2#b")]).await.expect("put");
+    assert_eq!(first, vec![PutItemOutcome::Stored, PutItemOutcome::Stored]);
+    let again = kv.put_items(vec![item("s#h#0", "t1#a"), item("s#h#0", "t3#c"), item("s#h#0", "t3#c")]).await.expect("put");
+    assert_eq!(again, vec![PutItemOutcome::Duplicate, PutItemOutcome::Stored, PutItemOutcome::Duplicate]);
+    let stored = kv.query_partition("s#h#0").await.expect("query");
+    assert_eq!(stored.len(), 3);
+    assert_eq!(stored[0].value, b"s#h#0|t1#a".to_vec(), "the first write wins");
+}
+
+/// A partition query returns exactly that partition, in sort-key order, even when
+/// another partition key starts with the same text.
+pub async fn partitions_are_exact_and_sorted(kv: &dyn KvStore) {
+    kv.put_items(vec![item("p#1", "c"), item("p#1", "a"), item("p#10", "b"), item("p#1", "b"), item("p#", "z")])
+        .await
+        .expect("put");
+    let sks: Vec<String> = kv.query_partition("p#1").await.expect("query").into_iter().map(|i| i.key.sk).collect();
+    assert_eq!(sks, vec!["a", "b", "c"]);
+    assert_eq!(kv.query_partition("p#10").await.expect("query").len(), 1);
+    assert!(kv.query_partition("p#2").await.expect("query").is_empty());
+}
+
+/// A bucket read returns the hour's events from every write shard, in time order,
+/// and nothing from the neighbouring hours.
+pub async fn bucket_reads_merge_write_shards(kv: &dyn KvStore) {
+    let layout = KvLayout { stream: "contract".to_owned(), write_shards: 4 };
+    let hour = Utc.with_ymd_and_hms(2026, 11, 25, 13, 0, 0).single().expect("valid time");
+    let mut items = Vec::new();
+    for n in 0..200i64 {
+        // Scrambled times inside the hour, plus some in the hours around it.
+        let at = hour + Duration::milliseconds((n * 7_919_311) % 3_600_000);
+        items.push(layout.item_for(&sample_event(&format!("e{n}"), EventType::PageView, at, "EU", None)));
+    }
+    items.push(layout.item_for(&sample_event("before", EventType::PageView, hour - Duration::milliseconds(1), "EU", None)));
+    items.push(layout.item_for(&sample_event("after", EventType::PageView, hour + Duration::hours(1), "EU", None)));
+    let shards_used: std::collections::HashSet<&str> = items.iter().map(|item| item.key.pk.as_str()).collect();
+    assert!(shards_used.len() >= 4, "the sample spreads over the write shards");
+    kv.put_items(items).await.expect("put");
+
+    let read = read_bucket(kv, &layout, HourBucket::of(hour)).await.expect("read bucket");
+    assert_eq!(read.len(), 200);
+    assert!(read.windows(2).all(|pair| pair[0].key.sk <= pair[1].key.sk), "time order");
+    assert!(read.iter().all(|item| item.key.pk.starts_with("contract#2026-11-25T13#")));
+}

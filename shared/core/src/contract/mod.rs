@@ -1,0 +1,30 @@
+//! Contract test suites, one per port. Every adapter's tests call the same functions,
+//! so the embedded and the AWS adapters are held to one behaviour. Each function
+//! panics (asserts) on a breach; call it with a fresh, empty store.
+
+pub mod kv;
+pub mod search;
+pub mod stream;
+
+use crate::event::{Event, EventType};
+use chrono::{DateTime, Utc};
+
+/// A purchase (with amount) or a page view (without), for contract data.
+pub fn sample_event(event_id: &str, event_type: EventType, at: DateTime<Utc>, region: &str, amount: Option<f64>) -> Event {
+    Event {
+        event_id: event_id.to_owned(),
+        event_type,
+        occurred_at: at,
+        received_at: at,
+        source: "web".to_owned(),
+        anonymous_id: Some(format!("anon-{event_id}")),
+        user_id: None,
+        session_id: None,
+        order_id: amount.map(|_| format!("order-{event_id}")),
+        keys: Default::default(),
+        region: region.to_owned(),
+        amount,
+        currency: amount.map(|_| "EUR".to_owned()),
+        properties: Default::default(),
+    }
+}

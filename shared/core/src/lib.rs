@@ -1,0 +1,25 @@
+//! Tidemark's domain: the event model and its validation, time buckets and the
+//! key-value layout, the real-time ingest service, the stream consumers, the search
+//! request model and the port traits every store implements.
+//!
+//! This crate does no I/O of its own and depends on no AWS, HTTP or database crate:
+//! `cargo tree -p tidemark-core` proves it in CI.
+
+pub mod bucket;
+pub mod clock;
+pub mod consume;
+#[cfg(feature = "contract")]
+pub mod contract;
+pub mod event;
+pub mod ingest;
+pub mod kv_key;
+pub mod merge;
+pub mod ports;
+pub mod realtime;
+pub mod search;
+pub mod shard;
+pub mod validate;
+
+pub use clock::{Clock, FixedClock, SystemClock};
+pub use event::{Event, EventType};
+pub use validate::{ValidationError, ValidationLimits};

@@ -1,0 +1,37 @@
+//! The time-bucketed key-value store (DynamoDB | embedded fjall).
+
+use crate::kv_key::KvItem;
+use async_trait::async_trait;
+
+/// What became of one conditional put.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutItemOutcome {
+    /// The key was new and is now stored.
+    Stored,
+    /// The key was already there: a duplicate delivery, absorbed.
+    Duplicate,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KvError {
+    #[error("key-value store unavailable: {0}")]
+    Unavailable(String),
+    #[error("key-value store rejected the request: {0}")]
+    Rejected(String),
+}
+
+impl KvError {
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, KvError::Unavailable(_))
+    }
+}
+
+#[async_trait]
+pub trait KvStore: Send + Sync {
+    /// Writes each item only if its key is absent (put-if-absent), durably, and says
+    /// per item whether it was stored or absorbed as a duplicate.
+    async fn put_items(&self, items: Vec<KvItem>) -> Result<Vec<PutItemOutcome>, KvError>;
+
+    /// Every item of one partition key, in sort-key order.
+    async fn query_partition(&self, pk: &str) -> Result<Vec<KvItem>, KvError>;
+}

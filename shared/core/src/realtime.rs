@@ -1,0 +1,217 @@
+//! Live aggregations (`GET /v1/realtime`): the request a person asks for, the search
+//! request that answers it, and the series read back from the aggregation result.
+
+use crate::bucket::Interval;
+use crate::search::{Query, SearchRequest, SearchResponse};
+use chrono::{DateTime, TimeZone, Utc};
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+/// What to measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    /// Sum of `amount` over purchases.
+    Revenue,
+    /// Number of purchases.
+    Orders,
+    /// Number of page views.
+    PageViews,
+    /// Number of events of any type.
+    Events,
+}
+
+impl FromStr for Metric {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "revenue" => Ok(Metric::Revenue),
+            "orders" => Ok(Metric::Orders),
+            "page_views" => Ok(Metric::PageViews),
+            "events" => Ok(Metric::Events),
+            other => Err(format!("unknown metric {other:?}; use revenue, orders, page_views or events")),
+        }
+    }
+}
+
+/// Fields a live series may be grouped by.
+pub const GROUPABLE: &[&str] = &["region", "event_type", "source", "currency"];
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RealtimeQuery {
+    pub metric: Metric,
+    pub by: Option<String>,
+    pub interval: Interval,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Point {
+    pub start: String,
+    pub value: f64,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub groups: BTreeMap<String, f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Series {
+    pub metric: Metric,
+    pub interval: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    pub from: String,
+    pub to: String,
+    pub total: f64,
+    pub points: Vec<Point>,
+}
+
+const MAX_GROUPS: usize = 100;
+
+impl RealtimeQuery {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.from >= self.to {
+            return Err("from must be before to".to_owned());
+        }
+        if let Some(by) = &self.by {
+            if !GROUPABLE.contains(&by.as_str()) {
+                return Err(format!("cannot group by {by:?}; use one of {}", GROUPABLE.join(", ")));
+            }
+        }
+        let buckets = (self.to - self.from).num_milliseconds() / self.interval.duration().num_milliseconds();
+        if buckets > 10_000 {
+            return Err(format!("{buckets} buckets requested; at most 10000, widen the interval"));
+        }
+        Ok(())
+    }
+
+    pub fn search_request(&self) -> SearchRequest {
+        let mut filters = vec![Query::time_range(self.from, self.to)];
+        match self.metric {
+            Metric::Revenue | Metric::Orders => filters.push(Query::term("event_type", "purchase")),
+            Metric::PageViews => filters.push(Query::term("event_type", "page_view")),
+            Metric::Events => {}
+        }
+        let value_agg = (self.metric == Metric::Revenue).then(|| json!({"value": {"sum": {"field": "amount"}}}));
+        let mut histogram = json!({
+            "date_histogram": {
+                "field": "occurred_at",
+                "fixed_interval": self.interval.fixed_interval(),
+                "min_doc_count": 1,
+            }
+        });
+        let inner = match (&self.by, &value_agg) {
+            (Some(by), _) => {
+                let mut terms = json!({"terms": {"field": by, "size": MAX_GROUPS}});
+                if let Some(value) = &value_agg {
+                    terms["aggs"] = value.clone();
+                }
+                Some(json!({"group": terms}))
+            }
+            (None, Some(value)) => Some(value.clone()),
+            (None, None) => None,
+        };
+        if let Some(inner) = inner {
+            histogram["aggs"] = inner;
+        }
+        let mut aggs = Map::new();
+        aggs.insert("over_time".to_owned(), histogram);
+        SearchRequest { query: Query::all_of(filters), aggs }
+    }
+
+    /// Reads the aggregation result (OpenSearch and tantivy answer alike) into a series.
+    pub fn series(&self, response: &SearchResponse) -> Result<Series, String> {
+        let buckets = response.aggregations["over_time"]["buckets"]
+            .as_array()
+            .ok_or("aggregation result has no over_time buckets")?;
+        let mut points = Vec::with_capacity(buckets.len());
+        for bucket in buckets {
+            let key = bucket["key"].as_f64().ok_or("bucket without a numeric key")?;
+            let start = Utc
+                .timestamp_millis_opt(key as i64)
+                .single()
+                .ok_or("bucket key is not a time")?;
+            let mut groups = BTreeMap::new();
+            if let Some(group_buckets) = bucket["group"]["buckets"].as_array() {
+                for group in group_buckets {
+                    let name = match &group["key"] {
+                        Value::String(text) => text.clone(),
+                        other => other.to_string(),
+                    };
+                    groups.insert(name, self.measure(group)?);
+                }
+            }
+            let value = if self.by.is_some() { groups.values().sum() } else { self.measure(bucket)? };
+            points.push(Point { start: crate::event::millis_rfc3339::format(&start), value, groups });
+        }
+        Ok(Series {
+            metric: self.metric,
+            interval: self.interval.fixed_interval().to_owned(),
+            by: self.by.clone(),
+            from: crate::event::millis_rfc3339::format(&self.from),
+            to: crate::event::millis_rfc3339::format(&self.to),
+            total: points.iter().map(|point| point.value).sum(),
+            points,
+        })
+    }
+
+    fn measure(&self, bucket: &Value) -> Result<f64, String> {
+        match self.metric {
+            Metric::Revenue => Ok(bucket["value"]["value"].as_f64().unwrap_or(0.0)),
+            _ => bucket["doc_count"].as_f64().ok_or_else(|| "bucket without doc_count".to_owned()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(by: Option<&str>) -> RealtimeQuery {
+        RealtimeQuery {
+            metric: Metric::Revenue,
+            by: by.map(str::to_owned),
+            interval: Interval::Minute,
+            from: Utc.with_ymd_and_hms(2026, 11, 25, 13, 0, 0).unwrap(),
+            to: Utc.with_ymd_and_hms(2026, 11, 25, 14, 0, 0).unwrap(),
+        }
+    }
+
+    #[test]
+    fn builds_an_opensearch_request() {
+        let body = query(Some("region")).search_request().to_json();
+        assert_eq!(body["aggs"]["over_time"]["date_histogram"]["fixed_interval"], "1m");
+        assert_eq!(body["aggs"]["over_time"]["aggs"]["group"]["terms"]["field"], "region");
+        assert_eq!(body["aggs"]["over_time"]["aggs"]["group"]["aggs"]["value"]["sum"]["field"], "amount");
+    }
+
+    #[test]
+    fn reads_grouped_buckets() {
+        let response = SearchResponse {
+            total: 3,
+            aggregations: json!({"over_time": {"buckets": [
+                {"key": 1_795_611_600_000.0_f64, "doc_count": 3, "group": {"buckets": [
+                    {"key": "EU", "doc_count": 2, "value": {"value": 30.5}},
+                    {"key": "US", "doc_count": 1, "value": {"value": 10.0}}
+                ]}}
+            ]}}),
+        };
+        let series = query(Some("region")).series(&response).unwrap();
+        assert_eq!(series.points.len(), 1);
+        assert_eq!(series.points[0].start, "2026-11-25T13:00:00.000Z");
+        assert_eq!(series.points[0].groups["EU"], 30.5);
+        assert_eq!(series.total, 40.5);
+    }
+
+    #[test]
+    fn refuses_bad_groupings() {
+        let mut bad = query(Some("user_id"));
+        assert!(bad.validate().unwrap_err().contains("cannot group"));
+        bad.by = None;
+        bad.to = bad.from;
+        assert!(bad.validate().is_err());
+    }
+}

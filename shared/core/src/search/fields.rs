@@ -1,0 +1,30 @@
+//! The indexed fields and their kinds: one schema for every search adapter.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldKind {
+    /// Exact-match text (`keyword` in OpenSearch, raw-tokenized fast text in tantivy).
+    Keyword,
+    /// Milliseconds since the epoch (`date`).
+    Date,
+    /// Floating point (`double`).
+    Number,
+}
+
+pub const FIELDS: &[(&str, FieldKind)] = &[
+    ("event_id", FieldKind::Keyword),
+    ("event_type", FieldKind::Keyword),
+    ("occurred_at", FieldKind::Date),
+    ("received_at", FieldKind::Date),
+    ("source", FieldKind::Keyword),
+    ("anonymous_id", FieldKind::Keyword),
+    ("user_id", FieldKind::Keyword),
+    ("session_id", FieldKind::Keyword),
+    ("order_id", FieldKind::Keyword),
+    ("region", FieldKind::Keyword),
+    ("currency", FieldKind::Keyword),
+    ("amount", FieldKind::Number),
+];
+
+pub fn field_kind(name: &str) -> Option<FieldKind> {
+    FIELDS.iter().find(|(field, _)| *field == name).map(|(_, kind)| *kind)
+}

@@ -1,0 +1,224 @@
+//! The embedded event stream: a durable, sharded, ordered log with consumer checkpoints.
+//!
+//! Each shard is a fjall keyspace keyed by a big-endian sequence number, so a range
+//! scan from a checkpoint reads the shard in order. Puts go through one writer thread
+//! that gathers every request waiting at that moment into one atomic batch and one
+//! fsync (group commit): a `Stored` answer means the record is on disk.
+//!
+//! fjall is the storage engine (journal, recovery, compaction); what is written here is
+//! only the Kinesis-shaped layer on top: shards by MD5 hash-key range, sequence numbers,
+//! checkpoints and the dead-letter keyspace.
+
+mod codec;
+mod writer;
+
+use chrono::{DateTime, Utc};
+use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tidemark_core::consume::StreamRecord;
+use tidemark_core::ports::stream::{EventStream, PutOutcome, StreamError, StreamRecordIn};
+use tokio::sync::{mpsc, oneshot, Notify};
+
+/// Sentinel in `heads` for a shard that holds no record yet.
+const EMPTY: u64 = u64::MAX;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error("event log storage: {0}")]
+    Storage(#[from] fjall::Error),
+    #[error("event log record {shard}/{seq} is corrupt: {reason}")]
+    Corrupt { shard: usize, seq: u64, reason: &'static str },
+    #[error("event log was opened with {existing} shards; asked for {requested}")]
+    ShardCountChanged { existing: usize, requested: usize },
+    #[error("event log writer has stopped")]
+    WriterStopped,
+}
+
+/// One record as stored: where it sits, when it arrived, and its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedRecord {
+    pub shard: usize,
+    pub seq: u64,
+    pub partition_key: String,
+    pub arrived_at: DateTime<Utc>,
+    pub data: Vec<u8>,
+}
+
+impl LoggedRecord {
+    pub fn to_stream_record(&self) -> StreamRecord {
+        StreamRecord {
+            shard_id: shard_id(self.shard),
+            sequence_number: sequence_number(self.shard, self.seq),
+            data: self.data.clone(),
+        }
+    }
+}
+
+/// Kinesis-style shard id.
+pub fn shard_id(shard: usize) -> String {
+    format!("shardId-{shard:012}")
+}
+
+/// Digits only and fixed-width, like a Kinesis sequence number: unique across the
+/// stream (the shard is its last five digits) and in numeric order within a shard.
+pub fn sequence_number(shard: usize, seq: u64) -> String {
+    format!("{seq:020}{shard:05}")
+}
+
+/// The (shard, seq) behind a sequence number.
+pub fn parse_sequence_number(text: &str) -> Option<(usize, u64)> {
+    if text.len() != 25 || !text.bytes().all(|byte| byte.is_ascii_digit()) {
+        return None;
+    }
+    let (seq, shard) = text.split_at(20);
+    Some((shard.parse().ok()?, seq.parse().ok()?))
+}
+
+/// A record parked after its retries ran out, with the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    pub consumer: String,
+    pub shard: usize,
+    pub seq: u64,
+    pub reason: String,
+    pub data: Vec<u8>,
+}
+
+struct Shared {
+    db: Database,
+    shards: Vec<Keyspace>,
+    checkpoints: Keyspace,
+    dead_letters: Keyspace,
+    /// Last sequence number per shard, `EMPTY` when none.
+    heads: Vec<AtomicU64>,
+    appended: Notify,
+}
+
+/// Cheap to clone; every clone talks to the same writer thread.
+#[derive(Clone)]
+pub struct EventLog {
+    shared: Arc<Shared>,
+    requests: mpsc::UnboundedSender<writer::PutRequest>,
+}
+
+impl EventLog {
+    /// Opens (or creates) the log under `dir` with `shard_count` shards.
+    pub fn open(dir: &Path, shard_count: usize) -> Result<Self, LogError> {
+        let db = Database::builder(dir).open()?;
+        let existing = db.list_keyspace_names().iter().filter(|name| name.starts_with("shard-")).count();
+        if existing != 0 && existing != shard_count {
+            return Err(LogError::ShardCountChanged { existing, requested: shard_count });
+        }
+        let mut shards = Vec::with_capacity(shard_count);
+        let mut heads = Vec::with_capacity(shard_count);
+        for shard in 0..shard_count {
+            let keyspace = db.keyspace(&format!("shard-{shard:04}"), KeyspaceCreateOptions::default)?;
+            let head = match keyspace.last_key_value() {
+                Some(guard) => codec::decode_seq(shard, &guard.key()?)?,
+                None => EMPTY,
+            };
+            heads.push(AtomicU64::new(head));
+            shards.push(keyspace);
+        }
+        let checkpoints = db.keyspace("checkpoints", KeyspaceCreateOptions::default)?;
+        let dead_letters = db.keyspace("dead-letters", KeyspaceCreateOptions::default)?;
+        let shared = Arc::new(Shared { db, shards, checkpoints, dead_letters, heads, appended: Notify::new() });
+        let requests = writer::spawn(Arc::clone(&shared))?;
+        Ok(Self { shared, requests })
+    }
+
+    pub fn shard_count(&self) -> usize {
+        self.shared.shards.len()
+    }
+
+    /// Sequence number of the newest record of `shard`.
+    pub fn head(&self, shard: usize) -> Option<u64> {
+        match self.shared.heads[shard].load(Ordering::Acquire) {
+            EMPTY => None,
+            seq => Some(seq),
+        }
+    }
+
+    /// Up to `max` records of `shard` after sequence number `after` (from the start when None).
+    pub fn read(&self, shard: usize, after: Option<u64>, max: usize) -> Result<Vec<LoggedRecord>, LogError> {
+        let start = match after {
+            Some(seq) => match seq.checked_add(1) {
+                Some(next) => next,
+                None => return Ok(Vec::new()),
+            },
+            None => 0,
+        };
+        let mut records = Vec::new();
+        for guard in self.shared.shards[shard].range(start.to_be_bytes()..).take(max) {
+            let (key, value) = guard.into_inner()?;
+            let seq = codec::decode_seq(shard, &key)?;
+            records.push(codec::decode_record(shard, seq, &value)?);
+        }
+        Ok(records)
+    }
+
+    /// Where `consumer` stands in `shard`: the last sequence number it has finished.
+    pub fn checkpoint(&self, consumer: &str, shard: usize) -> Result<Option<u64>, LogError> {
+        match self.shared.checkpoints.get(codec::checkpoint_key(consumer, shard))? {
+            Some(value) => Ok(Some(codec::decode_seq(shard, &value)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Records that `consumer` has finished `shard` up to `seq`, durably.
+    pub fn commit_checkpoint(&self, consumer: &str, shard: usize, seq: u64) -> Result<(), LogError> {
+        self.shared.checkpoints.insert(codec::checkpoint_key(consumer, shard), seq.to_be_bytes())?;
+        self.shared.db.persist(PersistMode::SyncAll)?;
+        Ok(())
+    }
+
+    /// Parks a record that `consumer` could not process, with the reason, durably.
+    pub fn park(&self, consumer: &str, record: &LoggedRecord, reason: &str) -> Result<(), LogError> {
+        let key = codec::dead_letter_key(consumer, record.shard, record.seq);
+        self.shared.dead_letters.insert(key, codec::encode_dead_letter(reason, &record.data))?;
+        self.shared.db.persist(PersistMode::SyncAll)?;
+        Ok(())
+    }
+
+    pub fn dead_letters(&self, consumer: &str) -> Result<Vec<DeadLetter>, LogError> {
+        let mut parked = Vec::new();
+        for guard in self.shared.dead_letters.prefix(codec::dead_letter_prefix(consumer)) {
+            let (key, value) = guard.into_inner()?;
+            parked.push(codec::decode_dead_letter(consumer, &key, &value)?);
+        }
+        Ok(parked)
+    }
+
+    /// Waits until something is appended or `timeout` passes.
+    pub async fn wait_for_append(&self, timeout: Duration) {
+        let notified = self.shared.appended.notified();
+        if tokio::time::timeout(timeout, notified).await.is_err() {
+            // Timed out: the caller polls anyway.
+        }
+    }
+
+    async fn put(&self, records: Vec<StreamRecordIn>) -> Result<Vec<(usize, u64)>, LogError> {
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .send(writer::PutRequest { records, reply })
+            .map_err(|_| LogError::WriterStopped)?;
+        answer.await.map_err(|_| LogError::WriterStopped)?
+    }
+}
+
+#[async_trait::async_trait]
+impl EventStream for EventLog {
+    async fn put_records(&self, records: Vec<StreamRecordIn>) -> Result<Vec<PutOutcome>, StreamError> {
+        let positions = self.put(records).await.map_err(|error| StreamError::Unavailable(error.to_string()))?;
+        Ok(positions
+            .into_iter()
+            .map(|(shard, seq)| PutOutcome::Stored { shard_id: shard_id(shard), sequence_number: sequence_number(shard, seq) })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,205 @@
+//! The local stand-in for the Lambda event source mapping: reads batches from the
+//! embedded log after each consumer's checkpoint, hands them to the consumer function,
+//! retries the records it reports as failed, parks those that keep failing (or can
+//! never succeed) as dead letters with their reason, and only then moves the
+//! checkpoint. At-least-once: a crash before the checkpoint replays the batch, and the
+//! idempotent writes make the replay change nothing.
+
+use crate::event_log::{parse_sequence_number, EventLog, LoggedRecord};
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tidemark_core::consume::{BatchOutcome, RecordFailure, StreamRecord};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub type ConsumerFuture = Pin<Box<dyn Future<Output = BatchOutcome> + Send>>;
+/// A consumer function: a batch of records in, what failed out.
+pub type ConsumerFn = Arc<dyn Fn(Vec<StreamRecord>) -> ConsumerFuture + Send + Sync>;
+
+#[derive(Debug, Clone)]
+pub struct RunnerConfig {
+    /// Most records handed to the consumer at once (across shards).
+    pub batch_size: usize,
+    /// How long to let records gather after a wake-up, so a trickle is not
+    /// committed one event at a time.
+    pub linger: Duration,
+    /// Longest sleep when nothing arrives (appends also wake the runner).
+    pub idle_poll: Duration,
+    /// Attempts for a retryable failure before it is parked.
+    pub max_attempts: u32,
+    /// First retry delay; doubles each attempt.
+    pub retry_backoff: Duration,
+}
+
+impl Default for RunnerConfig {
+    fn default() -> Self {
+        Self {
+            batch_size: 10_000,
+            linger: Duration::from_millis(100),
+            idle_poll: Duration::from_millis(500),
+            max_attempts: 4,
+            retry_backoff: Duration::from_millis(50),
+        }
+    }
+}
+
+/// Counters since start, for `/v1/stats`.
+#[derive(Debug, Default)]
+pub struct ConsumerStats {
+    pub batches: AtomicU64,
+    pub records: AtomicU64,
+    pub written: AtomicU64,
+    pub duplicates: AtomicU64,
+    pub retries: AtomicU64,
+    pub dead_lettered: AtomicU64,
+    pub errors: AtomicU64,
+}
+
+/// Runs `consumer` over `log` until `shutdown` turns true.
+pub fn spawn(
+    name: &'static str,
+    log: EventLog,
+    consumer: ConsumerFn,
+    config: RunnerConfig,
+    stats: Arc<ConsumerStats>,
+    mut shutdown: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        tracing::info!(consumer = name, shards = log.shard_count(), "consumer started");
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            match run_once(name, &log, &consumer, &config, &stats).await {
+                Ok(0) => {
+                    tokio::select! {
+                        () = log.wait_for_append(config.idle_poll) => {}
+                        _ = shutdown.changed() => {}
+                    }
+                    tokio::time::sleep(config.linger).await;
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    stats.errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(consumer = name, %error, "consumer pass failed; retrying");
+                    tokio::time::sleep(config.idle_poll).await;
+                }
+            }
+        }
+        tracing::info!(consumer = name, "consumer stopped");
+    })
+}
+
+/// One pass: read what is there, process it, checkpoint. Returns records handled.
+pub async fn run_once(
+    name: &str,
+    log: &EventLog,
+    consumer: &ConsumerFn,
+    config: &RunnerConfig,
+    stats: &ConsumerStats,
+) -> Result<usize, crate::LogError> {
+    let started = Instant::now();
+    let batch = read_batch(name, log, config.batch_size).await?;
+    if batch.is_empty() {
+        return Ok(0);
+    }
+    let by_sequence: HashMap<(usize, u64), &LoggedRecord> =
+        batch.iter().map(|record| ((record.shard, record.seq), record)).collect();
+
+    let mut pending: Vec<StreamRecord> = batch.iter().map(LoggedRecord::to_stream_record).collect();
+    let mut attempt = 1;
+    let mut parked: Vec<(StreamRecord, String)> = Vec::new();
+    loop {
+        let outcome = consumer(pending.clone()).await;
+        stats.written.fetch_add(outcome.written as u64, Ordering::Relaxed);
+        stats.duplicates.fetch_add(outcome.duplicates as u64, Ordering::Relaxed);
+        let (retry, give_up) = split_failures(&pending, outcome.failures, attempt >= config.max_attempts);
+        parked.extend(give_up);
+        if retry.is_empty() {
+            break;
+        }
+        stats.retries.fetch_add(retry.len() as u64, Ordering::Relaxed);
+        tracing::warn!(consumer = name, failed = retry.len(), attempt, "records failed; retrying them");
+        tokio::time::sleep(config.retry_backoff * 2u32.saturating_pow(attempt - 1)).await;
+        pending = retry;
+        attempt += 1;
+    }
+
+    for (record, reason) in &parked {
+        let logged = parse_sequence_number(&record.sequence_number).and_then(|key| by_sequence.get(&key));
+        if let Some(logged) = logged {
+            log.park(name, logged, reason)?;
+            tracing::error!(consumer = name, shard = %record.shard_id, sequence = %record.sequence_number, %reason, "record dead-lettered");
+        }
+    }
+    stats.dead_lettered.fetch_add(parked.len() as u64, Ordering::Relaxed);
+
+    let mut last_per_shard: BTreeMap<usize, u64> = BTreeMap::new();
+    for record in &batch {
+        let last = last_per_shard.entry(record.shard).or_insert(record.seq);
+        *last = (*last).max(record.seq);
+    }
+    for (shard, seq) in last_per_shard {
+        log.commit_checkpoint(name, shard, seq)?;
+    }
+    stats.batches.fetch_add(1, Ordering::Relaxed);
+    stats.records.fetch_add(batch.len() as u64, Ordering::Relaxed);
+    let elapsed = started.elapsed();
+    tracing::debug!(
+        consumer = name,
+        records = batch.len(),
+        dead_lettered = parked.len(),
+        elapsed_ms = elapsed.as_millis() as u64,
+        "batch consumed"
+    );
+    Ok(batch.len())
+}
+
+async fn read_batch(name: &str, log: &EventLog, batch_size: usize) -> Result<Vec<LoggedRecord>, crate::LogError> {
+    let log = log.clone();
+    let name = name.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let mut batch = Vec::new();
+        let shards = log.shard_count();
+        let share = batch_size.div_ceil(shards).max(1);
+        for shard in 0..shards {
+            let after = log.checkpoint(&name, shard)?;
+            if log.head(shard) == after || log.head(shard).is_none() {
+                continue;
+            }
+            batch.extend(log.read(shard, after, share)?);
+        }
+        Ok(batch)
+    })
+    .await
+    .map_err(|_| crate::LogError::WriterStopped)?
+}
+
+/// Splits failures into those to retry now and those to park (with reasons).
+fn split_failures(
+    pending: &[StreamRecord],
+    failures: Vec<RecordFailure>,
+    last_attempt: bool,
+) -> (Vec<StreamRecord>, Vec<(StreamRecord, String)>) {
+    let by_sequence: HashMap<&str, &StreamRecord> =
+        pending.iter().map(|record| (record.sequence_number.as_str(), record)).collect();
+    let mut retry = Vec::new();
+    let mut give_up = Vec::new();
+    for failure in failures {
+        let Some(record) = by_sequence.get(failure.sequence_number.as_str()) else {
+            tracing::warn!(sequence = %failure.sequence_number, "consumer reported a failure for a record it was not given");
+            continue;
+        };
+        if failure.retryable && !last_attempt {
+            retry.push((*record).clone());
+        } else {
+            give_up.push(((*record).clone(), failure.reason));
+        }
+    }
+    debug_assert!(retry.iter().all(|record| parse_sequence_number(&record.sequence_number).is_some()));
+    (retry, give_up)
+}

@@ -1,0 +1,96 @@
+//! The tantivy schema for events, built from the shared field list in core.
+
+use std::collections::HashMap;
+use tantivy::schema::{
+    DateOptions, DateTimePrecision, Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions,
+};
+use tantivy::tokenizer::RAW_TOKENIZER_NAME;
+use tantivy::{DateTime, TantivyDocument, Term};
+use tidemark_core::event::Event;
+use tidemark_core::search::fields::{FieldKind, FIELDS};
+
+pub struct EventSchema {
+    pub schema: Schema,
+    fields: HashMap<&'static str, (Field, FieldKind)>,
+    event_id: Field,
+}
+
+impl EventSchema {
+    pub fn build() -> Self {
+        let mut builder = Schema::builder();
+        let mut fields = HashMap::new();
+        for (name, kind) in FIELDS {
+            let field = match kind {
+                FieldKind::Keyword => {
+                    let indexing = TextFieldIndexing::default()
+                        .set_tokenizer(RAW_TOKENIZER_NAME)
+                        .set_index_option(IndexRecordOption::Basic);
+                    let mut options = TextOptions::default().set_indexing_options(indexing);
+                    // Columnar (fast) values feed terms aggregations; ids are only matched.
+                    if !matches!(*name, "event_id" | "anonymous_id" | "session_id") {
+                        options = options.set_fast(RAW_TOKENIZER_NAME);
+                    }
+                    if *name == "event_id" {
+                        options = options.set_stored();
+                    }
+                    builder.add_text_field(name, options)
+                }
+                FieldKind::Date => builder.add_date_field(
+                    name,
+                    DateOptions::default()
+                        .set_indexed()
+                        .set_fast()
+                        .set_precision(DateTimePrecision::Milliseconds),
+                ),
+                FieldKind::Number => {
+                    builder.add_f64_field(name, NumericOptions::default().set_indexed().set_fast())
+                }
+            };
+            fields.insert(*name, (field, *kind));
+        }
+        let schema = builder.build();
+        let event_id = fields["event_id"].0;
+        Self { schema, fields, event_id }
+    }
+
+    pub fn field(&self, name: &str) -> Option<(Field, FieldKind)> {
+        self.fields.get(name).copied()
+    }
+
+    pub fn id_term(&self, event_id: &str) -> Term {
+        Term::from_field_text(self.event_id, event_id)
+    }
+
+    pub fn document(&self, event: &Event) -> TantivyDocument {
+        let mut doc = TantivyDocument::default();
+        let mut text = |name: &str, value: &str| {
+            if let Some((field, _)) = self.field(name) {
+                doc.add_text(field, value);
+            }
+        };
+        text("event_id", &event.event_id);
+        text("event_type", event.event_type.as_str());
+        text("source", &event.source);
+        text("region", &event.region);
+        for (name, value) in [
+            ("anonymous_id", &event.anonymous_id),
+            ("user_id", &event.user_id),
+            ("session_id", &event.session_id),
+            ("order_id", &event.order_id),
+            ("currency", &event.currency),
+        ] {
+            if let Some(value) = value {
+                text(name, value);
+            }
+        }
+        for (name, at) in [("occurred_at", event.occurred_at), ("received_at", event.received_at)] {
+            if let Some((field, _)) = self.field(name) {
+                doc.add_date(field, DateTime::from_timestamp_millis(at.timestamp_millis()));
+            }
+        }
+        if let (Some(amount), Some((field, _))) = (event.amount, self.field("amount")) {
+            doc.add_f64(field, amount);
+        }
+        doc
+    }
+}
