@@ -1,0 +1,42 @@
+//! `tidemark`: every function of the pipeline in one process, on embedded stores.
+//!
+//! [`stack::Stack`] is what `tidemark up` runs and what the end-to-end tests start on
+//! ephemeral ports: the beacon and report routers on one HTTP socket, the UDP ingest
+//! socket, and the two stream consumers (stream-index, stream-store) reading the
+//! embedded log.
+
+pub mod config;
+pub mod consumers;
+pub mod stack;
+pub mod stats;
+pub mod udp;
+
+pub use config::UpConfig;
+pub use stack::Stack;
+
+use anyhow::Context;
+
+/// `tidemark up`: start the stack, print where it listens, run until Ctrl-C or SIGTERM.
+pub async fn run_up(args: &config::UpArgs) -> anyhow::Result<()> {
+    let config = UpConfig::from_args(args)?;
+    if args.write_keys == config::DEV_WRITE_KEYS {
+        tracing::warn!("using the development write key dev-write-key; set TIDEMARK_WRITE_KEYS for anything shared");
+    }
+    let stack = Stack::start(config).await?;
+    let udp = stack.udp_addr.map(|addr| addr.to_string()).unwrap_or_else(|| "off".to_owned());
+    // One parseable line on stdout: scripts and tests read the bound addresses from it.
+    println!("tidemark is up: http://{} udp={udp}", stack.http_addr);
+    wait_for_stop_signal().await?;
+    stack.shutdown().await
+}
+
+async fn wait_for_stop_signal() -> anyhow::Result<()> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing the SIGTERM handler")?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result.context("waiting for Ctrl-C")?,
+        _ = terminate.recv() => {}
+    }
+    tracing::info!("stop signal received; shutting down");
+    Ok(())
+}

@@ -1,1 +1,29 @@
-fn main(){}
+//! The `tidemark` binary: `tidemark up` runs every real-time function in one process.
+
+use clap::{Parser, Subcommand};
+use tidemark::config::UpArgs;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(name = "tidemark", version, about = "Real-time and batch analytics, merged at the tidemark")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the whole real-time side on embedded stores until Ctrl-C.
+    Up(UpArgs),
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Up(args) => tidemark::run_up(&args).await,
+    }
+}

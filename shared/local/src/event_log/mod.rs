@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tidemark_core::consume::StreamRecord;
 use tidemark_core::ports::stream::{EventStream, PutOutcome, StreamError, StreamRecordIn};
@@ -102,6 +102,8 @@ struct Shared {
 pub struct EventLog {
     shared: Arc<Shared>,
     requests: mpsc::UnboundedSender<writer::PutRequest>,
+    /// Fires once the writer thread has finished and released the database.
+    writer_done: Arc<Mutex<Option<oneshot::Receiver<()>>>>,
 }
 
 impl EventLog {
@@ -126,8 +128,15 @@ impl EventLog {
         let checkpoints = db.keyspace("checkpoints", KeyspaceCreateOptions::default)?;
         let dead_letters = db.keyspace("dead-letters", KeyspaceCreateOptions::default)?;
         let shared = Arc::new(Shared { db, shards, checkpoints, dead_letters, heads, appended: Notify::new() });
-        let requests = writer::spawn(Arc::clone(&shared))?;
-        Ok(Self { shared, requests })
+        let (requests, done) = writer::spawn(Arc::clone(&shared))?;
+        Ok(Self { shared, requests, writer_done: Arc::new(Mutex::new(Some(done))) })
+    }
+
+    /// A signal that fires when the writer thread has stopped: after every clone of
+    /// this log is dropped, it finishes the queued puts, syncs and closes the files.
+    /// Wait on it before reopening the same directory. Given out once.
+    pub fn take_writer_done(&self) -> Option<oneshot::Receiver<()>> {
+        self.writer_done.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take()
     }
 
     pub fn shard_count(&self) -> usize {
@@ -171,6 +180,14 @@ impl EventLog {
     /// Records that `consumer` has finished `shard` up to `seq`, durably.
     pub fn commit_checkpoint(&self, consumer: &str, shard: usize, seq: u64) -> Result<(), LogError> {
         self.shared.checkpoints.insert(codec::checkpoint_key(consumer, shard), seq.to_be_bytes())?;
+        self.shared.db.persist(PersistMode::SyncAll)?;
+        Ok(())
+    }
+
+    /// Forgets where `consumer` stands in `shard`: it will replay the shard from the
+    /// start. The consumers' idempotent writes make a replay change nothing.
+    pub fn reset_checkpoint(&self, consumer: &str, shard: usize) -> Result<(), LogError> {
+        self.shared.checkpoints.remove(codec::checkpoint_key(consumer, shard))?;
         self.shared.db.persist(PersistMode::SyncAll)?;
         Ok(())
     }

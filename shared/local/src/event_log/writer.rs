@@ -21,13 +21,22 @@ pub struct PutRequest {
 /// Most records gathered into one group commit.
 const MAX_GROUP_RECORDS: usize = 50_000;
 
-pub fn spawn(shared: Arc<Shared>) -> Result<mpsc::UnboundedSender<PutRequest>, LogError> {
+pub type Spawned = (mpsc::UnboundedSender<PutRequest>, oneshot::Receiver<()>);
+
+pub fn spawn(shared: Arc<Shared>) -> Result<Spawned, LogError> {
     let (sender, receiver) = mpsc::unbounded_channel();
+    let (done, done_signal) = oneshot::channel();
     std::thread::Builder::new()
         .name("tidemark-log-writer".to_owned())
-        .spawn(move || run(shared, receiver))
+        .spawn(move || {
+            run(shared, receiver);
+            // Nobody may be waiting; that is fine.
+            if done.send(()).is_err() {
+                tracing::trace!("no one waited for the log writer to stop");
+            }
+        })
         .map_err(|_| LogError::WriterStopped)?;
-    Ok(sender)
+    Ok((sender, done_signal))
 }
 
 fn run(shared: Arc<Shared>, mut receiver: mpsc::UnboundedReceiver<PutRequest>) {

@@ -1,0 +1,153 @@
+//! Configuration of `tidemark up`, parsed once from flags and environment variables
+//! and validated at start; an error names the variable.
+
+use clap::Args;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+use tidemark_core::ingest::WriteKeys;
+use tidemark_core::kv_key::KvLayout;
+use tidemark_core::validate::ValidationLimits;
+use tidemark_local::RunnerConfig;
+
+/// The development write key that `tidemark up` accepts when none is configured.
+pub const DEV_WRITE_KEYS: &str = "dev-write-key=web";
+
+#[derive(Debug, Clone, Args)]
+pub struct UpArgs {
+    /// Directory for every embedded store (log, key-value, index).
+    #[arg(long, env = "TIDEMARK_DATA_DIR", default_value = "./tidemark-data")]
+    pub data_dir: PathBuf,
+    /// HTTP address for the beacon, report and stats routes.
+    #[arg(long, env = "TIDEMARK_HTTP_ADDR", default_value = "127.0.0.1:8080")]
+    pub http_addr: String,
+    /// UDP address for datagram events; `off` to disable.
+    #[arg(long, env = "TIDEMARK_UDP_ADDR", default_value = "127.0.0.1:8125")]
+    pub udp_addr: String,
+    /// Write keys and their sources: `key=source,key2=source2` (keys of 8+ characters).
+    #[arg(long, env = "TIDEMARK_WRITE_KEYS", default_value = DEV_WRITE_KEYS)]
+    pub write_keys: String,
+    /// Shards of the embedded event stream (fixed once the log exists).
+    #[arg(long, env = "TIDEMARK_STREAM_SHARDS", default_value_t = 4)]
+    pub stream_shards: usize,
+    /// Write shards per hour bucket in the key-value store.
+    #[arg(long, env = "TIDEMARK_KV_WRITE_SHARDS", default_value_t = 4)]
+    pub kv_write_shards: u16,
+    /// How far ahead of the server clock an event's occurred_at may be, in seconds.
+    #[arg(long, env = "TIDEMARK_MAX_FUTURE_SKEW_SECS", default_value_t = 300)]
+    pub max_future_skew_secs: i64,
+    /// How old an event may be when it arrives, in hours.
+    #[arg(long, env = "TIDEMARK_MAX_EVENT_AGE_HOURS", default_value_t = 168)]
+    pub max_event_age_hours: i64,
+}
+
+/// Validated configuration.
+#[derive(Debug, Clone)]
+pub struct UpConfig {
+    pub data_dir: PathBuf,
+    pub http_addr: SocketAddr,
+    /// `None` turns UDP ingest off.
+    pub udp_addr: Option<SocketAddr>,
+    pub write_keys: WriteKeys,
+    pub stream_shards: usize,
+    pub kv_layout: KvLayout,
+    pub limits: ValidationLimits,
+    pub runner: RunnerConfig,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{variable}: {message}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub message: String,
+}
+
+fn invalid(variable: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError { variable, message: message.into() }
+}
+
+impl UpConfig {
+    pub fn from_args(args: &UpArgs) -> Result<Self, ConfigError> {
+        let http_addr = args
+            .http_addr
+            .parse()
+            .map_err(|_| invalid("TIDEMARK_HTTP_ADDR", format!("{:?} is not host:port", args.http_addr)))?;
+        let udp_addr = match args.udp_addr.as_str() {
+            "off" | "" => None,
+            text => Some(text.parse().map_err(|_| invalid("TIDEMARK_UDP_ADDR", format!("{text:?} is not host:port or off")))?),
+        };
+        let write_keys = WriteKeys::parse(&args.write_keys).map_err(|message| invalid("TIDEMARK_WRITE_KEYS", message))?;
+        if !(1..=256).contains(&args.stream_shards) {
+            return Err(invalid("TIDEMARK_STREAM_SHARDS", "must be from 1 to 256"));
+        }
+        if !(1..=100).contains(&args.kv_write_shards) {
+            return Err(invalid("TIDEMARK_KV_WRITE_SHARDS", "must be from 1 to 100"));
+        }
+        if !(0..=86_400).contains(&args.max_future_skew_secs) {
+            return Err(invalid("TIDEMARK_MAX_FUTURE_SKEW_SECS", "must be from 0 to 86400"));
+        }
+        if !(1..=24 * 366).contains(&args.max_event_age_hours) {
+            return Err(invalid("TIDEMARK_MAX_EVENT_AGE_HOURS", "must be from 1 to 8784"));
+        }
+        Ok(Self {
+            data_dir: args.data_dir.clone(),
+            http_addr,
+            udp_addr,
+            write_keys,
+            stream_shards: args.stream_shards,
+            kv_layout: KvLayout { stream: "events".to_owned(), write_shards: args.kv_write_shards },
+            limits: ValidationLimits {
+                max_future_skew: chrono::Duration::seconds(args.max_future_skew_secs),
+                max_age: chrono::Duration::hours(args.max_event_age_hours),
+                ..ValidationLimits::default()
+            },
+            runner: RunnerConfig::default(),
+        })
+    }
+
+    /// A configuration for tests: ephemeral ports on loopback, data under `data_dir`.
+    pub fn for_tests(data_dir: PathBuf, write_keys: WriteKeys) -> Self {
+        Self {
+            data_dir,
+            http_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            udp_addr: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+            write_keys,
+            stream_shards: 4,
+            kv_layout: KvLayout::default(),
+            limits: ValidationLimits::default(),
+            runner: RunnerConfig { linger: Duration::from_millis(20), ..RunnerConfig::default() },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        up: UpArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<UpConfig, ConfigError> {
+        let cli = Cli::try_parse_from(std::iter::once("tidemark").chain(args.iter().copied())).unwrap();
+        UpConfig::from_args(&cli.up)
+    }
+
+    #[test]
+    fn defaults_are_valid_and_local() {
+        let config = parse(&[]).unwrap();
+        assert!(config.http_addr.ip().is_loopback());
+        assert_eq!(config.write_keys.source_of("dev-write-key"), Some("web"));
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        assert_eq!(parse(&["--http-addr", "nowhere"]).unwrap_err().variable, "TIDEMARK_HTTP_ADDR");
+        assert_eq!(parse(&["--write-keys", "abc"]).unwrap_err().variable, "TIDEMARK_WRITE_KEYS");
+        assert_eq!(parse(&["--stream-shards", "0"]).unwrap_err().variable, "TIDEMARK_STREAM_SHARDS");
+        assert!(parse(&["--udp-addr", "off"]).unwrap().udp_addr.is_none());
+    }
+}

@@ -1,0 +1,177 @@
+//! The whole real-time side in one process: what `tidemark up` runs and what the
+//! end-to-end tests start and stop.
+
+use crate::config::UpConfig;
+use crate::consumers::{self, STREAM_INDEX, STREAM_STORE};
+use crate::stats::{self, StatsState};
+use crate::udp::{self, UdpCounters};
+use anyhow::Context;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tidemark_core::clock::SystemClock;
+use tidemark_core::ingest::Ingestor;
+use tidemark_core::kv_key::KvLayout;
+use tidemark_local::{runner, ConsumerStats, EventLog, FjallKvStore, TantivyIndex};
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
+
+pub struct Stack {
+    pub http_addr: SocketAddr,
+    pub udp_addr: Option<SocketAddr>,
+    pub log: EventLog,
+    pub kv: FjallKvStore,
+    pub index: TantivyIndex,
+    pub layout: KvLayout,
+    pub ingestor: Arc<Ingestor>,
+    pub udp_counters: Arc<UdpCounters>,
+    pub indexer_stats: Arc<ConsumerStats>,
+    pub storer_stats: Arc<ConsumerStats>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    writer_done: Option<oneshot::Receiver<()>>,
+}
+
+impl Stack {
+    /// Opens the stores under `config.data_dir`, starts the consumers, and binds the
+    /// sockets (port 0 picks a free one; see `http_addr` and `udp_addr`).
+    pub async fn start(config: UpConfig) -> anyhow::Result<Stack> {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+        let log = EventLog::open(&config.data_dir.join("stream"), config.stream_shards).context("opening the event log")?;
+        let writer_done = log.take_writer_done();
+        let kv = FjallKvStore::open(&config.data_dir.join("kv")).context("opening the key-value store")?;
+        let index = TantivyIndex::open(&config.data_dir.join("index")).context("opening the search index")?;
+        let clock = Arc::new(SystemClock);
+        let ingestor = Arc::new(Ingestor::new(
+            Arc::new(log.clone()),
+            config.write_keys.clone(),
+            config.limits.clone(),
+            clock.clone(),
+        ));
+        let (shutdown, shutdown_signal) = watch::channel(false);
+        let indexer_stats = Arc::new(ConsumerStats::default());
+        let storer_stats = Arc::new(ConsumerStats::default());
+        let udp_counters = Arc::new(UdpCounters::default());
+        let mut tasks = vec![
+            runner::spawn(
+                STREAM_INDEX,
+                log.clone(),
+                consumers::stream_index(Arc::new(index.clone())),
+                config.runner.clone(),
+                Arc::clone(&indexer_stats),
+                shutdown_signal.clone(),
+            ),
+            runner::spawn(
+                STREAM_STORE,
+                log.clone(),
+                consumers::stream_store(Arc::new(kv.clone()), config.kv_layout.clone()),
+                config.runner.clone(),
+                Arc::clone(&storer_stats),
+                shutdown_signal.clone(),
+            ),
+        ];
+
+        let app = tidemark_beacon_ingest::router(Arc::clone(&ingestor))
+            .merge(tidemark_report::router(tidemark_report::ReportState { index: Arc::new(index.clone()), clock }))
+            .merge(stats::router(StatsState {
+                log: log.clone(),
+                index: index.clone(),
+                ingest: ingestor.counters(),
+                udp: Arc::clone(&udp_counters),
+                indexer: Arc::clone(&indexer_stats),
+                storer: Arc::clone(&storer_stats),
+            }));
+        let listener = TcpListener::bind(config.http_addr)
+            .await
+            .with_context(|| format!("binding HTTP on {} (TIDEMARK_HTTP_ADDR)", config.http_addr))?;
+        let http_addr = listener.local_addr()?;
+        let mut http_shutdown = shutdown_signal.clone();
+        tasks.push(tokio::spawn(async move {
+            let stopped = async move {
+                if http_shutdown.changed().await.is_err() {
+                    tracing::debug!("shutdown sender dropped");
+                }
+            };
+            if let Err(error) = axum::serve(listener, app).with_graceful_shutdown(stopped).await {
+                tracing::error!(%error, "http server failed");
+            }
+        }));
+
+        let udp_addr = match config.udp_addr {
+            Some(addr) => {
+                let socket = UdpSocket::bind(addr)
+                    .await
+                    .with_context(|| format!("binding UDP on {addr} (TIDEMARK_UDP_ADDR)"))?;
+                let bound = socket.local_addr()?;
+                tasks.push(tokio::spawn(udp::serve(
+                    socket,
+                    Arc::clone(&ingestor),
+                    Arc::clone(&udp_counters),
+                    shutdown_signal.clone(),
+                )));
+                Some(bound)
+            }
+            None => None,
+        };
+        tracing::info!(%http_addr, udp = ?udp_addr, data_dir = %config.data_dir.display(), "tidemark is up");
+        Ok(Stack {
+            http_addr,
+            udp_addr,
+            log,
+            kv,
+            index,
+            layout: config.kv_layout,
+            ingestor,
+            udp_counters,
+            indexer_stats,
+            storer_stats,
+            shutdown,
+            tasks,
+            writer_done,
+        })
+    }
+
+    /// True once both consumers have checkpointed every record in every shard.
+    pub fn caught_up(&self) -> Result<bool, tidemark_local::LogError> {
+        for shard in 0..self.log.shard_count() {
+            let head = self.log.head(shard);
+            for consumer in [STREAM_INDEX, STREAM_STORE] {
+                if self.log.checkpoint(consumer, shard)? != head {
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// Waits until the consumers have caught up with the log, or `timeout` passes.
+    pub async fn wait_until_caught_up(&self, timeout: Duration) -> anyhow::Result<()> {
+        let deadline = Instant::now() + timeout;
+        while !self.caught_up()? {
+            if Instant::now() > deadline {
+                anyhow::bail!("consumers did not catch up within {timeout:?}: {:?}", stats::shard_lag(&self.log)?);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(())
+    }
+
+    /// Stops the sockets and consumers, then waits for the stores to close.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        if self.shutdown.send(true).is_err() {
+            tracing::debug!("every task had already stopped");
+        }
+        for task in self.tasks.drain(..) {
+            task.await.context("a stack task panicked")?;
+        }
+        let writer_done = self.writer_done.take();
+        drop(self);
+        if let Some(done) = writer_done {
+            done.await.context("the event log writer stopped abnormally")?;
+        }
+        tracing::info!("tidemark stopped");
+        Ok(())
+    }
+}

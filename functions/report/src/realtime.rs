@@ -1,0 +1,146 @@
+//! `GET /v1/realtime`.
+//!
+//! Parameters: `metric` (revenue | orders | page_views | events; default revenue),
+//! `by` (region | event_type | source | currency; optional), `interval` (1m | 1h | 1d;
+//! default 1m), `from` and `to` (RFC 3339; default the last hour).
+
+use crate::ReportState;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::{DateTime, Duration, Utc};
+use serde::Deserialize;
+use serde_json::json;
+use tidemark_core::bucket::Interval;
+use tidemark_core::realtime::{Metric, RealtimeQuery};
+
+#[derive(Debug, Deserialize)]
+pub struct Params {
+    metric: Option<String>,
+    by: Option<String>,
+    interval: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+fn bad_request(field: &str, message: String) -> Response {
+    (StatusCode::BAD_REQUEST, Json(json!({"error": message, "field": field}))).into_response()
+}
+
+fn parse_time(field: &str, text: Option<&str>, default: DateTime<Utc>) -> Result<DateTime<Utc>, Response> {
+    match text {
+        None | Some("") => Ok(default),
+        Some(text) => DateTime::parse_from_rfc3339(text)
+            .map(|at| at.with_timezone(&Utc))
+            .map_err(|_| bad_request(field, format!("{field} must be RFC 3339, e.g. 2026-11-25T13:00:00Z"))),
+    }
+}
+
+pub async fn get_realtime(State(state): State<ReportState>, Query(params): Query<Params>) -> Response {
+    let metric = match params.metric.as_deref().unwrap_or("revenue").parse::<Metric>() {
+        Ok(metric) => metric,
+        Err(message) => return bad_request("metric", message),
+    };
+    let interval = match params.interval.as_deref().unwrap_or("1m").parse::<Interval>() {
+        Ok(interval) => interval,
+        Err(message) => return bad_request("interval", message),
+    };
+    let now = state.clock.now();
+    let to = match parse_time("to", params.to.as_deref(), now) {
+        Ok(at) => at,
+        Err(response) => return response,
+    };
+    let from = match parse_time("from", params.from.as_deref(), to - Duration::hours(1)) {
+        Ok(at) => at,
+        Err(response) => return response,
+    };
+    let query = RealtimeQuery { metric, by: params.by.filter(|by| !by.is_empty()), interval, from, to };
+    if let Err(message) = query.validate() {
+        return bad_request("query", message);
+    }
+    let response = match state.index.search(&query.search_request()).await {
+        Ok(response) => response,
+        Err(error) if error.is_retryable() => {
+            tracing::warn!(%error, "realtime query failed");
+            return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"error": error.to_string()}))).into_response();
+        }
+        Err(error) => return bad_request("query", error.to_string()),
+    };
+    match query.series(&response) {
+        Ok(series) => Json(series).into_response(),
+        Err(message) => (StatusCode::BAD_GATEWAY, Json(json!({"error": message}))).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::router;
+    use async_trait::async_trait;
+    use axum::body::Body;
+    use axum::http::Request;
+    use http_body_util::BodyExt;
+    use std::sync::{Arc, Mutex};
+    use tidemark_core::clock::SystemClock;
+    use tidemark_core::event::Event;
+    use tidemark_core::ports::search::{IndexOutcome, SearchError, SearchIndex};
+    use tidemark_core::search::{SearchRequest, SearchResponse};
+    use tower::ServiceExt;
+
+    /// Answers a fixed aggregation and remembers the request it was asked.
+    #[derive(Default)]
+    struct CannedIndex(Mutex<Option<SearchRequest>>);
+
+    #[async_trait]
+    impl SearchIndex for CannedIndex {
+        async fn index_events(&self, events: &[Event]) -> Result<Vec<IndexOutcome>, SearchError> {
+            Ok(vec![IndexOutcome::Indexed; events.len()])
+        }
+        async fn search(&self, request: &SearchRequest) -> Result<SearchResponse, SearchError> {
+            *self.0.lock().unwrap() = Some(request.clone());
+            Ok(SearchResponse {
+                total: 2,
+                aggregations: json!({"over_time": {"buckets": [{"key": 1_795_611_600_000.0_f64, "doc_count": 2,
+                    "group": {"buckets": [{"key": "EU", "doc_count": 2, "value": {"value": 20.0}}]}}]}}),
+            })
+        }
+    }
+
+    async fn get(uri: &str, index: Arc<CannedIndex>) -> (StatusCode, serde_json::Value) {
+        let app = router(ReportState { index, clock: Arc::new(SystemClock) });
+        let response = app.oneshot(Request::get(uri).body(Body::empty()).unwrap()).await.unwrap();
+        let status = response.status();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&body).unwrap())
+    }
+
+    #[tokio::test]
+    async fn answers_a_series() {
+        let index = Arc::new(CannedIndex::default());
+        let (status, body) = get(
+            "/v1/realtime?metric=revenue&by=region&interval=1m&from=2026-11-25T13:00:00Z&to=2026-11-25T14:00:00Z",
+            Arc::clone(&index),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body["total"], 20.0);
+        assert_eq!(body["points"][0]["groups"]["EU"], 20.0);
+        let asked = index.0.lock().unwrap().clone().unwrap();
+        assert_eq!(asked.aggs["over_time"]["date_histogram"]["fixed_interval"], "1m");
+    }
+
+    #[tokio::test]
+    async fn bad_parameters_name_the_field() {
+        let index = Arc::new(CannedIndex::default());
+        let (status, body) = get("/v1/realtime?metric=profit", Arc::clone(&index)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body["field"], "metric");
+        let (_, body) = get("/v1/realtime?from=yesterday", Arc::clone(&index)).await;
+        assert_eq!(body["field"], "from");
+        let (_, body) = get("/v1/realtime?interval=5m", Arc::clone(&index)).await;
+        assert_eq!(body["field"], "interval");
+        let (_, body) = get("/v1/realtime?by=user_id", index).await;
+        assert_eq!(body["field"], "query");
+    }
+}
