@@ -1,1 +1,130 @@
-fn main(){}
+//! Benchmarks of the real-time hot paths, printing their figures (see BENCHMARKS.md).
+//!
+//! `tidemark-bench realtime` runs, in one process on loopback:
+//! 1. `POST /v1/events` with 100-event batches, consumers off: durable ingest rate;
+//! 2. the pixel `GET /v1/p.gif` and a bare axum handler returning the same GIF,
+//!    side by side with the same load generator (consumers still off);
+//! 3. the consumers (stream-index + stream-store) draining the whole backlog.
+
+mod load;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use std::time::{Duration, Instant};
+use tidemark::{Stack, UpConfig};
+use tidemark_core::ingest::WriteKeys;
+
+const WRITE_KEY: &str = "bench-write-key";
+
+/// The same allocator as the `tidemark` binary, so the figures are the product's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[derive(Parser)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Ingest, consumer and pixel throughput of the local stack.
+    Realtime {
+        /// Seconds per load phase.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Concurrent connections for the batch phase.
+        #[arg(long, default_value_t = 32)]
+        batch_connections: usize,
+        /// Concurrent connections for the pixel and bare phases.
+        #[arg(long, default_value_t = 64)]
+        pixel_connections: usize,
+        /// Records per consumer batch (one index commit and one KV sync each).
+        #[arg(long, default_value_t = tidemark_local::RunnerConfig::default().batch_size)]
+        consumer_batch: usize,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Realtime { seconds, batch_connections, pixel_connections, consumer_batch } => {
+            realtime(Duration::from_secs(seconds), batch_connections, pixel_connections, consumer_batch)
+        }
+    }
+}
+
+fn server_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("server runtime")
+}
+
+fn realtime(
+    phase: Duration,
+    batch_connections: usize,
+    pixel_connections: usize,
+    consumer_batch: usize,
+) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = server_runtime()?;
+    let keys = WriteKeys::parse(&format!("{WRITE_KEY}=bench")).map_err(anyhow::Error::msg)?;
+    println!(
+        "machine: {} cores; data in {}",
+        std::thread::available_parallelism().map(usize::from).unwrap_or(1),
+        dir.path().display()
+    );
+
+    // 1. Durable batch ingest, consumers off so that the figure is ingest alone.
+    let mut config = UpConfig::for_tests(dir.path().to_path_buf(), keys.clone());
+    config.run_consumers = false;
+    config.udp_addr = None;
+    config.runner.batch_size = consumer_batch;
+    let stack = server.block_on(Stack::start(config.clone()))?;
+    let batch =
+        load::run(load::Target::Batch { addr: stack.http_addr, write_key: WRITE_KEY }, batch_connections, phase)?;
+    println!(
+        "POST /v1/events  100-event batches, {batch_connections} connections, {:.1} s: {:.0} events/s durable ({:.0} requests/s), latency p50 {:.2} ms p90 {:.2} ms p99 {:.2} ms, errors {}",
+        batch.elapsed.as_secs_f64(), batch.events_per_second(), batch.requests_per_second(), batch.p(50.0), batch.p(90.0), batch.p(99.0), batch.errors
+    );
+
+    // 2. The pixel (one durable event per request) and a bare axum handler returning
+    //    the same GIF, side by side with the same load generator.
+    let pixel =
+        load::run(load::Target::Pixel { addr: stack.http_addr, write_key: WRITE_KEY }, pixel_connections, phase)?;
+    let bare_addr = server.block_on(load::bare_gif_server())?;
+    let bare = load::run(load::Target::Bare { addr: bare_addr }, pixel_connections, phase)?;
+    for (name, result) in [("GET /v1/p.gif    (durable)", &pixel), ("bare axum GIF    (no work)", &bare)] {
+        println!(
+            "{name}, {pixel_connections} connections, {:.1} s: {:.0} requests/s, latency p50 {:.2} ms p90 {:.2} ms p99 {:.2} ms, errors {}",
+            result.elapsed.as_secs_f64(), result.requests_per_second(), result.p(50.0), result.p(90.0), result.p(99.0), result.errors
+        );
+    }
+    println!("pixel / bare     {:.2}", pixel.requests_per_second() / bare.requests_per_second());
+    let ingested = batch.events + pixel.events;
+    server.block_on(stack.shutdown())?;
+
+    // 3. Consumers drain the backlog: index + KV (both consumers at once).
+    config.run_consumers = true;
+    let started = Instant::now();
+    let stack = server.block_on(Stack::start(config.clone()))?;
+    let mut last_report = Instant::now();
+    while !stack.caught_up()? {
+        std::thread::sleep(Duration::from_millis(50));
+        if last_report.elapsed() > Duration::from_secs(2) {
+            let indexed = stack.indexer_stats.records.load(std::sync::atomic::Ordering::Relaxed);
+            let stored = stack.storer_stats.records.load(std::sync::atomic::Ordering::Relaxed);
+            eprintln!(
+                "  consumers: indexed {indexed}, stored {stored} of {ingested} after {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+            last_report = Instant::now();
+        }
+    }
+    let drained = started.elapsed();
+    println!(
+        "consumers        stream-index + stream-store caught up on {ingested} events in {:.1} s: {:.0} events/s through both (index documents {})",
+        drained.as_secs_f64(),
+        ingested as f64 / drained.as_secs_f64(),
+        stack.index.num_docs()
+    );
+    server.block_on(stack.shutdown())?;
+    Ok(())
+}

@@ -53,6 +53,8 @@ pub struct UpConfig {
     pub kv_layout: KvLayout,
     pub limits: ValidationLimits,
     pub runner: RunnerConfig,
+    /// Start the stream consumers (off only to measure ingest alone).
+    pub run_consumers: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -74,9 +76,12 @@ impl UpConfig {
             .map_err(|_| invalid("TIDEMARK_HTTP_ADDR", format!("{:?} is not host:port", args.http_addr)))?;
         let udp_addr = match args.udp_addr.as_str() {
             "off" | "" => None,
-            text => Some(text.parse().map_err(|_| invalid("TIDEMARK_UDP_ADDR", format!("{text:?} is not host:port or off")))?),
+            text => Some(
+                text.parse().map_err(|_| invalid("TIDEMARK_UDP_ADDR", format!("{text:?} is not host:port or off")))?,
+            ),
         };
-        let write_keys = WriteKeys::parse(&args.write_keys).map_err(|message| invalid("TIDEMARK_WRITE_KEYS", message))?;
+        let write_keys =
+            WriteKeys::parse(&args.write_keys).map_err(|message| invalid("TIDEMARK_WRITE_KEYS", message))?;
         if !(1..=256).contains(&args.stream_shards) {
             return Err(invalid("TIDEMARK_STREAM_SHARDS", "must be from 1 to 256"));
         }
@@ -102,6 +107,7 @@ impl UpConfig {
                 ..ValidationLimits::default()
             },
             runner: RunnerConfig::default(),
+            run_consumers: true,
         })
     }
 
@@ -116,6 +122,7 @@ impl UpConfig {
             kv_layout: KvLayout::default(),
             limits: ValidationLimits::default(),
             runner: RunnerConfig { linger: Duration::from_millis(20), ..RunnerConfig::default() },
+            run_consumers: true,
         }
     }
 }

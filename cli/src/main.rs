@@ -4,6 +4,11 @@ use clap::{Parser, Subcommand};
 use tidemark::config::UpArgs;
 use tracing_subscriber::EnvFilter;
 
+/// mimalloc: the request path allocates many small strings and maps; glibc malloc
+/// showed up as the largest single cost in the ingest profile (BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "tidemark", version, about = "Real-time and batch analytics, merged at the tidemark")]
 struct Cli {

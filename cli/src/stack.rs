@@ -39,7 +39,8 @@ impl Stack {
     pub async fn start(config: UpConfig) -> anyhow::Result<Stack> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
-        let log = EventLog::open(&config.data_dir.join("stream"), config.stream_shards).context("opening the event log")?;
+        let log =
+            EventLog::open(&config.data_dir.join("stream"), config.stream_shards).context("opening the event log")?;
         let writer_done = log.take_writer_done();
         let kv = FjallKvStore::open(&config.data_dir.join("kv")).context("opening the key-value store")?;
         let index = TantivyIndex::open(&config.data_dir.join("index")).context("opening the search index")?;
@@ -54,24 +55,25 @@ impl Stack {
         let indexer_stats = Arc::new(ConsumerStats::default());
         let storer_stats = Arc::new(ConsumerStats::default());
         let udp_counters = Arc::new(UdpCounters::default());
-        let mut tasks = vec![
-            runner::spawn(
+        let mut tasks = Vec::new();
+        if config.run_consumers {
+            tasks.push(runner::spawn(
                 STREAM_INDEX,
                 log.clone(),
                 consumers::stream_index(Arc::new(index.clone())),
                 config.runner.clone(),
                 Arc::clone(&indexer_stats),
                 shutdown_signal.clone(),
-            ),
-            runner::spawn(
+            ));
+            tasks.push(runner::spawn(
                 STREAM_STORE,
                 log.clone(),
                 consumers::stream_store(Arc::new(kv.clone()), config.kv_layout.clone()),
                 config.runner.clone(),
                 Arc::clone(&storer_stats),
                 shutdown_signal.clone(),
-            ),
-        ];
+            ));
+        }
 
         let app = tidemark_beacon_ingest::router(Arc::clone(&ingestor))
             .merge(tidemark_report::router(tidemark_report::ReportState { index: Arc::new(index.clone()), clock }))

@@ -58,7 +58,9 @@ pub fn shard_lag(log: &EventLog) -> Result<Vec<Value>, tidemark_local::LogError>
 async fn stats(State(state): State<StatsState>) -> Response {
     let shards = match shard_lag(&state.log) {
         Ok(shards) => shards,
-        Err(error) => return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"error": error.to_string()}))).into_response(),
+        Err(error) => {
+            return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"error": error.to_string()}))).into_response()
+        }
     };
     let consumer = |stats: &ConsumerStats| {
         json!({

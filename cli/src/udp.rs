@@ -18,6 +18,9 @@ use tokio::sync::watch;
 /// Largest datagram read; bigger ones are truncated by the kernel and fail to parse.
 const MAX_DATAGRAM: usize = 64 * 1024;
 
+/// A datagram's sender and its parsed event (or why it could not be parsed).
+type Datagram = (SocketAddr, Result<Value, ValidationError>);
+
 #[derive(Debug, Default)]
 pub struct UdpCounters {
     pub datagrams: AtomicU64,
@@ -27,7 +30,12 @@ pub struct UdpCounters {
     pub failed: AtomicU64,
 }
 
-pub async fn serve(socket: UdpSocket, ingestor: Arc<Ingestor>, counters: Arc<UdpCounters>, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve(
+    socket: UdpSocket,
+    ingestor: Arc<Ingestor>,
+    counters: Arc<UdpCounters>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut buffer = vec![0u8; MAX_DATAGRAM];
     loop {
         let first = tokio::select! {
@@ -56,7 +64,7 @@ pub async fn serve(socket: UdpSocket, ingestor: Arc<Ingestor>, counters: Arc<Udp
 
 /// Groups a burst by source (write key) and ingests each group in one stream put.
 async fn handle_burst(ingestor: &Ingestor, counters: &UdpCounters, burst: Vec<(SocketAddr, Vec<u8>)>) {
-    let mut by_source: HashMap<String, Vec<(SocketAddr, Result<Value, ValidationError>)>> = HashMap::new();
+    let mut by_source: HashMap<String, Vec<Datagram>> = HashMap::new();
     for (peer, bytes) in burst {
         let mut object = match serde_json::from_slice::<Value>(&bytes) {
             Ok(Value::Object(object)) => object,
@@ -90,7 +98,9 @@ async fn handle_burst(ingestor: &Ingestor, counters: &UdpCounters, burst: Vec<(S
                         EventResult::Accepted { .. } => {
                             counters.accepted.fetch_add(1, Ordering::Relaxed);
                         }
-                        EventResult::Rejected { field, rule, message } => reject(counters, peer, &field, rule, &message),
+                        EventResult::Rejected { field, rule, message } => {
+                            reject(counters, peer, &field, rule, &message)
+                        }
                         EventResult::Failed { reason, .. } => {
                             counters.failed.fetch_add(1, Ordering::Relaxed);
                             tracing::error!(%peer, %reason, "udp event not stored");

@@ -1,4 +1,6 @@
 //! End-to-end tests of the local pipeline, one binary with a module per area.
+// Test code: a failed unwrap is a failed test, which is the point.
+#![allow(clippy::unwrap_used)]
 
 mod crash;
 mod realtime;

@@ -21,10 +21,17 @@ const UDP_EVENTS: u64 = 1_000;
 async fn index_totals(stack: &Stack, from: chrono::DateTime<Utc>) -> Totals {
     let mut totals = Totals::new();
     for metric in [Metric::Events, Metric::Orders, Metric::Revenue] {
-        let query = RealtimeQuery { metric, by: Some("region".into()), interval: Interval::Hour, from, to: from + Duration::hours(4) };
+        let query = RealtimeQuery {
+            metric,
+            by: Some("region".into()),
+            interval: Interval::Hour,
+            from,
+            to: from + Duration::hours(4),
+        };
         let response = stack.index.search(&query.search_request()).await.unwrap();
         for point in query.series(&response).unwrap().points {
-            let hour: HourBucket = HourBucket::of(chrono::DateTime::parse_from_rfc3339(&point.start).unwrap().with_timezone(&Utc));
+            let hour: HourBucket =
+                HourBucket::of(chrono::DateTime::parse_from_rfc3339(&point.start).unwrap().with_timezone(&Utc));
             for (region, value) in point.groups {
                 let entry = totals.entry((hour, region)).or_default();
                 match metric {
@@ -86,7 +93,11 @@ async fn send_udp(stack: &Stack, datagrams: &[Vec<u8>]) {
 }
 
 fn consumer_counts(stats: &ConsumerStats) -> (u64, u64, u64) {
-    (stats.written.load(Ordering::Relaxed), stats.duplicates.load(Ordering::Relaxed), stats.dead_lettered.load(Ordering::Relaxed))
+    (
+        stats.written.load(Ordering::Relaxed),
+        stats.duplicates.load(Ordering::Relaxed),
+        stats.dead_lettered.load(Ordering::Relaxed),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -174,9 +185,14 @@ async fn http_and_udp_events_land_exactly_once_and_survive_restart_and_replay() 
     let live: Value = client.get(url).send().await.unwrap().json().await.unwrap();
     let expected_revenue: i64 = expected.values().map(|totals| totals.2).sum();
     assert_eq!(cents(live["total"].as_f64().unwrap()), expected_revenue);
-    let stats: Value = client.get(format!("http://{}/v1/stats", stack.http_addr)).send().await.unwrap().json().await.unwrap();
+    let stats: Value =
+        client.get(format!("http://{}/v1/stats", stack.http_addr)).send().await.unwrap().json().await.unwrap();
     assert_eq!(stats["index"]["documents"], unique);
-    assert!(stats["stream"]["shards"].as_array().unwrap().iter().all(|shard| shard["consumers"]["stream-index"]["lag"] == 0));
+    assert!(stats["stream"]["shards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|shard| shard["consumers"]["stream-index"]["lag"] == 0));
 
     // Restart: everything is still there, nothing changed.
     stack.shutdown().await.unwrap();

@@ -25,7 +25,7 @@ pub type Totals = BTreeMap<(HourBucket, String), (u64, u64, i64)>;
 pub fn good_event(series: &str, n: u64, base: DateTime<Utc>) -> Value {
     let offset_ms = (n * 7_919_311) % (3 * 3_600_000);
     let at = base + Duration::milliseconds(offset_ms as i64);
-    let region = REGIONS[((n * 7) % 3) as usize];
+    let region = REGIONS[((n * 7 + n / 5) % 3) as usize];
     let mut event = json!({
         "event_id": format!("{series}-{n}"),
         "event_type": "page_view",
@@ -33,7 +33,7 @@ pub fn good_event(series: &str, n: u64, base: DateTime<Utc>) -> Value {
         "occurred_at": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         "region": region,
     });
-    if n % 3 == 0 {
+    if n.is_multiple_of(3) {
         event["event_type"] = json!("purchase");
         event["order_id"] = json!(format!("order-{series}-{n}"));
         event["amount"] = json!(((n * 37) % 10_000) as f64 / 100.0);
@@ -47,7 +47,9 @@ pub fn bad_event(n: u64, base: DateTime<Utc>) -> Value {
     match n % 4 {
         0 => json!({"event_type": "teleport", "anonymous_id": "a"}),
         1 => json!({"event_type": "purchase", "anonymous_id": "a", "order_id": "x", "amount": 3}),
-        2 => json!({"event_type": "click", "anonymous_id": "a", "occurred_at": (Utc::now() + Duration::hours(1)).to_rfc3339()}),
+        2 => {
+            json!({"event_type": "click", "anonymous_id": "a", "occurred_at": (Utc::now() + Duration::hours(1)).to_rfc3339()})
+        }
         _ => json!({"event_type": "click", "occurred_at": base.to_rfc3339()}),
     }
 }

@@ -23,11 +23,23 @@ pub const PIXEL_GIF: &[u8] = &[
 ];
 
 const MODEL_FIELDS: &[&str] = &[
-    "event_id", "event_type", "occurred_at", "anonymous_id", "user_id", "session_id", "order_id", "region", "amount",
+    "event_id",
+    "event_type",
+    "occurred_at",
+    "anonymous_id",
+    "user_id",
+    "session_id",
+    "order_id",
+    "region",
+    "amount",
     "currency",
 ];
 
-pub async fn get_pixel(State(ingestor): State<Arc<Ingestor>>, RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
+pub async fn get_pixel(
+    State(ingestor): State<Arc<Ingestor>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.as_deref().unwrap_or("")).unwrap_or_default();
     let key = pairs.iter().find(|(name, _)| name == "wk").map(|(_, value)| value.as_str());
     let source = match ingestor.authenticate(write_key(&headers, key)) {
@@ -38,7 +50,9 @@ pub async fn get_pixel(State(ingestor): State<Arc<Ingestor>>, RawQuery(query): R
     match ingestor.ingest(&source, vec![Ok(event)]).await {
         Ok(report) => match report.results.into_iter().next() {
             Some(EventResult::Accepted { .. }) => gif(StatusCode::OK, None),
-            Some(EventResult::Rejected { field, rule, .. }) => gif(StatusCode::BAD_REQUEST, Some(format!("{field}:{rule}"))),
+            Some(EventResult::Rejected { field, rule, .. }) => {
+                gif(StatusCode::BAD_REQUEST, Some(format!("{field}:{rule}")))
+            }
             Some(EventResult::Failed { .. }) | None => gif(StatusCode::SERVICE_UNAVAILABLE, None),
         },
         Err(error) => gif(status_of(&error), None),

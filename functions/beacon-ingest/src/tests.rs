@@ -26,10 +26,8 @@ impl EventStream for MemoryStream {
             return Err(StreamError::Unavailable("stream closed".into()));
         }
         let mut stored = self.records.lock().unwrap();
-        let outcomes = records
-            .iter()
-            .map(|_| PutOutcome::Stored { shard_id: "s".into(), sequence_number: "1".into() })
-            .collect();
+        let outcomes =
+            records.iter().map(|_| PutOutcome::Stored { shard_id: "s".into(), sequence_number: "1".into() }).collect();
         stored.extend(records);
         Ok(outcomes)
     }
@@ -141,7 +139,8 @@ async fn pixel_maps_parameters_and_never_caches() {
 #[tokio::test]
 async fn pixel_rejection_still_answers_a_gif() {
     let stream = Arc::new(MemoryStream::default());
-    let request = Request::get("/v1/p.gif?wk=test-write-key&event_type=teleport&anonymous_id=a").body(Body::empty()).unwrap();
+    let request =
+        Request::get("/v1/p.gif?wk=test-write-key&event_type=teleport&anonymous_id=a").body(Body::empty()).unwrap();
     let (status, headers, body) = send(app(Arc::clone(&stream)), request).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body, PIXEL_GIF);
@@ -151,11 +150,13 @@ async fn pixel_rejection_still_answers_a_gif() {
 #[tokio::test]
 async fn beacon_js_is_served_and_ndjson_is_accepted() {
     let stream = Arc::new(MemoryStream::default());
-    let (status, headers, body) = send(app(Arc::clone(&stream)), Request::get("/v1/beacon.js").body(Body::empty()).unwrap()).await;
+    let (status, headers, body) =
+        send(app(Arc::clone(&stream)), Request::get("/v1/beacon.js").body(Body::empty()).unwrap()).await;
     assert_eq!(status, StatusCode::OK);
     assert!(headers["content-type"].to_str().unwrap().starts_with("application/javascript"));
     assert!(String::from_utf8_lossy(&body).contains("sendBeacon"));
-    let ndjson = "{\"event_type\":\"click\",\"user_id\":\"u\"}\nnot json\n{\"event_type\":\"login\",\"user_id\":\"u\"}\n";
+    let ndjson =
+        "{\"event_type\":\"click\",\"user_id\":\"u\"}\nnot json\n{\"event_type\":\"login\",\"user_id\":\"u\"}\n";
     let request = Request::post("/v1/events?wk=test-write-key").body(Body::from(ndjson)).unwrap();
     let (status, _, bytes) = send(app(Arc::clone(&stream)), request).await;
     assert_eq!(status, StatusCode::OK);

@@ -13,7 +13,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 use serde_json::json;
 use tidemark_core::bucket::Interval;
-use tidemark_core::realtime::{Metric, RealtimeQuery};
+use tidemark_core::realtime::{Metric, RealtimeQuery, Series};
 
 #[derive(Debug, Deserialize)]
 pub struct Params {
@@ -24,53 +24,64 @@ pub struct Params {
     to: Option<String>,
 }
 
-fn bad_request(field: &str, message: String) -> Response {
-    (StatusCode::BAD_REQUEST, Json(json!({"error": message, "field": field}))).into_response()
+/// Why a realtime request was not answered; each variant decides its status.
+#[derive(Debug, thiserror::Error)]
+pub enum RealtimeError {
+    #[error("{message}")]
+    BadParameter { field: &'static str, message: String },
+    #[error(transparent)]
+    Search(#[from] tidemark_core::ports::SearchError),
+    #[error("unreadable aggregation result: {0}")]
+    Result(String),
 }
 
-fn parse_time(field: &str, text: Option<&str>, default: DateTime<Utc>) -> Result<DateTime<Utc>, Response> {
+impl IntoResponse for RealtimeError {
+    fn into_response(self) -> Response {
+        match &self {
+            RealtimeError::BadParameter { field, message } => {
+                (StatusCode::BAD_REQUEST, Json(json!({"error": message, "field": field}))).into_response()
+            }
+            RealtimeError::Search(error) if error.is_retryable() => {
+                tracing::warn!(%error, "realtime query failed");
+                (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"error": self.to_string()}))).into_response()
+            }
+            RealtimeError::Search(_) => {
+                (StatusCode::BAD_REQUEST, Json(json!({"error": self.to_string(), "field": "query"}))).into_response()
+            }
+            RealtimeError::Result(_) => {
+                (StatusCode::BAD_GATEWAY, Json(json!({"error": self.to_string()}))).into_response()
+            }
+        }
+    }
+}
+
+fn bad(field: &'static str, message: impl Into<String>) -> RealtimeError {
+    RealtimeError::BadParameter { field, message: message.into() }
+}
+
+fn parse_time(field: &'static str, text: Option<&str>, default: DateTime<Utc>) -> Result<DateTime<Utc>, RealtimeError> {
     match text {
         None | Some("") => Ok(default),
         Some(text) => DateTime::parse_from_rfc3339(text)
             .map(|at| at.with_timezone(&Utc))
-            .map_err(|_| bad_request(field, format!("{field} must be RFC 3339, e.g. 2026-11-25T13:00:00Z"))),
+            .map_err(|_| bad(field, format!("{field} must be RFC 3339, e.g. 2026-11-25T13:00:00Z"))),
     }
 }
 
-pub async fn get_realtime(State(state): State<ReportState>, Query(params): Query<Params>) -> Response {
-    let metric = match params.metric.as_deref().unwrap_or("revenue").parse::<Metric>() {
-        Ok(metric) => metric,
-        Err(message) => return bad_request("metric", message),
-    };
-    let interval = match params.interval.as_deref().unwrap_or("1m").parse::<Interval>() {
-        Ok(interval) => interval,
-        Err(message) => return bad_request("interval", message),
-    };
-    let now = state.clock.now();
-    let to = match parse_time("to", params.to.as_deref(), now) {
-        Ok(at) => at,
-        Err(response) => return response,
-    };
-    let from = match parse_time("from", params.from.as_deref(), to - Duration::hours(1)) {
-        Ok(at) => at,
-        Err(response) => return response,
-    };
+pub async fn get_realtime(
+    State(state): State<ReportState>,
+    Query(params): Query<Params>,
+) -> Result<Json<Series>, RealtimeError> {
+    let metric =
+        params.metric.as_deref().unwrap_or("revenue").parse::<Metric>().map_err(|message| bad("metric", message))?;
+    let interval =
+        params.interval.as_deref().unwrap_or("1m").parse::<Interval>().map_err(|message| bad("interval", message))?;
+    let to = parse_time("to", params.to.as_deref(), state.clock.now())?;
+    let from = parse_time("from", params.from.as_deref(), to - Duration::hours(1))?;
     let query = RealtimeQuery { metric, by: params.by.filter(|by| !by.is_empty()), interval, from, to };
-    if let Err(message) = query.validate() {
-        return bad_request("query", message);
-    }
-    let response = match state.index.search(&query.search_request()).await {
-        Ok(response) => response,
-        Err(error) if error.is_retryable() => {
-            tracing::warn!(%error, "realtime query failed");
-            return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"error": error.to_string()}))).into_response();
-        }
-        Err(error) => return bad_request("query", error.to_string()),
-    };
-    match query.series(&response) {
-        Ok(series) => Json(series).into_response(),
-        Err(message) => (StatusCode::BAD_GATEWAY, Json(json!({"error": message}))).into_response(),
-    }
+    query.validate().map_err(|message| bad("query", message))?;
+    let response = state.index.search(&query.search_request()).await?;
+    query.series(&response).map(Json).map_err(RealtimeError::Result)
 }
 
 #[cfg(test)]

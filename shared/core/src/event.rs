@@ -72,10 +72,7 @@ impl FromStr for EventType {
     type Err = ();
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        EventType::ALL
-            .into_iter()
-            .find(|kind| kind.as_str() == text)
-            .ok_or(())
+        EventType::ALL.into_iter().find(|kind| kind.as_str() == text).ok_or(())
     }
 }
 
@@ -144,9 +141,7 @@ pub mod millis_rfc3339 {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<DateTime<Utc>, D::Error> {
         let text = String::deserialize(deserializer)?;
-        DateTime::parse_from_rfc3339(&text)
-            .map(|at| at.with_timezone(&Utc))
-            .map_err(serde::de::Error::custom)
+        DateTime::parse_from_rfc3339(&text).map(|at| at.with_timezone(&Utc)).map_err(serde::de::Error::custom)
     }
 }
 

@@ -80,10 +80,20 @@ pub enum IngestError {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum EventResult {
-    Accepted { event_id: String },
-    Rejected { field: String, rule: &'static str, message: String },
+    Accepted {
+        event_id: String,
+    },
+    Rejected {
+        field: String,
+        rule: &'static str,
+        message: String,
+    },
     /// Valid, but the stream did not take it: retry this event.
-    Failed { event_id: String, reason: String, retryable: bool },
+    Failed {
+        event_id: String,
+        reason: String,
+        retryable: bool,
+    },
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -154,7 +164,12 @@ pub struct Ingestor {
 }
 
 impl Ingestor {
-    pub fn new(stream: Arc<dyn EventStream>, write_keys: WriteKeys, limits: ValidationLimits, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(
+        stream: Arc<dyn EventStream>,
+        write_keys: WriteKeys,
+        limits: ValidationLimits,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         Self { stream, write_keys, limits, clock, counters: Arc::default() }
     }
 
@@ -175,7 +190,11 @@ impl Ingestor {
 
     /// Validates and stamps each event, puts the valid ones on the stream in one call,
     /// and reports per event.
-    pub async fn ingest(&self, source: &str, events: Vec<Result<Value, ValidationError>>) -> Result<IngestReport, IngestError> {
+    pub async fn ingest(
+        &self,
+        source: &str,
+        events: Vec<Result<Value, ValidationError>>,
+    ) -> Result<IngestReport, IngestError> {
         if events.len() > MAX_BATCH_EVENTS {
             return Err(IngestError::TooManyEvents { count: events.len() });
         }
@@ -183,9 +202,8 @@ impl Ingestor {
         let mut results: Vec<Option<EventResult>> = Vec::with_capacity(events.len());
         let mut valid: Vec<(usize, Event)> = Vec::with_capacity(events.len());
         for (position, parsed) in events.into_iter().enumerate() {
-            let checked = parsed.and_then(|raw| {
-                validate(raw, source, received_at, &self.limits, || uuid::Uuid::now_v7().to_string())
-            });
+            let checked = parsed
+                .and_then(|raw| validate(raw, source, received_at, &self.limits, || uuid::Uuid::now_v7().to_string()));
             match checked {
                 Ok(event) => {
                     valid.push((position, event));
@@ -202,14 +220,19 @@ impl Ingestor {
         if !valid.is_empty() {
             let records = valid
                 .iter()
-                .map(|(_, event)| StreamRecordIn { partition_key: event.event_id.clone(), data: event.to_record_bytes() })
+                .map(|(_, event)| StreamRecordIn {
+                    partition_key: event.event_id.clone(),
+                    data: event.to_record_bytes(),
+                })
                 .collect();
             let outcomes = self.stream.put_records(records).await?;
             debug_assert_eq!(outcomes.len(), valid.len());
             for ((position, event), outcome) in valid.into_iter().zip(outcomes) {
                 results[position] = Some(match outcome {
                     PutOutcome::Stored { .. } => EventResult::Accepted { event_id: event.event_id },
-                    PutOutcome::Failed { retryable, reason } => EventResult::Failed { event_id: event.event_id, reason, retryable },
+                    PutOutcome::Failed { retryable, reason } => {
+                        EventResult::Failed { event_id: event.event_id, reason, retryable }
+                    }
                 });
             }
         }
@@ -277,7 +300,9 @@ mod tests {
         let report = futures::executor::block_on(service.ingest(&source, parse_batch(body).unwrap())).unwrap();
         assert_eq!((report.accepted, report.rejected, report.failed), (1, 1, 1));
         assert_eq!(report.results[0], EventResult::Accepted { event_id: "e1".into() });
-        assert!(matches!(&report.results[1], EventResult::Rejected { field, rule: "unknown_type", .. } if field == "event_type"));
+        assert!(
+            matches!(&report.results[1], EventResult::Rejected { field, rule: "unknown_type", .. } if field == "event_type")
+        );
         assert!(matches!(&report.results[2], EventResult::Failed { retryable: true, .. }));
         let stored = stream.0.lock().unwrap();
         assert_eq!(stored.len(), 1);

@@ -53,10 +53,7 @@ impl KvLayout {
 
     pub fn key_for(&self, event: &Event) -> KvKey {
         let bucket = HourBucket::of(event.occurred_at);
-        KvKey {
-            pk: self.partition_key(bucket, self.write_shard(&event.event_id)),
-            sk: Self::sort_key(event),
-        }
+        KvKey { pk: self.partition_key(bucket, self.write_shard(&event.event_id)), sk: Self::sort_key(event) }
     }
 
     pub fn item_for(&self, event: &Event) -> KvItem {

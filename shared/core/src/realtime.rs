@@ -130,10 +130,7 @@ impl RealtimeQuery {
         let mut points = Vec::with_capacity(buckets.len());
         for bucket in buckets {
             let key = bucket["key"].as_f64().ok_or("bucket without a numeric key")?;
-            let start = Utc
-                .timestamp_millis_opt(key as i64)
-                .single()
-                .ok_or("bucket key is not a time")?;
+            let start = Utc.timestamp_millis_opt(key as i64).single().ok_or("bucket key is not a time")?;
             let mut groups = BTreeMap::new();
             if let Some(group_buckets) = bucket["group"]["buckets"].as_array() {
                 for group in group_buckets {

@@ -64,8 +64,18 @@ impl Default for ValidationLimits {
 /// Fields a client may send. Anything else is refused (`unknown_field`), so that a
 /// misspelt `ammount` is caught at the door instead of silently dropped.
 const CLIENT_FIELDS: &[&str] = &[
-    "event_id", "event_type", "occurred_at", "anonymous_id", "user_id", "session_id",
-    "order_id", "keys", "region", "amount", "currency", "properties",
+    "event_id",
+    "event_type",
+    "occurred_at",
+    "anonymous_id",
+    "user_id",
+    "session_id",
+    "order_id",
+    "keys",
+    "region",
+    "amount",
+    "currency",
+    "properties",
 ];
 
 /// Fields the server stamps; a client that sends them is told so.
@@ -189,7 +199,11 @@ fn take_event_type(object: &mut Map<String, Value>) -> Result<EventType, Validat
     }
 }
 
-fn take_text(object: &mut Map<String, Value>, field: &str, limits: &ValidationLimits) -> Result<Option<String>, ValidationError> {
+fn take_text(
+    object: &mut Map<String, Value>,
+    field: &str,
+    limits: &ValidationLimits,
+) -> Result<Option<String>, ValidationError> {
     let text = match object.remove(field) {
         None | Some(Value::Null) => return Ok(None),
         Some(Value::String(text)) => text,
@@ -222,12 +236,13 @@ fn check_event_id(id: String) -> Result<String, ValidationError> {
 }
 
 fn take_time(object: &mut Map<String, Value>, field: &str) -> Result<Option<DateTime<Utc>>, ValidationError> {
-    let format_error = || ValidationError::new(field, "format", format!("{field} must be RFC 3339 text or epoch milliseconds"));
+    let format_error =
+        || ValidationError::new(field, "format", format!("{field} must be RFC 3339 text or epoch milliseconds"));
     match object.remove(field) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) => DateTime::parse_from_rfc3339(&text)
-            .map(|at| Some(at.with_timezone(&Utc)))
-            .map_err(|_| format_error()),
+        Some(Value::String(text)) => {
+            DateTime::parse_from_rfc3339(&text).map(|at| Some(at.with_timezone(&Utc))).map_err(|_| format_error())
+        }
         Some(Value::Number(number)) => number
             .as_i64()
             .and_then(|millis| Utc.timestamp_millis_opt(millis).single())
@@ -237,15 +252,16 @@ fn take_time(object: &mut Map<String, Value>, field: &str) -> Result<Option<Date
     }
 }
 
-fn check_skew(occurred_at: DateTime<Utc>, received_at: DateTime<Utc>, limits: &ValidationLimits) -> Result<(), ValidationError> {
+fn check_skew(
+    occurred_at: DateTime<Utc>,
+    received_at: DateTime<Utc>,
+    limits: &ValidationLimits,
+) -> Result<(), ValidationError> {
     if occurred_at > received_at + limits.max_future_skew {
         return Err(ValidationError::new(
             "occurred_at",
             "too_far_in_future",
-            format!(
-                "occurred_at is more than {} s ahead of the server clock",
-                limits.max_future_skew.num_seconds()
-            ),
+            format!("occurred_at is more than {} s ahead of the server clock", limits.max_future_skew.num_seconds()),
         ));
     }
     if occurred_at < received_at - limits.max_age {
@@ -280,7 +296,10 @@ fn take_currency(object: &mut Map<String, Value>) -> Result<Option<String>, Vali
     }
 }
 
-fn take_keys(object: &mut Map<String, Value>, limits: &ValidationLimits) -> Result<BTreeMap<String, String>, ValidationError> {
+fn take_keys(
+    object: &mut Map<String, Value>,
+    limits: &ValidationLimits,
+) -> Result<BTreeMap<String, String>, ValidationError> {
     let entries = match object.remove("keys") {
         None | Some(Value::Null) => return Ok(BTreeMap::new()),
         Some(Value::Object(entries)) => entries,
@@ -295,14 +314,21 @@ fn take_keys(object: &mut Map<String, Value>, limits: &ValidationLimits) -> Resu
             _ => return Err(ValidationError::new(field, "type", "business keys must be strings or numbers")),
         };
         if text.is_empty() || text.chars().count() > limits.max_text_len {
-            return Err(ValidationError::new(field, "too_long", format!("must be 1 to {} characters", limits.max_text_len)));
+            return Err(ValidationError::new(
+                field,
+                "too_long",
+                format!("must be 1 to {} characters", limits.max_text_len),
+            ));
         }
         keys.insert(name, text);
     }
     Ok(keys)
 }
 
-fn take_properties(object: &mut Map<String, Value>, limits: &ValidationLimits) -> Result<Map<String, Value>, ValidationError> {
+fn take_properties(
+    object: &mut Map<String, Value>,
+    limits: &ValidationLimits,
+) -> Result<Map<String, Value>, ValidationError> {
     match object.remove("properties") {
         None | Some(Value::Null) => Ok(Map::new()),
         Some(Value::Object(properties)) if properties.len() <= limits.max_properties => Ok(properties),
@@ -373,10 +399,22 @@ mod tests {
         assert_eq!(rejected(json!({"user_id": "u"})), ("event_type".into(), "required"));
         assert_eq!(rejected(json!({"event_type": "pageview", "user_id": "u"})), ("event_type".into(), "unknown_type"));
         assert_eq!(rejected(json!({"event_type": "click"})), ("anonymous_id".into(), "required"));
-        assert_eq!(rejected(json!({"event_type": "click", "user_id": "u", "ammount": 1})), ("ammount".into(), "unknown_field"));
-        assert_eq!(rejected(json!({"event_type": "click", "user_id": "u", "source": "x"})), ("source".into(), "server_assigned"));
-        assert_eq!(rejected(json!({"event_type": "click", "user_id": "u", "event_id": "a b"})), ("event_id".into(), "format"));
-        assert_eq!(rejected(json!({"event_type": "click", "user_id": "u", "occurred_at": "yesterday"})), ("occurred_at".into(), "format"));
+        assert_eq!(
+            rejected(json!({"event_type": "click", "user_id": "u", "ammount": 1})),
+            ("ammount".into(), "unknown_field")
+        );
+        assert_eq!(
+            rejected(json!({"event_type": "click", "user_id": "u", "source": "x"})),
+            ("source".into(), "server_assigned")
+        );
+        assert_eq!(
+            rejected(json!({"event_type": "click", "user_id": "u", "event_id": "a b"})),
+            ("event_id".into(), "format")
+        );
+        assert_eq!(
+            rejected(json!({"event_type": "click", "user_id": "u", "occurred_at": "yesterday"})),
+            ("occurred_at".into(), "format")
+        );
         assert_eq!(
             rejected(json!({"event_type": "click", "user_id": "u", "occurred_at": "2026-11-25T13:06:00Z"})),
             ("occurred_at".into(), "too_far_in_future")
@@ -398,7 +436,10 @@ mod tests {
         no_order.as_object_mut().unwrap().remove("order_id");
         assert_eq!(rejected(no_order), ("order_id".into(), "required"));
         let huge = "x".repeat(40_000);
-        assert_eq!(rejected(json!({"event_type": "click", "user_id": "u", "properties": {"blob": huge}})), ("$".into(), "oversize"));
+        assert_eq!(
+            rejected(json!({"event_type": "click", "user_id": "u", "properties": {"blob": huge}})),
+            ("$".into(), "oversize")
+        );
         let long = "x".repeat(300);
         assert_eq!(rejected(json!({"event_type": "click", "user_id": long})), ("user_id".into(), "too_long"));
     }

@@ -38,7 +38,7 @@ pub struct RunnerConfig {
 impl Default for RunnerConfig {
     fn default() -> Self {
         Self {
-            batch_size: 10_000,
+            batch_size: 40_000,
             linger: Duration::from_millis(100),
             idle_poll: Duration::from_millis(500),
             max_attempts: 4,

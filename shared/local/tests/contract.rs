@@ -1,4 +1,6 @@
 //! The port contract suites, run against the embedded adapters.
+// Test code: a failed unwrap is a failed test, which is the point.
+#![allow(clippy::unwrap_used)]
 
 use tidemark_core::contract;
 use tidemark_local::{EventLog, FjallKvStore, TantivyIndex};

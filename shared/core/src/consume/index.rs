@@ -26,7 +26,11 @@ pub async fn index_batch(records: &[StreamRecord], index: &dyn SearchIndex) -> B
             }
         }
         Err(error) => {
-            failures.extend(fail_all(decoded.iter().map(|(record, _)| *record), error.is_retryable(), &error.to_string()));
+            failures.extend(fail_all(
+                decoded.iter().map(|(record, _)| *record),
+                error.is_retryable(),
+                &error.to_string(),
+            ));
         }
     }
     outcome.failures = failures;

@@ -54,6 +54,10 @@ fn decode(records: &[StreamRecord]) -> (Vec<(&StreamRecord, Event)>, Vec<RecordF
 
 fn fail_all<'a>(records: impl Iterator<Item = &'a StreamRecord>, retryable: bool, reason: &str) -> Vec<RecordFailure> {
     records
-        .map(|record| RecordFailure { sequence_number: record.sequence_number.clone(), retryable, reason: reason.to_owned() })
+        .map(|record| RecordFailure {
+            sequence_number: record.sequence_number.clone(),
+            retryable,
+            reason: reason.to_owned(),
+        })
         .collect()
 }

@@ -22,7 +22,11 @@ pub async fn store_batch(records: &[StreamRecord], kv: &dyn KvStore, layout: &Kv
             }
         }
         Err(error) => {
-            failures.extend(fail_all(decoded.iter().map(|(record, _)| *record), error.is_retryable(), &error.to_string()));
+            failures.extend(fail_all(
+                decoded.iter().map(|(record, _)| *record),
+                error.is_retryable(),
+                &error.to_string(),
+            ));
         }
     }
     outcome.failures = failures;

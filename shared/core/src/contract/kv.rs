@@ -16,7 +16,8 @@ fn item(pk: &str, sk: &str) -> KvItem {
 pub async fn duplicates_are_absorbed(kv: &dyn KvStore) {
     let first = kv.put_items(vec![item("s#h#0", "t1#a"), item("s#h#0", "t2#b")]).await.expect("put");
     assert_eq!(first, vec![PutItemOutcome::Stored, PutItemOutcome::Stored]);
-    let again = kv.put_items(vec![item("s#h#0", "t1#a"), item("s#h#0", "t3#c"), item("s#h#0", "t3#c")]).await.expect("put");
+    let again =
+        kv.put_items(vec![item("s#h#0", "t1#a"), item("s#h#0", "t3#c"), item("s#h#0", "t3#c")]).await.expect("put");
     assert_eq!(again, vec![PutItemOutcome::Duplicate, PutItemOutcome::Stored, PutItemOutcome::Duplicate]);
     let stored = kv.query_partition("s#h#0").await.expect("query");
     assert_eq!(stored.len(), 3);
@@ -46,7 +47,13 @@ pub async fn bucket_reads_merge_write_shards(kv: &dyn KvStore) {
         let at = hour + Duration::milliseconds((n * 7_919_311) % 3_600_000);
         items.push(layout.item_for(&sample_event(&format!("e{n}"), EventType::PageView, at, "EU", None)));
     }
-    items.push(layout.item_for(&sample_event("before", EventType::PageView, hour - Duration::milliseconds(1), "EU", None)));
+    items.push(layout.item_for(&sample_event(
+        "before",
+        EventType::PageView,
+        hour - Duration::milliseconds(1),
+        "EU",
+        None,
+    )));
     items.push(layout.item_for(&sample_event("after", EventType::PageView, hour + Duration::hours(1), "EU", None)));
     let shards_used: std::collections::HashSet<&str> = items.iter().map(|item| item.key.pk.as_str()).collect();
     assert!(shards_used.len() >= 4, "the sample spreads over the write shards");

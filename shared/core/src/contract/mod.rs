@@ -10,7 +10,13 @@ use crate::event::{Event, EventType};
 use chrono::{DateTime, Utc};
 
 /// A purchase (with amount) or a page view (without), for contract data.
-pub fn sample_event(event_id: &str, event_type: EventType, at: DateTime<Utc>, region: &str, amount: Option<f64>) -> Event {
+pub fn sample_event(
+    event_id: &str,
+    event_type: EventType,
+    at: DateTime<Utc>,
+    region: &str,
+    amount: Option<f64>,
+) -> Event {
     Event {
         event_id: event_id.to_owned(),
         event_type,

@@ -40,7 +40,13 @@ pub async fn aggregations_match_the_events(index: &dyn SearchIndex) {
     let events = day_of_events();
     index.index_events(&events).await.expect("index");
     let from = Utc.with_ymd_and_hms(2026, 11, 25, 10, 0, 0).single().expect("valid time");
-    let query = RealtimeQuery { metric: Metric::Revenue, by: Some("region".to_owned()), interval: Interval::Hour, from, to: from + Duration::hours(4) };
+    let query = RealtimeQuery {
+        metric: Metric::Revenue,
+        by: Some("region".to_owned()),
+        interval: Interval::Hour,
+        from,
+        to: from + Duration::hours(4),
+    };
     let response = index.search(&query.search_request()).await.expect("search");
     let series = query.series(&response).expect("series");
     for point in &series.points {
@@ -48,7 +54,9 @@ pub async fn aggregations_match_the_events(index: &dyn SearchIndex) {
             let expected: f64 = events
                 .iter()
                 .filter(|event| event.event_type == EventType::Purchase && &event.region == region)
-                .filter(|event| crate::event::millis_rfc3339::format(&Interval::Hour.floor(event.occurred_at)) == point.start)
+                .filter(|event| {
+                    crate::event::millis_rfc3339::format(&Interval::Hour.floor(event.occurred_at)) == point.start
+                })
                 .filter_map(|event| event.amount)
                 .sum();
             assert!((value - expected).abs() < 1e-6, "{} {region}: {value} != {expected}", point.start);
@@ -58,7 +66,8 @@ pub async fn aggregations_match_the_events(index: &dyn SearchIndex) {
     assert!((series.total - total).abs() < 1e-6);
 
     let count_query = RealtimeQuery { metric: Metric::PageViews, by: None, ..query };
-    let views = count_query.series(&index.search(&count_query.search_request()).await.expect("search")).expect("series");
+    let views =
+        count_query.series(&index.search(&count_query.search_request()).await.expect("search")).expect("series");
     let expected_views = events.iter().filter(|event| event.event_type == EventType::PageView).count();
     assert_eq!(views.total as usize, expected_views);
 }

@@ -8,11 +8,26 @@ use serde_json::{json, Map, Value};
 #[derive(Debug, Clone, PartialEq)]
 pub enum Query {
     MatchAll,
-    Term { field: String, value: String },
-    Terms { field: String, values: Vec<String> },
+    Term {
+        field: String,
+        value: String,
+    },
+    Terms {
+        field: String,
+        values: Vec<String>,
+    },
     /// Bounds on a date (epoch milliseconds) or number field.
-    Range { field: String, gte: Option<f64>, gt: Option<f64>, lte: Option<f64>, lt: Option<f64> },
-    Bool { must: Vec<Query>, must_not: Vec<Query> },
+    Range {
+        field: String,
+        gte: Option<f64>,
+        gt: Option<f64>,
+        lte: Option<f64>,
+        lt: Option<f64>,
+    },
+    Bool {
+        must: Vec<Query>,
+        must_not: Vec<Query>,
+    },
 }
 
 impl Query {
@@ -126,7 +141,9 @@ fn bound(value: Option<&Value>, kind: FieldKind) -> Result<Option<f64>, String> 
         (Some(Value::String(text)), FieldKind::Date) => DateTime::parse_from_rfc3339(text)
             .map(|at| Some(at.timestamp_millis() as f64))
             .map_err(|_| format!("range bound {text:?} is not RFC 3339")),
-        (Some(Value::String(text)), _) => text.parse::<f64>().map(Some).map_err(|_| format!("range bound {text:?} is not a number")),
+        (Some(Value::String(text)), _) => {
+            text.parse::<f64>().map(Some).map_err(|_| format!("range bound {text:?} is not a number"))
+        }
         _ => Err("a range bound must be a number or a date".to_owned()),
     }
 }

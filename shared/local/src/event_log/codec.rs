@@ -39,9 +39,8 @@ pub fn decode_record(shard: usize, seq: u64, value: &[u8]) -> Result<LoggedRecor
 }
 
 pub fn decode_seq(shard: usize, bytes: &[u8]) -> Result<u64, LogError> {
-    let array: [u8; 8] = bytes
-        .try_into()
-        .map_err(|_| LogError::Corrupt { shard, seq: 0, reason: "sequence number is not 8 bytes" })?;
+    let array: [u8; 8] =
+        bytes.try_into().map_err(|_| LogError::Corrupt { shard, seq: 0, reason: "sequence number is not 8 bytes" })?;
     Ok(u64::from_be_bytes(array))
 }
 

@@ -219,9 +219,7 @@ impl EventLog {
 
     async fn put(&self, records: Vec<StreamRecordIn>) -> Result<Vec<(usize, u64)>, LogError> {
         let (reply, answer) = oneshot::channel();
-        self.requests
-            .send(writer::PutRequest { records, reply })
-            .map_err(|_| LogError::WriterStopped)?;
+        self.requests.send(writer::PutRequest { records, reply }).map_err(|_| LogError::WriterStopped)?;
         answer.await.map_err(|_| LogError::WriterStopped)?
     }
 }
@@ -232,7 +230,10 @@ impl EventStream for EventLog {
         let positions = self.put(records).await.map_err(|error| StreamError::Unavailable(error.to_string()))?;
         Ok(positions
             .into_iter()
-            .map(|(shard, seq)| PutOutcome::Stored { shard_id: shard_id(shard), sequence_number: sequence_number(shard, seq) })
+            .map(|(shard, seq)| PutOutcome::Stored {
+                shard_id: shard_id(shard),
+                sequence_number: sequence_number(shard, seq),
+            })
             .collect())
     }
 }

@@ -86,16 +86,12 @@ impl SearchIndex for TantivyIndex {
     async fn index_events(&self, events: &[Event]) -> Result<Vec<IndexOutcome>, SearchError> {
         let index = self.clone();
         let events = events.to_vec();
-        tokio::task::spawn_blocking(move || index.index_blocking(&events))
-            .await
-            .map_err(unavailable)?
+        tokio::task::spawn_blocking(move || index.index_blocking(&events)).await.map_err(unavailable)?
     }
 
     async fn search(&self, request: &SearchRequest) -> Result<SearchResponse, SearchError> {
         let index = self.clone();
         let request = request.clone();
-        tokio::task::spawn_blocking(move || index.search_blocking(&request))
-            .await
-            .map_err(unavailable)?
+        tokio::task::spawn_blocking(move || index.search_blocking(&request)).await.map_err(unavailable)?
     }
 }

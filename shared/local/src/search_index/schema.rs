@@ -37,14 +37,9 @@ impl EventSchema {
                 }
                 FieldKind::Date => builder.add_date_field(
                     name,
-                    DateOptions::default()
-                        .set_indexed()
-                        .set_fast()
-                        .set_precision(DateTimePrecision::Milliseconds),
+                    DateOptions::default().set_indexed().set_fast().set_precision(DateTimePrecision::Milliseconds),
                 ),
-                FieldKind::Number => {
-                    builder.add_f64_field(name, NumericOptions::default().set_indexed().set_fast())
-                }
+                FieldKind::Number => builder.add_f64_field(name, NumericOptions::default().set_indexed().set_fast()),
             };
             fields.insert(*name, (field, *kind));
         }

@@ -2,7 +2,9 @@
 
 use super::schema::EventSchema;
 use std::ops::Bound;
-use tantivy::query::{AllQuery, BooleanQuery, EmptyQuery, Occur, Query as TantivyQuery, RangeQuery, TermQuery, TermSetQuery};
+use tantivy::query::{
+    AllQuery, BooleanQuery, EmptyQuery, Occur, Query as TantivyQuery, RangeQuery, TermQuery, TermSetQuery,
+};
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{DateTime, Term};
 use tidemark_core::ports::search::SearchError;
@@ -58,9 +60,7 @@ pub fn query(schema: &EventSchema, query: &Query) -> Result<Box<dyn TantivyQuery
 }
 
 fn lookup(schema: &EventSchema, name: &str) -> Result<(Field, FieldKind), SearchError> {
-    schema
-        .field(name)
-        .ok_or_else(|| SearchError::BadRequest(format!("unknown field {name:?}")))
+    schema.field(name).ok_or_else(|| SearchError::BadRequest(format!("unknown field {name:?}")))
 }
 
 /// A term for an exact match; `None` when the value cannot occur (e.g. text on a number field).
