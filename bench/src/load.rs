@@ -16,8 +16,9 @@ use tokio::net::TcpStream;
 
 #[derive(Clone, Copy)]
 pub enum Target {
-    Batch { addr: SocketAddr, write_key: &'static str },
-    Pixel { addr: SocketAddr, write_key: &'static str },
+    /// `round` keeps event ids distinct between runs against the same stack.
+    Batch { addr: SocketAddr, write_key: &'static str, round: u32 },
+    Pixel { addr: SocketAddr, write_key: &'static str, round: u32 },
     Bare { addr: SocketAddr },
 }
 
@@ -38,7 +39,7 @@ impl Target {
     fn request(self, connection: usize, number: u64) -> anyhow::Result<Request<Full<Bytes>>> {
         let host = self.addr().to_string();
         Ok(match self {
-            Target::Batch { write_key, .. } => {
+            Target::Batch { write_key, round, .. } => {
                 let mut body = String::with_capacity(100 * 200);
                 body.push('[');
                 for n in 0..100 {
@@ -46,12 +47,12 @@ impl Target {
                         body.push(',');
                     }
                     let kind = if n % 5 == 0 {
-                        format!(r#""event_type":"purchase","order_id":"o-{connection}-{number}-{n}","amount":{}.{:02},"currency":"EUR""#, n * 3, n)
+                        format!(r#""event_type":"purchase","order_id":"o{round}-{connection}-{number}-{n}","amount":{}.{:02},"currency":"EUR""#, n * 3, n)
                     } else {
                         r#""event_type":"page_view""#.to_owned()
                     };
                     body.push_str(&format!(
-                        r#"{{"event_id":"b-{connection}-{number}-{n}",{kind},"anonymous_id":"anon-{}","region":"{}","properties":{{"url":"/p/{n}"}}}}"#,
+                        r#"{{"event_id":"b{round}-{connection}-{number}-{n}",{kind},"anonymous_id":"anon-{}","region":"{}","properties":{{"url":"/p/{n}"}}}}"#,
                         n % 17,
                         ["EU", "US", "APAC"][n % 3]
                     ));
@@ -63,8 +64,8 @@ impl Target {
                     .header("x-tidemark-write-key", write_key)
                     .body(Full::new(Bytes::from(body)))?
             }
-            Target::Pixel { write_key, .. } => Request::get(format!(
-                "/v1/p.gif?wk={write_key}&event_type=page_view&event_id=px-{connection}-{number}&anonymous_id=a{connection}&region=EU&url=%2Fhome"
+            Target::Pixel { write_key, round, .. } => Request::get(format!(
+                "/v1/p.gif?wk={write_key}&event_type=page_view&event_id=px{round}-{connection}-{number}&anonymous_id=a{connection}&region=EU&url=%2Fhome"
             ))
             .header("host", host)
             .body(Full::new(Bytes::new()))?,
@@ -88,6 +89,16 @@ impl LoadResult {
 
     pub fn events_per_second(&self) -> f64 {
         self.events as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// Adds another run of the same target (a later round).
+    pub fn merge(&mut self, other: LoadResult) -> anyhow::Result<()> {
+        self.elapsed += other.elapsed;
+        self.requests += other.requests;
+        self.events += other.events;
+        self.errors += other.errors;
+        self.histogram.add(other.histogram)?;
+        Ok(())
     }
 
     /// Latency percentile in milliseconds.
