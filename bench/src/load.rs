@@ -17,9 +17,19 @@ use tokio::net::TcpStream;
 #[derive(Clone, Copy)]
 pub enum Target {
     /// `round` keeps event ids distinct between runs against the same stack.
-    Batch { addr: SocketAddr, write_key: &'static str, round: u32 },
-    Pixel { addr: SocketAddr, write_key: &'static str, round: u32 },
-    Bare { addr: SocketAddr },
+    Batch {
+        addr: SocketAddr,
+        write_key: &'static str,
+        round: u32,
+    },
+    Pixel {
+        addr: SocketAddr,
+        write_key: &'static str,
+        round: u32,
+    },
+    Bare {
+        addr: SocketAddr,
+    },
 }
 
 impl Target {

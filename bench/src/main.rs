@@ -101,8 +101,11 @@ fn realtime(
     }
     println!("pixel / bare     {:.2}", pixel.requests_per_second() / bare.requests_per_second());
     // 2. Durable batch ingest, consumers still off so that the figure is ingest alone.
-    let batch =
-        load::run(load::Target::Batch { addr: stack.http_addr, write_key: WRITE_KEY, round: 0 }, batch_connections, phase)?;
+    let batch = load::run(
+        load::Target::Batch { addr: stack.http_addr, write_key: WRITE_KEY, round: 0 },
+        batch_connections,
+        phase,
+    )?;
     println!(
         "POST /v1/events  100-event batches, {batch_connections} connections, {:.1} s: {:.0} events/s durable ({:.0} requests/s), latency p50 {:.2} ms p90 {:.2} ms p99 {:.2} ms, errors {}",
         batch.elapsed.as_secs_f64(), batch.events_per_second(), batch.requests_per_second(), batch.p(50.0), batch.p(90.0), batch.p(99.0), batch.errors

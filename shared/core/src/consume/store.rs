@@ -1,7 +1,7 @@
 //! stream-store: write a batch of stream records as time-bucketed key-value items.
 
 use super::{decode, fail_all, BatchOutcome, StreamRecord};
-use crate::kv_key::KvLayout;
+use crate::kv_key::{KvItem, KvLayout};
 use crate::ports::kv::{KvStore, PutItemOutcome};
 
 pub async fn store_batch(records: &[StreamRecord], kv: &dyn KvStore, layout: &KvLayout) -> BatchOutcome {
@@ -9,7 +9,11 @@ pub async fn store_batch(records: &[StreamRecord], kv: &dyn KvStore, layout: &Kv
     if decoded.is_empty() {
         return BatchOutcome { failures, ..BatchOutcome::default() };
     }
-    let items = decoded.iter().map(|(_, event)| layout.item_for(event)).collect();
+    // The record already holds the event's JSON: store those very bytes, unchanged.
+    let items = decoded
+        .iter()
+        .map(|(record, event)| KvItem { key: layout.key_for(event), value: record.data.clone() })
+        .collect();
     let mut outcome = BatchOutcome::default();
     match kv.put_items(items).await {
         Ok(results) => {

@@ -20,10 +20,6 @@ pub struct PutRequest {
 
 /// Most records gathered into one group commit.
 const MAX_GROUP_RECORDS: usize = 50_000;
-/// A group smaller than this waits up to `GATHER_WINDOW` for company: under load of
-/// small requests (pixels) a slightly later, larger commit beats many tiny fsyncs.
-const SMALL_GROUP_RECORDS: usize = 64;
-const GATHER_WINDOW: std::time::Duration = std::time::Duration::from_micros(150);
 
 pub type Spawned = (mpsc::UnboundedSender<PutRequest>, oneshot::Receiver<()>);
 
@@ -55,17 +51,11 @@ fn run(shared: Arc<Shared>, mut receiver: mpsc::UnboundedReceiver<PutRequest>) {
     while let Some(first) = receiver.blocking_recv() {
         let mut group = vec![first];
         let mut gathered = group[0].records.len();
-        let woke = std::time::Instant::now();
         while gathered < MAX_GROUP_RECORDS {
             match receiver.try_recv() {
                 Ok(request) => {
                     gathered += request.records.len();
                     group.push(request);
-                }
-                // Only a group that already has company waits for more: a lone request
-                // on an idle stack is committed at once.
-                Err(_) if group.len() > 1 && gathered < SMALL_GROUP_RECORDS && woke.elapsed() < GATHER_WINDOW => {
-                    std::thread::yield_now();
                 }
                 Err(_) => break,
             }

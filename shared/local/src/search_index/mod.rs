@@ -14,7 +14,7 @@ use tantivy::aggregation::agg_req::Aggregations;
 use tantivy::aggregation::AggregationCollector;
 use tantivy::collector::Count;
 use tantivy::directory::MmapDirectory;
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 use tidemark_core::event::Event;
 use tidemark_core::ports::search::{IndexOutcome, SearchError, SearchIndex};
 use tidemark_core::search::{SearchRequest, SearchResponse};
@@ -54,17 +54,19 @@ impl TantivyIndex {
         self.inner.reader.searcher().num_docs()
     }
 
-    fn index_blocking(&self, events: &[Event]) -> Result<Vec<IndexOutcome>, SearchError> {
+    /// Writes (id term, document) pairs as upserts and commits them.
+    fn index_blocking(&self, documents: Vec<(Term, TantivyDocument)>) -> Result<Vec<IndexOutcome>, SearchError> {
         let inner = &self.inner;
+        let count = documents.len();
         let mut writer = inner.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        for event in events {
-            writer.delete_term(inner.schema.id_term(&event.event_id));
-            writer.add_document(inner.schema.document(event)).map_err(unavailable)?;
+        for (id, document) in documents {
+            writer.delete_term(id);
+            writer.add_document(document).map_err(unavailable)?;
         }
         writer.commit().map_err(unavailable)?;
         drop(writer);
         inner.reader.reload().map_err(unavailable)?;
-        Ok(vec![IndexOutcome::Indexed; events.len()])
+        Ok(vec![IndexOutcome::Indexed; count])
     }
 
     fn search_blocking(&self, request: &SearchRequest) -> Result<SearchResponse, SearchError> {
@@ -85,8 +87,9 @@ impl TantivyIndex {
 impl SearchIndex for TantivyIndex {
     async fn index_events(&self, events: &[Event]) -> Result<Vec<IndexOutcome>, SearchError> {
         let index = self.clone();
-        let events = events.to_vec();
-        tokio::task::spawn_blocking(move || index.index_blocking(&events)).await.map_err(unavailable)?
+        let schema = &self.inner.schema;
+        let documents = events.iter().map(|event| (schema.id_term(&event.event_id), schema.document(event))).collect();
+        tokio::task::spawn_blocking(move || index.index_blocking(documents)).await.map_err(unavailable)?
     }
 
     async fn search(&self, request: &SearchRequest) -> Result<SearchResponse, SearchError> {
