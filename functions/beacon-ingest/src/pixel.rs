@@ -14,25 +14,13 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 use tidemark_core::ingest::{EventResult, Ingestor};
+use tidemark_core::validate::CLIENT_FIELDS;
 
 /// The smallest transparent 1×1 GIF (43 bytes).
 pub const PIXEL_GIF: &[u8] = &[
     0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff,
     0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x02,
     0x02, 0x44, 0x01, 0x00, 0x3b,
-];
-
-const MODEL_FIELDS: &[&str] = &[
-    "event_id",
-    "event_type",
-    "occurred_at",
-    "anonymous_id",
-    "user_id",
-    "session_id",
-    "order_id",
-    "region",
-    "amount",
-    "currency",
 ];
 
 pub async fn get_pixel(
@@ -73,7 +61,8 @@ fn event_from_params(pairs: Vec<(String, String)>) -> Value {
                 continue;
             }
         }
-        if MODEL_FIELDS.contains(&name.as_str()) {
+        // Scalar fields of the model by name; `keys` and `properties` are objects.
+        if CLIENT_FIELDS.contains(&name.as_str()) && name != "keys" && name != "properties" {
             event.insert(name, Value::String(value));
         } else if let Some(key) = name.strip_prefix("k.") {
             keys.insert(key.to_owned(), Value::String(value));

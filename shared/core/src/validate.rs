@@ -63,7 +63,7 @@ impl Default for ValidationLimits {
 
 /// Fields a client may send. Anything else is refused (`unknown_field`), so that a
 /// misspelt `ammount` is caught at the door instead of silently dropped.
-const CLIENT_FIELDS: &[&str] = &[
+pub const CLIENT_FIELDS: &[&str] = &[
     "event_id",
     "event_type",
     "occurred_at",

@@ -17,8 +17,9 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub type ConsumerFuture = Pin<Box<dyn Future<Output = BatchOutcome> + Send>>;
-/// A consumer function: a batch of records in, what failed out.
-pub type ConsumerFn = Arc<dyn Fn(Vec<StreamRecord>) -> ConsumerFuture + Send + Sync>;
+/// A consumer function: a batch of records in (shared, so retries copy nothing but the
+/// failed records), what failed out.
+pub type ConsumerFn = Arc<dyn Fn(Arc<[StreamRecord]>) -> ConsumerFuture + Send + Sync>;
 
 #[derive(Debug, Clone)]
 pub struct RunnerConfig {
@@ -107,14 +108,17 @@ pub async fn run_once(
     if batch.is_empty() {
         return Ok(0);
     }
-    let by_sequence: HashMap<(usize, u64), &LoggedRecord> =
-        batch.iter().map(|record| ((record.shard, record.seq), record)).collect();
-
-    let mut pending: Vec<StreamRecord> = batch.iter().map(LoggedRecord::to_stream_record).collect();
+    let mut last_per_shard: BTreeMap<usize, u64> = BTreeMap::new();
+    for record in &batch {
+        let last = last_per_shard.entry(record.shard).or_insert(record.seq);
+        *last = (*last).max(record.seq);
+    }
+    let records = batch.len();
+    let mut pending: Arc<[StreamRecord]> = batch.into_iter().map(LoggedRecord::into_stream_record).collect();
     let mut attempt = 1;
     let mut parked: Vec<(StreamRecord, String)> = Vec::new();
     loop {
-        let outcome = consumer(pending.clone()).await;
+        let outcome = consumer(Arc::clone(&pending)).await;
         stats.written.fetch_add(outcome.written as u64, Ordering::Relaxed);
         stats.duplicates.fetch_add(outcome.duplicates as u64, Ordering::Relaxed);
         let (retry, give_up) = split_failures(&pending, outcome.failures, attempt >= config.max_attempts);
@@ -125,38 +129,34 @@ pub async fn run_once(
         stats.retries.fetch_add(retry.len() as u64, Ordering::Relaxed);
         tracing::warn!(consumer = name, failed = retry.len(), attempt, "records failed; retrying them");
         tokio::time::sleep(config.retry_backoff * 2u32.saturating_pow(attempt - 1)).await;
-        pending = retry;
+        pending = retry.into();
         attempt += 1;
     }
 
     for (record, reason) in &parked {
-        let logged = parse_sequence_number(&record.sequence_number).and_then(|key| by_sequence.get(&key));
-        if let Some(logged) = logged {
-            log.park(name, logged, reason)?;
-            tracing::error!(consumer = name, shard = %record.shard_id, sequence = %record.sequence_number, %reason, "record dead-lettered");
-        }
+        let Some((shard, seq)) = parse_sequence_number(&record.sequence_number) else {
+            tracing::error!(consumer = name, sequence = %record.sequence_number, "cannot park a record with a foreign sequence number");
+            continue;
+        };
+        log.park(name, shard, seq, &record.data, reason)?;
+        tracing::error!(consumer = name, shard = %record.shard_id, sequence = %record.sequence_number, %reason, "record dead-lettered");
     }
     stats.dead_lettered.fetch_add(parked.len() as u64, Ordering::Relaxed);
 
-    let mut last_per_shard: BTreeMap<usize, u64> = BTreeMap::new();
-    for record in &batch {
-        let last = last_per_shard.entry(record.shard).or_insert(record.seq);
-        *last = (*last).max(record.seq);
-    }
     for (shard, seq) in last_per_shard {
         log.commit_checkpoint(name, shard, seq)?;
     }
     stats.batches.fetch_add(1, Ordering::Relaxed);
-    stats.records.fetch_add(batch.len() as u64, Ordering::Relaxed);
+    stats.records.fetch_add(records as u64, Ordering::Relaxed);
     let elapsed = started.elapsed();
     tracing::debug!(
         consumer = name,
-        records = batch.len(),
+        records,
         dead_lettered = parked.len(),
         elapsed_ms = elapsed.as_millis() as u64,
         "batch consumed"
     );
-    Ok(batch.len())
+    Ok(records)
 }
 
 async fn read_batch(name: &str, log: &EventLog, batch_size: usize) -> Result<Vec<LoggedRecord>, crate::LogError> {

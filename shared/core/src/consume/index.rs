@@ -1,20 +1,18 @@
 //! stream-index: bulk-index a batch of stream records into the search index.
 
 use super::{decode, fail_all, BatchOutcome, RecordFailure, StreamRecord};
-use crate::event::Event;
 use crate::ports::search::{IndexOutcome, SearchIndex};
 
 pub async fn index_batch(records: &[StreamRecord], index: &dyn SearchIndex) -> BatchOutcome {
     let (decoded, mut failures) = decode(records);
-    let events: Vec<Event> = decoded.iter().map(|(_, event)| event.clone()).collect();
-    if events.is_empty() {
+    if decoded.events.is_empty() {
         return BatchOutcome { failures, ..BatchOutcome::default() };
     }
     let mut outcome = BatchOutcome::default();
-    match index.index_events(&events).await {
+    match index.index_events(&decoded.events).await {
         Ok(results) => {
-            debug_assert_eq!(results.len(), decoded.len());
-            for ((record, _), result) in decoded.iter().zip(results) {
+            debug_assert_eq!(results.len(), decoded.records.len());
+            for (record, result) in decoded.records.iter().zip(results) {
                 match result {
                     IndexOutcome::Indexed => outcome.written += 1,
                     IndexOutcome::Failed { retryable, reason } => failures.push(RecordFailure {
@@ -26,11 +24,7 @@ pub async fn index_batch(records: &[StreamRecord], index: &dyn SearchIndex) -> B
             }
         }
         Err(error) => {
-            failures.extend(fail_all(
-                decoded.iter().map(|(record, _)| *record),
-                error.is_retryable(),
-                &error.to_string(),
-            ));
+            failures.extend(fail_all(decoded.records.iter().copied(), error.is_retryable(), &error.to_string()));
         }
     }
     outcome.failures = failures;

@@ -35,13 +35,22 @@ pub struct BatchOutcome {
     pub failures: Vec<RecordFailure>,
 }
 
+/// The records that decoded, side by side with their events.
+struct Decoded<'a> {
+    records: Vec<&'a StreamRecord>,
+    events: Vec<Event>,
+}
+
 /// Decodes each record; undecodable ones become non-retryable failures (poison).
-fn decode(records: &[StreamRecord]) -> (Vec<(&StreamRecord, Event)>, Vec<RecordFailure>) {
-    let mut events = Vec::with_capacity(records.len());
+fn decode(records: &[StreamRecord]) -> (Decoded<'_>, Vec<RecordFailure>) {
+    let mut decoded = Decoded { records: Vec::with_capacity(records.len()), events: Vec::with_capacity(records.len()) };
     let mut failures = Vec::new();
     for record in records {
         match Event::from_record_bytes(&record.data) {
-            Ok(event) => events.push((record, event)),
+            Ok(event) => {
+                decoded.records.push(record);
+                decoded.events.push(event);
+            }
             Err(error) => failures.push(RecordFailure {
                 sequence_number: record.sequence_number.clone(),
                 retryable: false,
@@ -49,7 +58,7 @@ fn decode(records: &[StreamRecord]) -> (Vec<(&StreamRecord, Event)>, Vec<RecordF
             }),
         }
     }
-    (events, failures)
+    (decoded, failures)
 }
 
 fn fail_all<'a>(records: impl Iterator<Item = &'a StreamRecord>, retryable: bool, reason: &str) -> Vec<RecordFailure> {

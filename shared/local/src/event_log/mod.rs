@@ -48,11 +48,12 @@ pub struct LoggedRecord {
 }
 
 impl LoggedRecord {
-    pub fn to_stream_record(&self) -> StreamRecord {
+    /// The record as consumers see it; the bytes move, they are not copied.
+    pub fn into_stream_record(self) -> StreamRecord {
         StreamRecord {
             shard_id: shard_id(self.shard),
             sequence_number: sequence_number(self.shard, self.seq),
-            data: self.data.clone(),
+            data: self.data,
         }
     }
 }
@@ -193,9 +194,9 @@ impl EventLog {
     }
 
     /// Parks a record that `consumer` could not process, with the reason, durably.
-    pub fn park(&self, consumer: &str, record: &LoggedRecord, reason: &str) -> Result<(), LogError> {
-        let key = codec::dead_letter_key(consumer, record.shard, record.seq);
-        self.shared.dead_letters.insert(key, codec::encode_dead_letter(reason, &record.data))?;
+    pub fn park(&self, consumer: &str, shard: usize, seq: u64, data: &[u8], reason: &str) -> Result<(), LogError> {
+        let key = codec::dead_letter_key(consumer, shard, seq);
+        self.shared.dead_letters.insert(key, codec::encode_dead_letter(reason, data))?;
         self.shared.db.persist(PersistMode::SyncAll)?;
         Ok(())
     }

@@ -77,7 +77,7 @@ async fn dead_letters_keep_reason_and_bytes() {
     let log = EventLog::open(dir.path(), 1).unwrap();
     log.put_records(vec![StreamRecordIn { partition_key: "p".into(), data: vec![0xff, 0x00, 0x01] }]).await.unwrap();
     let record = log.read(0, None, 1).unwrap().remove(0);
-    log.park("index", &record, "record is not an event").unwrap();
+    log.park("index", record.shard, record.seq, &record.data, "record is not an event").unwrap();
     let parked = log.dead_letters("index").unwrap();
     assert_eq!(parked.len(), 1);
     assert_eq!(parked[0].reason, "record is not an event");
