@@ -43,12 +43,7 @@ pub fn shard_lag(log: &EventLog) -> Result<Vec<Value>, tidemark_local::LogError>
         let mut consumers = serde_json::Map::new();
         for consumer in [STREAM_INDEX, STREAM_STORE] {
             let checkpoint = log.checkpoint(consumer, shard)?;
-            let lag = match (head, checkpoint) {
-                (None, _) => 0,
-                (Some(head), None) => head + 1,
-                (Some(head), Some(done)) => head.saturating_sub(done),
-            };
-            consumers.insert(consumer.to_owned(), json!({"checkpoint": checkpoint, "lag": lag}));
+            consumers.insert(consumer.to_owned(), json!({"checkpoint": checkpoint, "lag": log.lag(consumer, shard)?}));
         }
         shards.push(json!({"shard_id": shard_id(shard), "head": head, "consumers": consumers}));
     }

@@ -42,11 +42,6 @@ impl FjallKvStore {
         Ok(Self { inner: Arc::new(Inner { db, items, write_lock: Mutex::new(()) }) })
     }
 
-    /// Approximate item count (exact after compaction), for stats.
-    pub fn approximate_len(&self) -> usize {
-        self.inner.items.approximate_len()
-    }
-
     fn put_blocking(&self, items: Vec<KvItem>) -> Result<Vec<PutItemOutcome>, KvError> {
         let inner = &self.inner;
         let _guard = inner.write_lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());

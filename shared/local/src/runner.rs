@@ -168,7 +168,8 @@ async fn read_batch(name: &str, log: &EventLog, batch_size: usize) -> Result<Vec
         let share = batch_size.div_ceil(shards).max(1);
         for shard in 0..shards {
             let after = log.checkpoint(&name, shard)?;
-            if log.head(shard) == after || log.head(shard).is_none() {
+            let head = log.head(shard);
+            if head.is_none() || head == after {
                 continue;
             }
             batch.extend(log.read(shard, after, share)?);

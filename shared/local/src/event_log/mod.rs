@@ -33,6 +33,8 @@ pub enum LogError {
     Corrupt { shard: usize, seq: u64, reason: &'static str },
     #[error("event log was opened with {existing} shards; asked for {requested}")]
     ShardCountChanged { existing: usize, requested: usize },
+    #[error("event log group commit failed: {0}")]
+    CommitFailed(String),
     #[error("event log writer has stopped")]
     WriterStopped,
 }
@@ -183,6 +185,15 @@ impl EventLog {
         self.shared.checkpoints.insert(codec::checkpoint_key(consumer, shard), seq.to_be_bytes())?;
         self.shared.db.persist(PersistMode::SyncAll)?;
         Ok(())
+    }
+
+    /// Records of `shard` that `consumer` has not finished yet.
+    pub fn lag(&self, consumer: &str, shard: usize) -> Result<u64, LogError> {
+        Ok(match (self.head(shard), self.checkpoint(consumer, shard)?) {
+            (None, _) => 0,
+            (Some(head), None) => head + 1,
+            (Some(head), Some(done)) => head.saturating_sub(done),
+        })
     }
 
     /// Forgets where `consumer` stands in `shard`: it will replay the shard from the

@@ -60,9 +60,9 @@ fn run(shared: Arc<Shared>, mut receiver: mpsc::UnboundedReceiver<PutRequest>) {
                 Err(_) => break,
             }
         }
-        let before = next_seq.clone();
-        match commit_group(&shared, &group, &mut next_seq) {
-            Ok(positions) => {
+        match commit_group(&shared, &group, &next_seq) {
+            Ok((positions, committed_next)) => {
+                next_seq = committed_next;
                 for (shard, next) in next_seq.iter().enumerate() {
                     if *next > 0 {
                         shared.heads[shard].store(next - 1, Ordering::Release);
@@ -76,13 +76,11 @@ fn run(shared: Arc<Shared>, mut receiver: mpsc::UnboundedReceiver<PutRequest>) {
                 }
             }
             Err(error) => {
-                // Nothing of the group was acknowledged; sequence numbers are reused.
-                next_seq = before;
+                // Nothing of the group was acknowledged; its sequence numbers are reused.
                 let reason = error.to_string();
                 tracing::error!(error = %reason, requests = group.len(), "event log group commit failed");
                 for request in group {
-                    let failure = LogError::Corrupt { shard: 0, seq: 0, reason: "group commit failed" };
-                    if request.reply.send(Err(failure)).is_err() {
+                    if request.reply.send(Err(LogError::CommitFailed(reason.clone()))).is_err() {
                         tracing::debug!("put caller went away before its answer");
                     }
                 }
@@ -94,11 +92,12 @@ fn run(shared: Arc<Shared>, mut receiver: mpsc::UnboundedReceiver<PutRequest>) {
     }
 }
 
-fn commit_group(
-    shared: &Shared,
-    group: &[PutRequest],
-    next_seq: &mut [u64],
-) -> Result<Vec<Vec<(usize, u64)>>, LogError> {
+/// Positions of each request's records, and the next sequence numbers once committed.
+type Committed = (Vec<Vec<(usize, u64)>>, Vec<u64>);
+
+/// Writes the group on a copy of `next_seq`, so that a failed commit leaves it as it was.
+fn commit_group(shared: &Shared, group: &[PutRequest], next_seq: &[u64]) -> Result<Committed, LogError> {
+    let mut next_seq = next_seq.to_vec();
     let arrived = Utc::now().timestamp_millis();
     let shard_count = shared.shards.len();
     let mut batch = shared.db.batch();
@@ -120,5 +119,5 @@ fn commit_group(
     }
     batch.commit()?;
     shared.db.persist(PersistMode::SyncAll)?;
-    Ok(positions)
+    Ok((positions, next_seq))
 }
