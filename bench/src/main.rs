@@ -1,4 +1,5 @@
-//! Benchmarks of the real-time hot paths, printing their figures (see BENCHMARKS.md).
+//! Benchmarks of the hot paths, printing their figures (see BENCHMARKS.md). The batch
+//! path's are in `batch.rs` (`tidemark-bench batch`).
 //!
 //! `tidemark-bench realtime` runs, in one process on loopback:
 //! 1. the pixel `GET /v1/p.gif` and a bare axum handler returning the same GIF,
@@ -6,6 +7,7 @@
 //! 2. `POST /v1/events` with 100-event batches, consumers off: durable ingest rate;
 //! 3. the consumers (stream-index + stream-store) draining the whole backlog.
 
+mod batch;
 mod load;
 
 use anyhow::Context;
@@ -45,6 +47,15 @@ enum Command {
         #[arg(long, default_value_t = tidemark_local::RunnerConfig::default().batch_size)]
         consumer_batch: usize,
     },
+    /// Rule-engine, DuckDB load and (with --postgres) PostgreSQL-to-warehouse throughput.
+    Batch {
+        /// Generated order rows.
+        #[arg(long, default_value_t = 10_000_000)]
+        rows: usize,
+        /// PostgreSQL URL for the end-to-end extract → load run, e.g. postgres://postgres@127.0.0.1/test.
+        #[arg(long)]
+        postgres: Option<String>,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -52,6 +63,7 @@ fn main() -> anyhow::Result<()> {
         Command::Realtime { seconds, batch_connections, pixel_connections, consumer_batch } => {
             realtime(Duration::from_secs(seconds), batch_connections, pixel_connections, consumer_batch)
         }
+        Command::Batch { rows, postgres } => batch::run(rows, postgres),
     }
 }
 

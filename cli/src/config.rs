@@ -39,6 +39,35 @@ pub struct UpArgs {
     /// How old an event may be when it arrives, in hours.
     #[arg(long, env = "TIDEMARK_MAX_EVENT_AGE_HOURS", default_value_t = 168)]
     pub max_event_age_hours: i64,
+
+    /// Pipeline file of the batch side; when set, `up` runs its schedules.
+    #[arg(long, env = "TIDEMARK_PIPELINE")]
+    pub pipeline: Option<PathBuf>,
+}
+
+/// `tidemark job run`: which batch job, and its inputs.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum JobName {
+    /// Pull every source (or `--source`) into the interim store.
+    BatchExtract,
+    /// Transform and load every table (or `--table`) into the warehouse.
+    BatchLoad,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct JobArgs {
+    /// The pipeline file.
+    #[arg(long, env = "TIDEMARK_PIPELINE", default_value = "./tidemark.toml")]
+    pub pipeline: PathBuf,
+    /// Where the interim store and the warehouse live.
+    #[arg(long, env = "TIDEMARK_DATA_DIR", default_value = "./tidemark-data")]
+    pub data_dir: PathBuf,
+    /// batch-extract: only this source.
+    #[arg(long)]
+    pub source: Option<String>,
+    /// batch-load: only this table.
+    #[arg(long)]
+    pub table: Option<String>,
 }
 
 /// Validated configuration.
@@ -55,6 +84,8 @@ pub struct UpConfig {
     pub runner: RunnerConfig,
     /// Start the stream consumers (off only to measure ingest alone).
     pub run_consumers: bool,
+    /// The batch pipeline file, whose schedules `up` runs.
+    pub pipeline: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +125,11 @@ impl UpConfig {
         if !(1..=24 * 366).contains(&args.max_event_age_hours) {
             return Err(invalid("TIDEMARK_MAX_EVENT_AGE_HOURS", "must be from 1 to 8784"));
         }
+        if let Some(p) = &args.pipeline {
+            if !p.is_file() {
+                return Err(invalid("TIDEMARK_PIPELINE", format!("{} is not a file", p.display())));
+            }
+        }
         Ok(Self {
             data_dir: args.data_dir.clone(),
             http_addr,
@@ -108,6 +144,7 @@ impl UpConfig {
             },
             runner: RunnerConfig::default(),
             run_consumers: true,
+            pipeline: args.pipeline.clone(),
         })
     }
 
@@ -123,6 +160,7 @@ impl UpConfig {
             limits: ValidationLimits::default(),
             runner: RunnerConfig { linger: Duration::from_millis(20), ..RunnerConfig::default() },
             run_consumers: true,
+            pipeline: None,
         }
     }
 }

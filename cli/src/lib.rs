@@ -5,13 +5,16 @@
 //! socket, and the two stream consumers (stream-index, stream-store) reading the
 //! embedded log.
 
+pub mod batch;
 pub mod config;
 pub mod consumers;
+pub mod progress;
+pub mod schedule;
 pub mod stack;
 pub mod stats;
 pub mod udp;
 
-pub use config::UpConfig;
+pub use config::{JobArgs, UpConfig};
 pub use stack::Stack;
 
 use anyhow::Context;
@@ -38,5 +41,15 @@ async fn wait_for_stop_signal() -> anyhow::Result<()> {
         _ = terminate.recv() => {}
     }
     tracing::info!("stop signal received; shutting down");
+    Ok(())
+}
+
+/// `tidemark job run <name>`: one batch job now, with progress and a summary.
+pub async fn run_job(job: &config::JobName, args: &JobArgs) -> anyhow::Result<()> {
+    let env = batch::BatchEnv::open(&args.pipeline, &args.data_dir)?;
+    match job {
+        config::JobName::BatchExtract => batch::print_extract(&env.extract(args.source.as_deref()).await?),
+        config::JobName::BatchLoad => batch::print_load(&env.load(args.table.as_deref()).await?),
+    }
     Ok(())
 }

@@ -1,7 +1,8 @@
-//! The `tidemark` binary: `tidemark up` runs every real-time function in one process.
+//! The `tidemark` binary: `tidemark up` runs every function in one process; `tidemark
+//! job run` runs one batch job now.
 
 use clap::{Parser, Subcommand};
-use tidemark::config::UpArgs;
+use tidemark::config::{JobArgs, JobName, UpArgs};
 use tracing_subscriber::EnvFilter;
 
 /// mimalloc: the request path allocates many small strings and maps; glibc malloc
@@ -20,6 +21,22 @@ struct Cli {
 enum Command {
     /// Run the whole real-time side on embedded stores until Ctrl-C.
     Up(UpArgs),
+    /// Run a scheduled job now.
+    Job {
+        #[command(subcommand)]
+        action: JobAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum JobAction {
+    /// `tidemark job run batch-extract [--source S]`, `tidemark job run batch-load [--table T]`.
+    Run {
+        #[arg(value_enum)]
+        name: JobName,
+        #[command(flatten)]
+        args: JobArgs,
+    },
 }
 
 #[tokio::main]
@@ -30,5 +47,6 @@ async fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Up(args) => tidemark::run_up(&args).await,
+        Command::Job { action: JobAction::Run { name, args } } => tidemark::run_job(&name, &args).await,
     }
 }

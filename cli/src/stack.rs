@@ -1,6 +1,7 @@
 //! The whole real-time side in one process: what `tidemark up` runs and what the
 //! end-to-end tests start and stop.
 
+use crate::batch::BatchEnv;
 use crate::config::UpConfig;
 use crate::consumers::{self, STREAM_INDEX, STREAM_STORE};
 use crate::stats::{self, StatsState};
@@ -28,6 +29,8 @@ pub struct Stack {
     pub udp_counters: Arc<UdpCounters>,
     pub indexer_stats: Arc<ConsumerStats>,
     pub storer_stats: Arc<ConsumerStats>,
+    /// The batch side, when a pipeline file is configured.
+    pub batch: Option<BatchEnv>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     writer_done: Option<oneshot::Receiver<()>>,
@@ -117,6 +120,14 @@ impl Stack {
             }
             None => None,
         };
+        let batch = match &config.pipeline {
+            Some(path) => {
+                let env = BatchEnv::open(path, &config.data_dir)?;
+                tasks.push(tokio::spawn(crate::schedule::run(env.clone(), shutdown_signal.clone())));
+                Some(env)
+            }
+            None => None,
+        };
         tracing::info!(%http_addr, udp = ?udp_addr, data_dir = %config.data_dir.display(), "tidemark is up");
         Ok(Stack {
             http_addr,
@@ -129,6 +140,7 @@ impl Stack {
             udp_counters,
             indexer_stats,
             storer_stats,
+            batch,
             shutdown,
             tasks,
             writer_done,

@@ -1,10 +1,12 @@
 //! Tidemark's domain: the event model and its validation, time buckets and the
 //! key-value layout, the real-time ingest service, the stream consumers, the search
-//! request model and the port traits every store implements.
+//! request model, the batch path's pipeline file, rules and jobs, and the port traits
+//! every store implements.
 //!
 //! This crate does no I/O of its own and depends on no AWS, HTTP or database crate:
 //! `cargo tree -p tidemark-core` proves it in CI.
 
+pub mod batch;
 pub mod bucket;
 pub mod clock;
 pub mod consume;

@@ -3,8 +3,10 @@
 //! panics (asserts) on a breach; call it with a fresh, empty store.
 
 pub mod kv;
+pub mod object_store;
 pub mod search;
 pub mod stream;
+pub mod warehouse;
 
 use crate::event::{Event, EventType};
 use chrono::{DateTime, Utc};

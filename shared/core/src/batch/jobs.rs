@@ -1,0 +1,76 @@
+//! The scheduled jobs as functions from a request to a run summary: the same calls serve
+//! `tidemark job run`, the local scheduler and the EventBridge-triggered Lambdas.
+
+use std::sync::Arc;
+
+use super::extract::{extract_source, ExtractError, ExtractSummary};
+use super::load::{LoadError, LoadJob, LoadSummary};
+use super::pipeline::{Pipeline, SourceDef};
+use super::progress::Progress;
+use crate::clock::Clock;
+use crate::ports::{ObjectStore, SourceError, SourceReader, Warehouse};
+
+/// Opens a reader for a source; the binary decides which adapter serves which kind.
+pub trait SourceFactory: Send + Sync {
+    fn reader(&self, source: &SourceDef) -> Result<Arc<dyn SourceReader>, SourceError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error("no {what} named {name:?} in the pipeline file")]
+    Unknown { what: &'static str, name: String },
+    #[error(transparent)]
+    Extract(#[from] ExtractError),
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error(transparent)]
+    Source(#[from] SourceError),
+}
+
+/// batch-extract: every source (or one), in pipeline order. Stops at the first failure;
+/// sources already extracted keep their runs.
+pub async fn batch_extract(
+    pipeline: &Pipeline,
+    only: Option<&str>,
+    sources: &dyn SourceFactory,
+    store: &dyn ObjectStore,
+    clock: &dyn Clock,
+    progress: &dyn Progress,
+) -> Result<Vec<ExtractSummary>, JobError> {
+    let selected: Vec<&SourceDef> = match only {
+        Some(name) => {
+            vec![pipeline.source(name).ok_or_else(|| JobError::Unknown { what: "source", name: name.into() })?]
+        }
+        None => pipeline.sources.iter().collect(),
+    };
+    let mut out = Vec::new();
+    for s in selected {
+        let reader = sources.reader(s)?;
+        out.push(extract_source(s, reader.as_ref(), store, clock, progress).await?);
+    }
+    Ok(out)
+}
+
+/// batch-load: every table (or one), in pipeline order, each in its own transaction.
+pub async fn batch_load(
+    pipeline: &Pipeline,
+    only: Option<&str>,
+    store: &dyn ObjectStore,
+    warehouse: &dyn Warehouse,
+    clock: &dyn Clock,
+    progress: &dyn Progress,
+) -> Result<Vec<LoadSummary>, JobError> {
+    let tables: Vec<_> = match only {
+        Some(name) => {
+            vec![pipeline.table(name).ok_or_else(|| JobError::Unknown { what: "table", name: name.into() })?]
+        }
+        None => pipeline.tables.iter().collect(),
+    };
+    warehouse.ensure_tables(&pipeline.tables).await.map_err(LoadError::from)?;
+    let job = LoadJob { pipeline, store, warehouse, clock, progress };
+    let mut out = Vec::new();
+    for t in tables {
+        out.push(job.run(t).await?);
+    }
+    Ok(out)
+}

@@ -1,0 +1,335 @@
+//! The batch-load job for one table: read the extract runs it has not loaded, apply its
+//! rules, stage the rows, then commit rows + load record + watermark in one transaction.
+//!
+//! The load id is derived from the runs it consumes, so re-running it is a no-op, and a
+//! crash before the commit leaves the table and the watermark as they were.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::extract::{self, ExtractError};
+use super::manifest::Manifest;
+use super::parse::{self, parse_part, unpack_origin, Parsed};
+use super::pipeline::{ExtractMode, InputMode, Pipeline, SourceDef, TableDef};
+use super::progress::Progress;
+use super::quarantine::{self, QuarantineRecord};
+use super::rules::{EvalContext, JoinInput, Program, Row, RuleDef};
+use super::schema::Schema;
+use super::value::Value;
+use crate::clock::Clock;
+use crate::ports::{CommitOutcome, LoadCommit, ObjectStore, ObjectStoreError, Warehouse, WarehouseError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Store(#[from] ObjectStoreError),
+    #[error(transparent)]
+    Warehouse(#[from] WarehouseError),
+    #[error(transparent)]
+    Extract(#[from] ExtractError),
+    #[error("{0}")]
+    Rules(String),
+    #[error(
+        "table {table}: {bad} of {total} rows failed the rules ({ratio:.2}% > max_error_ratio {max:.2}%); \
+         nothing was loaded; see {quarantine_key}"
+    )]
+    TooManyErrors { table: String, bad: u64, total: u64, ratio: f64, max: f64, quarantine_key: String },
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LoadSummary {
+    pub table: String,
+    pub load_id: Option<String>,
+    pub extract_runs: usize,
+    pub rows_in: u64,
+    pub rows_loaded: u64,
+    pub rows_discarded: u64,
+    pub rows_quarantined: u64,
+    pub high_water: Option<chrono::DateTime<chrono::Utc>>,
+    pub quarantine_key: Option<String>,
+    pub elapsed_ms: u64,
+    pub note: String,
+}
+
+/// Rows per staging call.
+const STAGE_CHUNK: usize = 100_000;
+
+pub struct LoadJob<'a> {
+    pub pipeline: &'a Pipeline,
+    pub store: &'a dyn ObjectStore,
+    pub warehouse: &'a dyn Warehouse,
+    pub clock: &'a dyn Clock,
+    pub progress: &'a dyn Progress,
+}
+
+/// Parts read so far in this load, to resolve a row's origin into source/run/part.
+type PartIndex = Vec<(String, String, String)>;
+
+impl LoadJob<'_> {
+    pub async fn run(&self, table: &TableDef) -> Result<LoadSummary, LoadError> {
+        let started = Instant::now();
+        let mut summary = LoadSummary { table: table.name.clone(), ..LoadSummary::default() };
+        let source = self.source(&table.source)?;
+        let loaded: HashSet<(String, String)> = self.warehouse.loaded_runs(&table.name).await?.into_iter().collect();
+        let mut runs = Vec::new();
+        for key in extract::manifests(self.store, &source.name).await? {
+            runs.push(extract::read_manifest(self.store, &source.name, &key).await?);
+        }
+        let pending: Vec<&Manifest> =
+            runs.iter().filter(|m| !loaded.contains(&(m.source.clone(), m.run_id.clone()))).collect();
+        let (Some(first), Some(last)) = (pending.first(), pending.last()) else {
+            summary.note = "up to date: no new extract runs".into();
+            return Ok(summary);
+        };
+        let load_id = format!("{}:{}..{}", table.name, first.run_id, last.run_id);
+        let input: Vec<&Manifest> = match table.input {
+            InputMode::New => pending.clone(),
+            InputMode::Snapshot => current_state(&runs, source),
+        };
+        summary.extract_runs = pending.len();
+        let total: u64 = input.iter().map(|m| m.rows).sum();
+        self.progress.start(&format!("load {}", table.name), Some(total));
+
+        let joins = self.join_inputs(table).await?;
+        let ctx = EvalContext { now: self.clock.now() };
+        let et_slot = table.event_time.as_ref().and_then(|et| table.columns.iter().position(|c| &c.name == et));
+        let mut parts: PartIndex = Vec::new();
+        let mut bad: Vec<QuarantineRecord> = Vec::new();
+        let mut compiled: Option<(Schema, Program)> = None;
+        let mut held: Vec<Row> = Vec::new();
+        let mut held_schema: Option<Schema> = None;
+        let mut staged_rows: Option<Vec<Vec<Value>>> = None;
+        let snapshot_key = (table.input == InputMode::Snapshot && !source.key.is_empty()).then_some(&source.key);
+
+        self.warehouse.begin_stage(table).await?;
+        let result: Result<(), LoadError> = async {
+            for m in &input {
+                for part in &m.parts {
+                    let bytes = self.store.get(&part.key).await?.unwrap_or_default();
+                    let part_no = parts.len();
+                    parts.push((m.source.clone(), m.run_id.clone(), part.key.clone()));
+                    let parsed = parse_part(source, m, part_no, &bytes);
+                    summary.rows_in += (parsed.rows.len() + parsed.rejected.len()) as u64;
+                    self.quarantine(table, &parts, parsed.rejected.clone(), &mut bad);
+                    let Parsed { schema, rows, .. } = parsed;
+                    let program = self.program(table, &schema, &joins, ctx, &mut compiled)?;
+                    if !program.is_streaming() || snapshot_key.is_some() {
+                        // Rules over the whole input: hold the rows (in the first part's schema).
+                        let target = held_schema.get_or_insert_with(|| schema.clone());
+                        held.extend(remap(rows, &schema, target));
+                        self.progress.advance(0);
+                        continue;
+                    }
+                    let n = rows.len() as u64;
+                    // Stage the previous part while this one runs through the rules: the
+                    // warehouse works on the other core.
+                    let previous = staged_rows.take();
+                    let (staged, out) = futures::join!(self.stage_opt(table, previous), async { program.run(rows) });
+                    staged?;
+                    summary.rows_discarded += out.discarded;
+                    self.quarantine(table, &parts, out.rejected, &mut bad);
+                    track(&mut summary, &out.rows, et_slot);
+                    staged_rows = Some(out.rows);
+                    self.progress.advance(n);
+                }
+            }
+            self.stage_opt(table, staged_rows.take()).await?;
+            if let Some(schema) = held_schema.take() {
+                let mut rows = std::mem::take(&mut held);
+                if let Some(key) = snapshot_key {
+                    rows = latest_by_key(rows, &schema, key);
+                }
+                let n = rows.len() as u64;
+                let program = self.program(table, &schema, &joins, ctx, &mut compiled)?;
+                let out = program.run(rows);
+                summary.rows_discarded += out.discarded;
+                self.quarantine(table, &parts, out.rejected, &mut bad);
+                track(&mut summary, &out.rows, et_slot);
+                let mut rows = out.rows;
+                while !rows.is_empty() {
+                    let rest = rows.split_off(rows.len().min(STAGE_CHUNK));
+                    self.warehouse.stage(table, rows).await?;
+                    rows = rest;
+                }
+                self.progress.advance(n);
+            }
+            Ok(())
+        }
+        .await;
+        if let Err(e) = result {
+            self.warehouse.abort(table).await?;
+            return Err(e);
+        }
+
+        summary.rows_quarantined = bad.len() as u64;
+        if !bad.is_empty() {
+            let key = quarantine::key(&table.name, &load_id);
+            self.store.put(&key, quarantine::to_jsonl(&bad)).await?;
+            summary.quarantine_key = Some(key);
+        }
+        let ratio = if summary.rows_in == 0 { 0.0 } else { summary.rows_quarantined as f64 / summary.rows_in as f64 };
+        if ratio > table.max_error_ratio {
+            self.warehouse.abort(table).await?;
+            return Err(LoadError::TooManyErrors {
+                table: table.name.clone(),
+                bad: summary.rows_quarantined,
+                total: summary.rows_in,
+                ratio: ratio * 100.0,
+                max: table.max_error_ratio * 100.0,
+                quarantine_key: summary.quarantine_key.unwrap_or_default(),
+            });
+        }
+        let commit = LoadCommit {
+            load_id: load_id.clone(),
+            extract_runs: pending.iter().map(|m| (m.source.clone(), m.run_id.clone())).collect(),
+            rows_loaded: summary.rows_loaded,
+            rows_quarantined: summary.rows_quarantined,
+            high_water: summary.high_water,
+            loaded_at: self.clock.now(),
+        };
+        summary.note = match self.warehouse.commit(table, &commit).await? {
+            CommitOutcome::Committed { rows } => format!("{rows} rows committed"),
+            CommitOutcome::AlreadyLoaded => format!("load {load_id} was already committed: nothing changed"),
+        };
+        summary.load_id = Some(load_id);
+        summary.elapsed_ms = started.elapsed().as_millis() as u64;
+        self.progress.finish(&summary.note);
+        Ok(summary)
+    }
+
+    fn source(&self, name: &str) -> Result<&SourceDef, LoadError> {
+        self.pipeline.source(name).ok_or_else(|| LoadError::Rules(format!("source {name} is not declared")))
+    }
+
+    fn program<'p>(
+        &self,
+        table: &TableDef,
+        schema: &Schema,
+        joins: &HashMap<String, JoinInput>,
+        ctx: EvalContext,
+        cache: &'p mut Option<(Schema, Program)>,
+    ) -> Result<&'p Program, LoadError> {
+        if cache.as_ref().is_none_or(|(s, _)| s != schema) {
+            let p = Program::compile(table, schema, joins, ctx).map_err(LoadError::Rules)?;
+            *cache = Some((schema.clone(), p));
+        }
+        // Just filled above when it was empty or stale.
+        cache.as_ref().map(|(_, p)| p).ok_or_else(|| LoadError::Rules("rules did not compile".into()))
+    }
+
+    async fn stage_opt(&self, table: &TableDef, rows: Option<Vec<Vec<Value>>>) -> Result<(), LoadError> {
+        match rows {
+            Some(rows) if !rows.is_empty() => Ok(self.warehouse.stage(table, rows).await?),
+            _ => Ok(()),
+        }
+    }
+
+    fn quarantine(
+        &self,
+        table: &TableDef,
+        parts: &PartIndex,
+        rejected: Vec<(u64, super::rules::RowError)>,
+        out: &mut Vec<QuarantineRecord>,
+    ) {
+        for (origin, e) in rejected {
+            let (part, line) = unpack_origin(origin);
+            if let Some(p) = parts.get(part) {
+                out.push(QuarantineRecord::new(&table.name, p, line, e));
+            }
+        }
+    }
+
+    /// The latest state of every joined source: all its runs, the last row per key.
+    async fn join_inputs(&self, table: &TableDef) -> Result<HashMap<String, JoinInput>, LoadError> {
+        let mut out = HashMap::new();
+        for rule in &table.rules {
+            let RuleDef::Join(j) = rule else { continue };
+            let source = self.source(&j.source)?;
+            let mut schema: Option<Schema> = None;
+            let mut rows = Vec::new();
+            let mut part_no = 0;
+            let mut runs = Vec::new();
+            for key in extract::manifests(self.store, &source.name).await? {
+                runs.push(extract::read_manifest(self.store, &source.name, &key).await?);
+            }
+            for m in current_state(&runs, source) {
+                for part in &m.parts {
+                    let bytes = self.store.get(&part.key).await?.unwrap_or_default();
+                    let parsed = parse::parse_part(source, m, part_no, &bytes);
+                    part_no += 1;
+                    let target = schema.get_or_insert_with(|| parsed.schema.clone());
+                    rows.extend(remap(parsed.rows, &parsed.schema, target));
+                }
+            }
+            let schema = schema.unwrap_or_default();
+            if !source.key.is_empty() {
+                rows = latest_by_key(rows, &schema, &source.key);
+            }
+            out.insert(j.source.clone(), JoinInput { schema, rows });
+        }
+        Ok(out)
+    }
+}
+
+/// The runs that together hold a source's current state: the latest run of a snapshot
+/// source, every run of an incremental one (the caller keeps the last row per key).
+fn current_state<'m>(runs: &'m [Manifest], source: &SourceDef) -> Vec<&'m Manifest> {
+    match source.mode {
+        ExtractMode::Snapshot => runs.last().into_iter().collect(),
+        ExtractMode::Incremental => runs.iter().collect(),
+    }
+}
+
+fn track(summary: &mut LoadSummary, rows: &[Vec<Value>], et_slot: Option<usize>) {
+    summary.rows_loaded += rows.len() as u64;
+    if let Some(slot) = et_slot {
+        for r in rows {
+            let t = match &r[slot] {
+                Value::Timestamp(t) => Some(*t),
+                Value::Date(d) => Some(super::value::midnight(*d)),
+                _ => None,
+            };
+            if t > summary.high_water {
+                summary.high_water = t;
+            }
+        }
+    }
+}
+
+/// Rows of a part whose columns differ from the first part's (a CSV whose header
+/// changed order), rearranged by name.
+fn remap(rows: Vec<Row>, from: &Schema, to: &Schema) -> Vec<Row> {
+    if from == to {
+        return rows;
+    }
+    let map: Vec<Option<usize>> = to.names().map(|n| from.index(n)).collect();
+    rows.into_iter()
+        .map(|r| Row {
+            cells: map.iter().map(|i| i.map_or(Value::Null, |i| r.cells[i].clone())).collect(),
+            origin: r.origin,
+        })
+        .collect()
+}
+
+/// Keeps the last row per source key (later runs carry newer versions), in first-seen order.
+fn latest_by_key(rows: Vec<Row>, schema: &Schema, key: &[String]) -> Vec<Row> {
+    let slots: Vec<usize> = key.iter().filter_map(|k| schema.index(k)).collect();
+    if slots.len() != key.len() {
+        return rows;
+    }
+    let mut at: HashMap<Vec<Value>, usize> = HashMap::new();
+    let mut out: Vec<Row> = Vec::with_capacity(rows.len());
+    for r in rows {
+        let k: Vec<Value> = slots.iter().map(|i| r.cells[*i].clone()).collect();
+        match at.get(&k) {
+            Some(&i) => out[i] = r,
+            None => {
+                at.insert(k, out.len());
+                out.push(r);
+            }
+        }
+    }
+    out
+}

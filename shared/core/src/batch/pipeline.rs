@@ -1,0 +1,377 @@
+//! The pipeline file: sources to pull, warehouse tables with their rules, schedules.
+//!
+//! Parsed once and validated as a whole before any job runs; every error names the
+//! source, table or rule it is about.
+
+use std::collections::HashSet;
+
+use serde::Deserialize;
+
+use super::rules::RuleDef;
+use super::value::ColumnType;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pipeline {
+    #[serde(default)]
+    pub schedule: Schedule,
+    #[serde(default, rename = "source")]
+    pub sources: Vec<SourceDef>,
+    #[serde(default, rename = "table")]
+    pub tables: Vec<TableDef>,
+}
+
+/// Cron expressions (with seconds: `sec min hour day month weekday`) for the jobs that
+/// `tidemark up` runs. Default: extract at 02:00 UTC and load right after.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Schedule {
+    #[serde(default = "default_extract_cron")]
+    pub batch_extract: String,
+    #[serde(default = "default_load_cron")]
+    pub batch_load: String,
+}
+
+fn default_extract_cron() -> String {
+    "0 0 2 * * *".into()
+}
+
+fn default_load_cron() -> String {
+    "0 15 2 * * *".into()
+}
+
+impl Default for Schedule {
+    fn default() -> Self {
+        Schedule { batch_extract: default_extract_cron(), batch_load: default_load_cron() }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    Postgres,
+    Mysql,
+    Jsonl,
+    Csv,
+    Weblog,
+}
+
+impl SourceKind {
+    pub fn is_database(self) -> bool {
+        matches!(self, SourceKind::Postgres | SourceKind::Mysql)
+    }
+
+    /// File extension of the raw parts: the data stays in the source's own format.
+    pub fn extension(self) -> &'static str {
+        match self {
+            SourceKind::Postgres | SourceKind::Mysql | SourceKind::Jsonl => "jsonl",
+            SourceKind::Csv => "csv",
+            SourceKind::Weblog => "log",
+        }
+    }
+}
+
+/// How a source is pulled: only what is new since the last run (by `cursor` column for
+/// databases, by byte offset for files), or a full snapshot every run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ExtractMode {
+    #[default]
+    Incremental,
+    Snapshot,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceDef {
+    pub name: String,
+    pub kind: SourceKind,
+    /// Database URL; `${VAR}` is replaced from the environment when the job starts.
+    pub url: Option<String>,
+    pub query: Option<String>,
+    /// Local path of a file source (CSV, JSON lines, web log).
+    pub path: Option<String>,
+    #[serde(default)]
+    pub mode: ExtractMode,
+    /// Incremental database sources: the column that only grows (`updated_at`, an id).
+    pub cursor: Option<String>,
+    /// The source's own key, used to keep the latest version of a row in snapshots.
+    #[serde(default)]
+    pub key: Vec<String>,
+    /// JSON lines: the (dotted, for nested documents) fields to read.
+    #[serde(default)]
+    pub fields: Vec<String>,
+    /// CSV delimiter, one character.
+    #[serde(default = "default_delimiter")]
+    pub delimiter: char,
+    /// Rows per raw part file.
+    #[serde(default = "default_part_rows")]
+    pub part_rows: usize,
+}
+
+fn default_delimiter() -> char {
+    ','
+}
+
+fn default_part_rows() -> usize {
+    500_000
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LoadMode {
+    Append,
+    #[default]
+    Merge,
+    Overwrite,
+}
+
+/// Which extract runs a table reads: the ones it has not loaded yet, or the latest
+/// state of every row ever extracted (for tables rebuilt whole, such as rollups).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum InputMode {
+    #[default]
+    New,
+    Snapshot,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Period {
+    Hour,
+    Day,
+    Month,
+}
+
+impl Period {
+    pub fn sql_unit(self) -> &'static str {
+        match self {
+            Period::Hour => "hour",
+            Period::Day => "day",
+            Period::Month => "month",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnDef {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub ty: ColumnType,
+    #[serde(default = "yes")]
+    pub nullable: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableDef {
+    pub name: String,
+    pub source: String,
+    #[serde(default)]
+    pub input: InputMode,
+    pub columns: Vec<ColumnDef>,
+    #[serde(default)]
+    pub key: Vec<String>,
+    #[serde(default)]
+    pub sort_key: Vec<String>,
+    /// The column whose high-water mark is the watermark of this table's sources.
+    pub event_time: Option<String>,
+    #[serde(default)]
+    pub load: LoadMode,
+    /// With `load = "overwrite"`: replace only the periods present in the new rows.
+    pub overwrite_period: Option<Period>,
+    /// The run fails, and loads nothing, when more than this share of rows is quarantined.
+    #[serde(default = "default_error_ratio")]
+    pub max_error_ratio: f64,
+    #[serde(default, rename = "rule")]
+    pub rules: Vec<RuleDef>,
+}
+
+fn default_error_ratio() -> f64 {
+    0.05
+}
+
+impl TableDef {
+    pub fn column(&self, name: &str) -> Option<&ColumnDef> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// Sources this table reads: its own plus every joined one.
+    pub fn sources(&self) -> Vec<&str> {
+        let mut out = vec![self.source.as_str()];
+        out.extend(self.rules.iter().filter_map(|r| match r {
+            RuleDef::Join(j) => Some(j.source.as_str()),
+            _ => None,
+        }));
+        out
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error("pipeline file: {0}")]
+    Syntax(String),
+    #[error("pipeline file: {0}")]
+    Invalid(String),
+}
+
+impl Pipeline {
+    pub fn parse(text: &str) -> Result<Pipeline, PipelineError> {
+        let p: Pipeline = toml::from_str(text).map_err(|e| PipelineError::Syntax(e.to_string()))?;
+        p.validate().map_err(PipelineError::Invalid)?;
+        Ok(p)
+    }
+
+    pub fn source(&self, name: &str) -> Option<&SourceDef> {
+        self.sources.iter().find(|s| s.name == name)
+    }
+
+    pub fn table(&self, name: &str) -> Option<&TableDef> {
+        self.tables.iter().find(|t| t.name == name)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let mut names = HashSet::new();
+        for s in &self.sources {
+            if !valid_name(&s.name) {
+                return Err(format!("source {:?}: name must be lowercase letters, digits and _", s.name));
+            }
+            if !names.insert(&s.name) {
+                return Err(format!("source {:?} is declared twice", s.name));
+            }
+            validate_source(s).map_err(|e| format!("source {}: {e}", s.name))?;
+        }
+        let mut tables = HashSet::new();
+        for t in &self.tables {
+            if !valid_name(&t.name) || t.name.starts_with("tidemark_") {
+                return Err(format!(
+                    "table {:?}: name must be lowercase letters, digits and _, not tidemark_*",
+                    t.name
+                ));
+            }
+            if !tables.insert(&t.name) {
+                return Err(format!("table {:?} is declared twice", t.name));
+            }
+            self.validate_table(t).map_err(|e| format!("table {}: {e}", t.name))?;
+        }
+        Ok(())
+    }
+
+    fn validate_table(&self, t: &TableDef) -> Result<(), String> {
+        for s in t.sources() {
+            if self.source(s).is_none() {
+                return Err(format!("source {s:?} is not declared"));
+            }
+        }
+        let mut cols = HashSet::new();
+        for c in &t.columns {
+            if !valid_name(&c.name) {
+                return Err(format!("column {:?}: name must be lowercase letters, digits and _", c.name));
+            }
+            if !cols.insert(c.name.as_str()) {
+                return Err(format!("column {:?} is declared twice", c.name));
+            }
+        }
+        if t.columns.is_empty() {
+            return Err("declares no columns".into());
+        }
+        for (what, list) in [("key", &t.key), ("sort_key", &t.sort_key)] {
+            for k in list {
+                if !cols.contains(k.as_str()) {
+                    return Err(format!("{what} column {k:?} is not a declared column"));
+                }
+            }
+        }
+        if let Some(et) = &t.event_time {
+            match t.column(et).map(|c| c.ty) {
+                Some(ColumnType::Timestamp | ColumnType::Date) => {}
+                Some(other) => return Err(format!("event_time column {et:?} is {}, not a timestamp", other.name())),
+                None => return Err(format!("event_time column {et:?} is not a declared column")),
+            }
+        }
+        if t.load == LoadMode::Merge && t.key.is_empty() {
+            return Err("load = \"merge\" needs a key".into());
+        }
+        if t.overwrite_period.is_some() && (t.load != LoadMode::Overwrite || t.event_time.is_none()) {
+            return Err("overwrite_period needs load = \"overwrite\" and an event_time column".into());
+        }
+        if !(0.0..=1.0).contains(&t.max_error_ratio) {
+            return Err(format!("max_error_ratio {} is not between 0 and 1", t.max_error_ratio));
+        }
+        for (i, r) in t.rules.iter().enumerate() {
+            r.check().map_err(|e| format!("rule {} ({}): {e}", i + 1, r.kind()))?;
+        }
+        Ok(())
+    }
+}
+
+fn validate_source(s: &SourceDef) -> Result<(), String> {
+    if s.kind.is_database() {
+        if s.url.is_none() || s.query.is_none() {
+            return Err("a database source needs url and query".into());
+        }
+        if s.mode == ExtractMode::Incremental && s.cursor.is_none() {
+            return Err("incremental database extraction needs a cursor column (or mode = \"snapshot\")".into());
+        }
+    } else {
+        if s.path.is_none() {
+            return Err("a file source needs a path".into());
+        }
+        if s.cursor.is_some() {
+            return Err("files are read incrementally by byte offset; cursor applies to databases".into());
+        }
+    }
+    if s.kind == SourceKind::Jsonl && s.fields.is_empty() {
+        return Err("a JSON lines source lists the fields to read (dotted paths for nested documents)".into());
+    }
+    if s.part_rows == 0 {
+        return Err("part_rows must be at least 1".into());
+    }
+    Ok(())
+}
+
+fn valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && !s.as_bytes()[0].is_ascii_digit()
+}
+
+/// `${VAR}` and `${VAR:-default}` references in a source URL, replaced by `lookup`
+/// (the environment, read at the edge).
+pub fn expand_vars(s: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let end = rest[start..].find('}').ok_or_else(|| format!("unclosed ${{ in {s:?}"))? + start;
+        let inner = &rest[start + 2..end];
+        let (var, default) = match inner.split_once(":-") {
+            Some((v, d)) => (v, Some(d)),
+            None => (inner, None),
+        };
+        let value = lookup(var).filter(|v| !v.is_empty()).or(default.map(str::to_string));
+        out.push_str(&value.ok_or_else(|| format!("environment variable {var} is not set"))?);
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_take_variables_with_defaults() {
+        let env = |v: &str| (v == "PG").then(|| "postgres://db".to_string());
+        assert_eq!(expand_vars("${PG}/x", env).unwrap(), "postgres://db/x");
+        assert_eq!(expand_vars("${NOPE:-mysql://local}", env).unwrap(), "mysql://local");
+        assert_eq!(expand_vars("${NOPE}", env).unwrap_err(), "environment variable NOPE is not set");
+    }
+}

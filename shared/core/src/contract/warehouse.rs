@@ -1,0 +1,125 @@
+//! Contract of the warehouse port: staged loads commit with their bookkeeping in one
+//! transaction, are idempotent by load id, and leave nothing behind when aborted; the
+//! watermark never goes backwards.
+
+use chrono::{DateTime, TimeZone, Utc};
+
+use crate::batch::pipeline::Pipeline;
+use crate::batch::Value;
+use crate::ports::warehouse::{CommitOutcome, LoadCommit, Warehouse};
+
+const PIPE: &str = r#"
+[[source]]
+name = "s"
+kind = "csv"
+path = "s.csv"
+
+[[table]]
+name = "facts"
+source = "s"
+key = ["id"]
+event_time = "at"
+load = "merge"
+columns = [
+  { name = "id", type = "bigint" },
+  { name = "at", type = "timestamp" },
+  { name = "amount", type = "decimal(12,2)" },
+  { name = "note", type = "varchar" },
+]
+
+[[table]]
+name = "daily"
+source = "s"
+event_time = "at"
+load = "overwrite"
+overwrite_period = "day"
+columns = [
+  { name = "at", type = "timestamp" },
+  { name = "n", type = "bigint" },
+]
+"#;
+
+fn t(d: u32, h: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, d, h, 0, 0).single().unwrap_or_default()
+}
+
+fn fact(id: i64, at: DateTime<Utc>, amount: f64, note: &str) -> Vec<Value> {
+    vec![Value::Int(id), Value::Timestamp(at), Value::Float(amount), Value::str(note)]
+}
+
+fn commit(id: &str, run: &str, rows: u64, hw: DateTime<Utc>) -> LoadCommit {
+    LoadCommit {
+        load_id: id.into(),
+        extract_runs: vec![("s".into(), run.into())],
+        rows_loaded: rows,
+        rows_quarantined: 0,
+        high_water: Some(hw),
+        loaded_at: t(25, 12),
+    }
+}
+
+async fn facts(wh: &dyn Warehouse) -> Vec<Vec<Value>> {
+    wh.query(r#"SELECT id, "at", amount, note FROM facts ORDER BY id"#).await.expect("query").rows
+}
+
+/// Merge upserts by key (the last staged row of a key wins), a repeated load id changes
+/// nothing, an aborted stage leaves the table and the watermark as they were.
+pub async fn staged_loads_are_atomic_and_idempotent(wh: &dyn Warehouse) {
+    let p = Pipeline::parse(PIPE).expect("contract pipeline");
+    let table = &p.tables[0];
+    wh.ensure_tables(&p.tables).await.expect("ddl");
+    wh.ensure_tables(&p.tables).await.expect("ddl is idempotent");
+
+    wh.begin_stage(table).await.expect("stage");
+    wh.stage(table, vec![fact(1, t(24, 9), 19.99, "a"), fact(2, t(24, 10), 5.0, "b")]).await.expect("stage");
+    wh.stage(table, vec![fact(1, t(24, 9), 21.5, "a2")]).await.expect("stage");
+    let out = wh.commit(table, &commit("facts:r1..r1", "r1", 2, t(24, 10))).await.expect("commit");
+    assert!(matches!(out, CommitOutcome::Committed { .. }));
+    assert_eq!(facts(wh).await, vec![fact(1, t(24, 9), 21.5, "a2"), fact(2, t(24, 10), 5.0, "b")]);
+    assert_eq!(wh.loaded_runs("facts").await.expect("runs"), vec![("s".to_string(), "r1".to_string())]);
+
+    // The same load id again: nothing changes, even with other rows staged.
+    wh.begin_stage(table).await.expect("stage");
+    wh.stage(table, vec![fact(3, t(24, 11), 1.0, "c")]).await.expect("stage");
+    assert_eq!(
+        wh.commit(table, &commit("facts:r1..r1", "r1", 1, t(24, 11))).await.expect("commit"),
+        CommitOutcome::AlreadyLoaded
+    );
+    assert_eq!(facts(wh).await.len(), 2);
+
+    // A stage that never commits (a crash, an error ratio exceeded): nothing shows.
+    wh.begin_stage(table).await.expect("stage");
+    wh.stage(table, vec![fact(4, t(25, 1), 1.0, "d")]).await.expect("stage");
+    wh.abort(table).await.expect("abort");
+    assert_eq!(facts(wh).await.len(), 2);
+    let marks = wh.watermarks().await.expect("marks");
+    assert_eq!(marks.len(), 1);
+    assert_eq!(
+        (marks[0].source.as_str(), marks[0].table.as_str(), marks[0].high_water),
+        ("s", "facts", Some(t(24, 10)))
+    );
+
+    // A later load with older data does not move the watermark back.
+    wh.begin_stage(table).await.expect("stage");
+    wh.stage(table, vec![fact(2, t(23, 10), 6.0, "b2")]).await.expect("stage");
+    wh.commit(table, &commit("facts:r2..r2", "r2", 1, t(23, 10))).await.expect("commit");
+    let marks = wh.watermarks().await.expect("marks");
+    assert_eq!((marks[0].high_water, marks[0].load_id.as_str()), (Some(t(24, 10)), "facts:r2..r2"));
+    assert_eq!(facts(wh).await[1], fact(2, t(23, 10), 6.0, "b2"));
+}
+
+/// Overwrite by period replaces only the days present in the staged rows.
+pub async fn overwrite_replaces_only_staged_periods(wh: &dyn Warehouse) {
+    let p = Pipeline::parse(PIPE).expect("contract pipeline");
+    let table = &p.tables[1];
+    wh.ensure_tables(&p.tables).await.expect("ddl");
+    let row = |d, n| vec![Value::Timestamp(t(d, 0)), Value::Int(n)];
+    wh.begin_stage(table).await.expect("stage");
+    wh.stage(table, vec![row(23, 1), row(24, 2)]).await.expect("stage");
+    wh.commit(table, &commit("daily:1", "r1", 2, t(24, 0))).await.expect("commit");
+    wh.begin_stage(table).await.expect("stage");
+    wh.stage(table, vec![row(24, 5), row(25, 7)]).await.expect("stage");
+    wh.commit(table, &commit("daily:2", "r2", 2, t(25, 0))).await.expect("commit");
+    let rows = wh.query(r#"SELECT "at", n FROM daily ORDER BY "at""#).await.expect("query").rows;
+    assert_eq!(rows, vec![row(23, 1), row(24, 5), row(25, 7)]);
+}

@@ -1,0 +1,82 @@
+//! The warehouse port: DuckDB locally, Redshift (Data API) in AWS. Both run the SQL of
+//! `batch::sql`; only staging differs (DuckDB's appender, Redshift's COPY from S3).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::batch::pipeline::TableDef;
+use crate::batch::value::Value;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WarehouseError {
+    #[error("warehouse: {context}: {message}")]
+    Sql { context: String, message: String },
+    #[error("warehouse: {0}")]
+    Unavailable(String),
+}
+
+/// What one load commits, in one transaction with its rows.
+#[derive(Debug, Clone)]
+pub struct LoadCommit {
+    pub load_id: String,
+    /// The extract runs this load consumed, as (source, run_id).
+    pub extract_runs: Vec<(String, String)>,
+    pub rows_loaded: u64,
+    pub rows_quarantined: u64,
+    /// New high-water mark of event time, per source of the table.
+    pub high_water: Option<DateTime<Utc>>,
+    pub loaded_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommitOutcome {
+    Committed {
+        rows: u64,
+    },
+    /// This load id was committed before: nothing changed.
+    AlreadyLoaded,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Watermark {
+    pub source: String,
+    pub table: String,
+    pub high_water: Option<DateTime<Utc>>,
+    pub load_id: String,
+    pub rows_loaded: u64,
+    pub rows_quarantined: u64,
+    pub loaded_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QueryResult {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Value>>,
+}
+
+#[async_trait]
+pub trait Warehouse: Send + Sync {
+    /// Creates the bookkeeping tables and every declared table that does not exist.
+    async fn ensure_tables(&self, tables: &[TableDef]) -> Result<(), WarehouseError>;
+
+    /// Extract runs (source, run_id) already loaded into `table`.
+    async fn loaded_runs(&self, table: &str) -> Result<Vec<(String, String)>, WarehouseError>;
+
+    /// Starts a fresh staging table for `table`, dropping any left by a crashed run.
+    async fn begin_stage(&self, table: &TableDef) -> Result<(), WarehouseError>;
+
+    /// Appends rows (in the table's column order) to the staging table.
+    async fn stage(&self, table: &TableDef, rows: Vec<Vec<Value>>) -> Result<(), WarehouseError>;
+
+    /// Moves the staged rows into the table by its load mode, records the load and
+    /// advances the watermark: all in one transaction, or nothing.
+    async fn commit(&self, table: &TableDef, commit: &LoadCommit) -> Result<CommitOutcome, WarehouseError>;
+
+    /// Drops the staging table of a load that will not commit.
+    async fn abort(&self, table: &TableDef) -> Result<(), WarehouseError>;
+
+    async fn watermarks(&self) -> Result<Vec<Watermark>, WarehouseError>;
+
+    /// A read-only query, for reports and tests.
+    async fn query(&self, sql: &str) -> Result<QueryResult, WarehouseError>;
+}

@@ -1,0 +1,217 @@
+//! The warehouse port on an embedded DuckDB file.
+//!
+//! DDL, merge and watermark statements come from `tidemark_core::batch::sql` (shared
+//! with Redshift); staging uses DuckDB's appender, the local counterpart of Redshift's
+//! `COPY` from S3. DuckDB allows one writer per file: the connection lives behind a
+//! mutex and every call runs on the blocking pool.
+
+mod convert;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use duckdb::Connection;
+use tidemark_core::batch::pipeline::TableDef;
+use tidemark_core::batch::{sql, ColumnType, Value};
+use tidemark_core::ports::{CommitOutcome, LoadCommit, QueryResult, Warehouse, WarehouseError, Watermark};
+
+pub use convert::{from_duck, to_duck};
+
+#[derive(Clone)]
+pub struct DuckWarehouse {
+    inner: Arc<Mutex<Inner>>,
+}
+
+struct Inner {
+    conn: Connection,
+    /// Next `tidemark_seq` of the open stage.
+    seq: i64,
+}
+
+fn err(context: &str, e: impl std::fmt::Display) -> WarehouseError {
+    WarehouseError::Sql { context: context.to_string(), message: e.to_string() }
+}
+
+impl DuckWarehouse {
+    pub fn open(path: &Path) -> Result<Self, WarehouseError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| err(&path.display().to_string(), e))?;
+        }
+        let conn = Connection::open(path).map_err(|e| err(&format!("open {}", path.display()), e))?;
+        Ok(Self::with(conn))
+    }
+
+    pub fn in_memory() -> Result<Self, WarehouseError> {
+        Ok(Self::with(Connection::open_in_memory().map_err(|e| err("open in memory", e))?))
+    }
+
+    fn with(conn: Connection) -> Self {
+        DuckWarehouse { inner: Arc::new(Mutex::new(Inner { conn, seq: 0 })) }
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Inner) -> Result<T, WarehouseError> + Send + 'static,
+    ) -> Result<T, WarehouseError> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard: MutexGuard<'_, Inner> = inner.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| WarehouseError::Unavailable(format!("warehouse task failed: {e}")))?
+    }
+}
+
+fn exec(conn: &Connection, stmt: &str) -> Result<(), WarehouseError> {
+    conn.execute_batch(stmt).map_err(|e| err(stmt, e))
+}
+
+fn query(conn: &Connection, stmt: &str) -> Result<QueryResult, WarehouseError> {
+    let mut s = conn.prepare(stmt).map_err(|e| err(stmt, e))?;
+    let mut rows = s.query([]).map_err(|e| err(stmt, e))?;
+    let mut out = QueryResult::default();
+    while let Some(row) = rows.next().map_err(|e| err(stmt, e))? {
+        let stmt_ref = row.as_ref();
+        if out.columns.is_empty() {
+            out.columns = stmt_ref.column_names();
+        }
+        let mut cells = Vec::with_capacity(out.columns.len());
+        for i in 0..stmt_ref.column_count() {
+            let v: duckdb::types::Value = row.get(i).map_err(|e| err(stmt, e))?;
+            cells.push(from_duck(v));
+        }
+        out.rows.push(cells);
+    }
+    if out.columns.is_empty() {
+        out.columns = s.column_names();
+    }
+    Ok(out)
+}
+
+#[async_trait]
+impl Warehouse for DuckWarehouse {
+    async fn ensure_tables(&self, tables: &[TableDef]) -> Result<(), WarehouseError> {
+        let ddl: Vec<String> = sql::meta_ddl().into_iter().chain(tables.iter().map(sql::create_table)).collect();
+        self.blocking(move |i| ddl.iter().try_for_each(|s| exec(&i.conn, s))).await
+    }
+
+    async fn loaded_runs(&self, table: &str) -> Result<Vec<(String, String)>, WarehouseError> {
+        let stmt = sql::loaded_runs(table);
+        let res = self.blocking(move |i| query(&i.conn, &stmt)).await?;
+        Ok(res.rows.into_iter().map(|r| (r[0].to_string(), r[1].to_string())).collect())
+    }
+
+    async fn begin_stage(&self, table: &TableDef) -> Result<(), WarehouseError> {
+        let stmts = sql::create_stage(table);
+        self.blocking(move |i| {
+            i.seq = 0;
+            stmts.iter().try_for_each(|s| exec(&i.conn, s))
+        })
+        .await
+    }
+
+    async fn stage(&self, table: &TableDef, rows: Vec<Vec<Value>>) -> Result<(), WarehouseError> {
+        let stage = sql::stage_name(&table.name);
+        let types: Vec<ColumnType> = table.columns.iter().map(|c| c.ty).collect();
+        self.blocking(move |i| {
+            let mut seq = i.seq;
+            {
+                let mut app = i.conn.appender(&stage).map_err(|e| err(&stage, e))?;
+                for row in rows {
+                    let mut cells: Vec<duckdb::types::Value> =
+                        row.iter().zip(&types).map(|(v, t)| to_duck(v, t)).collect();
+                    cells.push(duckdb::types::Value::BigInt(seq));
+                    seq += 1;
+                    app.append_row(duckdb::appender_params_from_iter(cells)).map_err(|e| err(&stage, e))?;
+                }
+                app.flush().map_err(|e| err(&stage, e))?;
+            }
+            i.seq = seq;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn commit(&self, table: &TableDef, commit: &LoadCommit) -> Result<CommitOutcome, WarehouseError> {
+        let check = sql::already_loaded(&commit.load_id);
+        let apply = sql::apply_stage(table);
+        let mut book: Vec<String> = Vec::new();
+        for (source, run) in &commit.extract_runs {
+            book.push(sql::record_load(
+                &table.name,
+                &commit.load_id,
+                source,
+                run,
+                commit.rows_loaded,
+                commit.rows_quarantined,
+                commit.loaded_at,
+            ));
+        }
+        book.extend(sql::set_watermark(
+            &table.source,
+            &table.name,
+            commit.high_water,
+            &commit.load_id,
+            commit.rows_loaded,
+            commit.rows_quarantined,
+            commit.loaded_at,
+        ));
+        let drop = sql::drop_stage(table);
+        let staged_count = format!("SELECT COUNT(*) FROM {}", sql::stage_name(&table.name));
+        self.blocking(move |i| {
+            let done = query(&i.conn, &check)?;
+            if matches!(done.rows.first().and_then(|r| r.first()), Some(Value::Int(n)) if *n > 0) {
+                exec(&i.conn, &drop)?;
+                return Ok(CommitOutcome::AlreadyLoaded);
+            }
+            let staged = match query(&i.conn, &staged_count)?.rows.first().and_then(|r| r.first()) {
+                Some(Value::Int(n)) => *n as u64,
+                _ => 0,
+            };
+            let tx = i.conn.transaction().map_err(|e| err("begin", e))?;
+            for s in apply.iter().chain(book.iter()) {
+                tx.execute_batch(s).map_err(|e| err(s, e))?;
+            }
+            tx.commit().map_err(|e| err("commit", e))?;
+            exec(&i.conn, &drop)?;
+            Ok(CommitOutcome::Committed { rows: staged })
+        })
+        .await
+    }
+
+    async fn abort(&self, table: &TableDef) -> Result<(), WarehouseError> {
+        let drop = sql::drop_stage(table);
+        self.blocking(move |i| exec(&i.conn, &drop)).await
+    }
+
+    async fn watermarks(&self) -> Result<Vec<Watermark>, WarehouseError> {
+        let stmt = sql::watermarks();
+        let res = self.blocking(move |i| query(&i.conn, &stmt)).await?;
+        Ok(res
+            .rows
+            .into_iter()
+            .map(|r| Watermark {
+                source: r[0].to_string(),
+                table: r[1].to_string(),
+                high_water: match r[2] {
+                    Value::Timestamp(t) => Some(t),
+                    _ => None,
+                },
+                load_id: r[3].to_string(),
+                rows_loaded: r[4].as_f64().unwrap_or(0.0) as u64,
+                rows_quarantined: r[5].as_f64().unwrap_or(0.0) as u64,
+                loaded_at: match r[6] {
+                    Value::Timestamp(t) => t,
+                    _ => chrono::DateTime::UNIX_EPOCH,
+                },
+            })
+            .collect())
+    }
+
+    async fn query(&self, stmt: &str) -> Result<QueryResult, WarehouseError> {
+        let stmt = stmt.to_string();
+        self.blocking(move |i| query(&i.conn, &stmt)).await
+    }
+}

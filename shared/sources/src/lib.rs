@@ -1,0 +1,22 @@
+//! Primary-source connectors for batch-extract: the adapters of the source port.
+//!
+//! | kind | adapter | incremental by |
+//! |---|---|---|
+//! | postgres | [`PostgresReader`] (tokio-postgres, rows as `row_to_json`) | cursor column |
+//! | mysql | [`MysqlReader`] (mysql_async, MySQL and MariaDB) | cursor column |
+//! | csv, jsonl, weblog | [`FileReader`] | byte offset |
+//!
+//! Rows leave the database as JSON lines with their column types in the manifest;
+//! files leave as they are, cut into parts at line boundaries.
+
+mod factory;
+mod file;
+mod mysql;
+mod parts;
+mod postgres;
+mod query;
+
+pub use factory::Connectors;
+pub use file::FileReader;
+pub use mysql::MysqlReader;
+pub use postgres::PostgresReader;
