@@ -3,6 +3,9 @@
 //! extracted and loaded three times — first load, an incremental one after new and
 //! updated rows, and one with nothing new — and the warehouse is checked row by row.
 
+// Test code: a failed unwrap is a failed test, which is the point.
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use chrono::{TimeZone, Utc};
