@@ -25,10 +25,7 @@ impl Default for BarProgress {
 
 impl Progress for BarProgress {
     fn start(&self, label: &str, total_rows: Option<u64>) {
-        let bar = match total_rows {
-            Some(n) => ProgressBar::with_draw_target(Some(n), ProgressDrawTarget::stderr()),
-            None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
-        };
+        let bar = ProgressBar::with_draw_target(total_rows, ProgressDrawTarget::stderr());
         let template = if total_rows.is_some() {
             "{prefix:>18} [{bar:30}] {human_pos}/{human_len} rows {per_sec} eta {eta}"
         } else {
