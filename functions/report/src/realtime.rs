@@ -4,12 +4,12 @@
 //! `by` (region | event_type | source | currency; optional), `interval` (1m | 1h | 1d;
 //! default 1m), `from` and `to` (RFC 3339; default the last hour).
 
-use crate::ReportState;
+use crate::{parse_time, ReportState};
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use serde::Deserialize;
 use serde_json::json;
 use tidemark_core::bucket::Interval;
@@ -59,15 +59,6 @@ fn bad(field: &'static str, message: impl Into<String>) -> RealtimeError {
     RealtimeError::BadParameter { field, message: message.into() }
 }
 
-fn parse_time(field: &'static str, text: Option<&str>, default: DateTime<Utc>) -> Result<DateTime<Utc>, RealtimeError> {
-    match text {
-        None | Some("") => Ok(default),
-        Some(text) => DateTime::parse_from_rfc3339(text)
-            .map(|at| at.with_timezone(&Utc))
-            .map_err(|_| bad(field, format!("{field} must be RFC 3339, e.g. 2026-11-25T13:00:00Z"))),
-    }
-}
-
 pub async fn get_realtime(
     State(state): State<ReportState>,
     Query(params): Query<Params>,
@@ -76,8 +67,8 @@ pub async fn get_realtime(
         params.metric.as_deref().unwrap_or("revenue").parse::<Metric>().map_err(|message| bad("metric", message))?;
     let interval =
         params.interval.as_deref().unwrap_or("1m").parse::<Interval>().map_err(|message| bad("interval", message))?;
-    let to = parse_time("to", params.to.as_deref(), state.clock.now())?;
-    let from = parse_time("from", params.from.as_deref(), to - Duration::hours(1))?;
+    let to = parse_time("to", params.to.as_deref(), state.clock.now()).map_err(|(f, m)| bad(f, m))?;
+    let from = parse_time("from", params.from.as_deref(), to - Duration::hours(1)).map_err(|(f, m)| bad(f, m))?;
     let query = RealtimeQuery { metric, by: params.by.filter(|by| !by.is_empty()), interval, from, to };
     query.validate().map_err(|message| bad("query", message))?;
     let response = state.index.search(&query.search_request()).await?;
@@ -113,13 +104,13 @@ mod tests {
             Ok(SearchResponse {
                 total: 2,
                 aggregations: json!({"over_time": {"buckets": [{"key": 1_795_611_600_000.0_f64, "doc_count": 2,
-                    "group": {"buckets": [{"key": "EU", "doc_count": 2, "value": {"value": 20.0}}]}}]}}),
+                    "value": {"value": 20.0}, "group": {"buckets": [{"key": "EU", "doc_count": 2, "value": {"value": 20.0}}]}}]}}),
             })
         }
     }
 
     async fn get(uri: &str, index: Arc<CannedIndex>) -> (StatusCode, serde_json::Value) {
-        let app = router(ReportState { index, clock: Arc::new(SystemClock) });
+        let app = router(ReportState { index, clock: Arc::new(SystemClock), batch: None });
         let response = app.oneshot(Request::get(uri).body(Body::empty()).unwrap()).await.unwrap();
         let status = response.status();
         let body = response.into_body().collect().await.unwrap().to_bytes();

@@ -143,6 +143,19 @@ pub mod millis_rfc3339 {
         let text = String::deserialize(deserializer)?;
         DateTime::parse_from_rfc3339(&text).map(|at| at.with_timezone(&Utc)).map_err(serde::de::Error::custom)
     }
+
+    /// The same for an optional time (`null` when absent); serialize only.
+    pub mod option {
+        use chrono::{DateTime, Utc};
+        use serde::Serializer;
+
+        pub fn serialize<S: Serializer>(at: &Option<DateTime<Utc>>, serializer: S) -> Result<S::Ok, S::Error> {
+            match at {
+                Some(at) => super::serialize(at, serializer),
+                None => serializer.serialize_none(),
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -2,10 +2,10 @@
 //! request that answers it, and the series read back from the aggregation result.
 
 use crate::bucket::Interval;
+use crate::search::histogram::{Histogram, Measure};
 use crate::search::{Query, SearchRequest, SearchResponse};
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
@@ -69,8 +69,6 @@ pub struct Series {
     pub points: Vec<Point>,
 }
 
-const MAX_GROUPS: usize = 100;
-
 impl RealtimeQuery {
     pub fn validate(&self) -> Result<(), String> {
         if self.from >= self.to {
@@ -88,62 +86,32 @@ impl RealtimeQuery {
         Ok(())
     }
 
-    pub fn search_request(&self) -> SearchRequest {
-        let mut filters = vec![Query::time_range(self.from, self.to)];
-        match self.metric {
-            Metric::Revenue | Metric::Orders => filters.push(Query::term("event_type", "purchase")),
-            Metric::PageViews => filters.push(Query::term("event_type", "page_view")),
-            Metric::Events => {}
-        }
-        let value_agg = (self.metric == Metric::Revenue).then(|| json!({"value": {"sum": {"field": "amount"}}}));
-        let mut histogram = json!({
-            "date_histogram": {
-                "field": "occurred_at",
-                "fixed_interval": self.interval.fixed_interval(),
-                "min_doc_count": 1,
-            }
-        });
-        let inner = match (&self.by, &value_agg) {
-            (Some(by), _) => {
-                let mut terms = json!({"terms": {"field": by, "size": MAX_GROUPS}});
-                if let Some(value) = &value_agg {
-                    terms["aggs"] = value.clone();
-                }
-                Some(json!({"group": terms}))
-            }
-            (None, Some(value)) => Some(value.clone()),
-            (None, None) => None,
+    fn histogram(&self) -> Histogram {
+        let (filters, measure) = match self.metric {
+            Metric::Revenue => (vec![Query::term("event_type", "purchase")], Measure::Sum("amount".to_owned())),
+            Metric::Orders => (vec![Query::term("event_type", "purchase")], Measure::Count),
+            Metric::PageViews => (vec![Query::term("event_type", "page_view")], Measure::Count),
+            Metric::Events => (Vec::new(), Measure::Count),
         };
-        if let Some(inner) = inner {
-            histogram["aggs"] = inner;
-        }
-        let mut aggs = Map::new();
-        aggs.insert("over_time".to_owned(), histogram);
-        SearchRequest { query: Query::all_of(filters), aggs }
+        Histogram { filters, measure, by: self.by.clone(), interval: self.interval, from: self.from, to: self.to }
+    }
+
+    pub fn search_request(&self) -> SearchRequest {
+        self.histogram().request()
     }
 
     /// Reads the aggregation result (OpenSearch and tantivy answer alike) into a series.
     pub fn series(&self, response: &SearchResponse) -> Result<Series, String> {
-        let buckets = response.aggregations["over_time"]["buckets"]
-            .as_array()
-            .ok_or("aggregation result has no over_time buckets")?;
-        let mut points = Vec::with_capacity(buckets.len());
-        for bucket in buckets {
-            let key = bucket["key"].as_f64().ok_or("bucket without a numeric key")?;
-            let start = Utc.timestamp_millis_opt(key as i64).single().ok_or("bucket key is not a time")?;
-            let mut groups = BTreeMap::new();
-            if let Some(group_buckets) = bucket["group"]["buckets"].as_array() {
-                for group in group_buckets {
-                    let name = match &group["key"] {
-                        Value::String(text) => text.clone(),
-                        other => other.to_string(),
-                    };
-                    groups.insert(name, self.measure(group)?);
-                }
-            }
-            let value = if self.by.is_some() { groups.values().sum() } else { self.measure(bucket)? };
-            points.push(Point { start: crate::event::millis_rfc3339::format(&start), value, groups });
-        }
+        let points: Vec<Point> = self
+            .histogram()
+            .read(response)?
+            .into_iter()
+            .map(|bucket| Point {
+                start: crate::event::millis_rfc3339::format(&bucket.start),
+                value: bucket.value,
+                groups: bucket.groups,
+            })
+            .collect();
         Ok(Series {
             metric: self.metric,
             interval: self.interval.fixed_interval().to_owned(),
@@ -154,18 +122,13 @@ impl RealtimeQuery {
             points,
         })
     }
-
-    fn measure(&self, bucket: &Value) -> Result<f64, String> {
-        match self.metric {
-            Metric::Revenue => Ok(bucket["value"]["value"].as_f64().unwrap_or(0.0)),
-            _ => bucket["doc_count"].as_f64().ok_or_else(|| "bucket without doc_count".to_owned()),
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::TimeZone;
+    use serde_json::json;
 
     fn query(by: Option<&str>) -> RealtimeQuery {
         RealtimeQuery {
@@ -190,7 +153,7 @@ mod tests {
         let response = SearchResponse {
             total: 3,
             aggregations: json!({"over_time": {"buckets": [
-                {"key": 1_795_611_600_000.0_f64, "doc_count": 3, "group": {"buckets": [
+                {"key": 1_795_611_600_000.0_f64, "doc_count": 3, "value": {"value": 40.5}, "group": {"buckets": [
                     {"key": "EU", "doc_count": 2, "value": {"value": 30.5}},
                     {"key": "US", "doc_count": 1, "value": {"value": 10.0}}
                 ]}}

@@ -97,6 +97,19 @@ async fn warehouse_overwrite_replaces_only_staged_periods() {
     contract::warehouse::overwrite_replaces_only_staged_periods(&wh).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warehouse_fresh_has_no_watermarks() {
+    let dir = tempfile::tempdir().unwrap();
+    let wh = DuckWarehouse::open(&dir.path().join("w.duckdb")).unwrap();
+    contract::warehouse::fresh_warehouse_has_no_watermarks(&wh).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warehouse_execute_is_all_or_nothing() {
+    let wh = DuckWarehouse::in_memory().unwrap();
+    contract::warehouse::execute_is_all_or_nothing(&wh).await;
+}
+
 /// A process that dies with rows staged leaves the table as it was: reopen the file,
 /// the next load starts a fresh stage and commits.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,6 +15,7 @@ use super::parse::{self, parse_part, unpack_origin, Parsed};
 use super::pipeline::{ExtractMode, InputMode, Pipeline, SourceDef, TableDef};
 use super::progress::Progress;
 use super::quarantine::{self, QuarantineRecord};
+use super::rules::dedupe::Dedupe;
 use super::rules::{EvalContext, JoinInput, Program, Row, RuleDef};
 use super::schema::Schema;
 use super::value::Value;
@@ -112,8 +113,8 @@ impl LoadJob<'_> {
                     parts.push((m.source.clone(), m.run_id.clone(), part.key.clone()));
                     let parsed = parse_part(source, m, part_no, &bytes);
                     summary.rows_in += (parsed.rows.len() + parsed.rejected.len()) as u64;
-                    self.quarantine(table, &parts, parsed.rejected.clone(), &mut bad);
-                    let Parsed { schema, rows, .. } = parsed;
+                    let Parsed { schema, rows, rejected } = parsed;
+                    self.quarantine(table, &parts, rejected, &mut bad);
                     let program = self.program(table, &schema, &joins, ctx, &mut compiled)?;
                     if !program.is_streaming() || snapshot_key.is_some() {
                         // Rules over the whole input: hold the rows (in the first part's schema).
@@ -313,23 +314,11 @@ fn remap(rows: Vec<Row>, from: &Schema, to: &Schema) -> Vec<Row> {
         .collect()
 }
 
-/// Keeps the last row per source key (later runs carry newer versions), in first-seen order.
+/// Keeps the last row per source key (later runs carry newer versions), in first-seen
+/// order: the dedupe rule without `order_by`. A key column the data lacks keeps all rows.
 fn latest_by_key(rows: Vec<Row>, schema: &Schema, key: &[String]) -> Vec<Row> {
-    let slots: Vec<usize> = key.iter().filter_map(|k| schema.index(k)).collect();
-    if slots.len() != key.len() {
-        return rows;
+    match Dedupe::compile(key, None, schema) {
+        Ok(dedupe) => dedupe.apply(rows),
+        Err(_) => rows,
     }
-    let mut at: HashMap<Vec<Value>, usize> = HashMap::new();
-    let mut out: Vec<Row> = Vec::with_capacity(rows.len());
-    for r in rows {
-        let k: Vec<Value> = slots.iter().map(|i| r.cells[*i].clone()).collect();
-        match at.get(&k) {
-            Some(&i) => out[i] = r,
-            None => {
-                at.insert(k, out.len());
-                out.push(r);
-            }
-        }
-    }
-    out
 }

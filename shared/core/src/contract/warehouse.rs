@@ -123,3 +123,26 @@ pub async fn overwrite_replaces_only_staged_periods(wh: &dyn Warehouse) {
     let rows = wh.query(r#"SELECT "at", n FROM daily ORDER BY "at""#).await.expect("query").rows;
     assert_eq!(rows, vec![row(23, 1), row(24, 5), row(25, 7)]);
 }
+
+/// `execute` applies all of its statements or none of them.
+pub async fn execute_is_all_or_nothing(wh: &dyn Warehouse) {
+    let p = Pipeline::parse(PIPE).expect("contract pipeline");
+    wh.ensure_tables(&p.tables).await.expect("ddl");
+    let insert =
+        |n: i64| format!(r#"INSERT INTO daily ("at", n) VALUES (CAST('2026-11-20 00:00:00' AS TIMESTAMP), {n})"#);
+    wh.execute(&[insert(1), insert(2)]).await.expect("two inserts");
+    let failed = wh.execute(&[insert(3), "INSERT INTO no_such_table VALUES (1)".to_owned()]).await;
+    assert!(failed.is_err(), "a failing statement fails the call");
+    let rows = wh
+        .query(r#"SELECT n FROM daily WHERE "at" < CAST('2026-11-21 00:00:00' AS TIMESTAMP) ORDER BY n"#)
+        .await
+        .expect("query")
+        .rows;
+    assert_eq!(rows, vec![vec![Value::Int(1)], vec![Value::Int(2)]], "the failed call left nothing behind");
+}
+
+/// A warehouse nothing was ever loaded into answers `watermarks` with none (reports ask
+/// before the first load).
+pub async fn fresh_warehouse_has_no_watermarks(wh: &dyn Warehouse) {
+    assert!(wh.watermarks().await.expect("watermarks of a fresh warehouse").is_empty());
+}

@@ -77,6 +77,10 @@ pub trait Warehouse: Send + Sync {
 
     async fn watermarks(&self) -> Result<Vec<Watermark>, WarehouseError>;
 
+    /// Runs statements in one transaction: all of them or none (reconciliation
+    /// results, report views).
+    async fn execute(&self, statements: &[String]) -> Result<(), WarehouseError>;
+
     /// A read-only query, for reports and tests.
     async fn query(&self, sql: &str) -> Result<QueryResult, WarehouseError>;
 }

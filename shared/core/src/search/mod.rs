@@ -5,6 +5,7 @@
 //! through as JSON, since both tantivy and OpenSearch read the same aggregation DSL.
 
 pub mod fields;
+pub mod histogram;
 pub mod query;
 
 pub use fields::{field_kind, FieldKind};

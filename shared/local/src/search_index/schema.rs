@@ -7,7 +7,7 @@ use tantivy::schema::{
 use tantivy::tokenizer::RAW_TOKENIZER_NAME;
 use tantivy::{DateTime, TantivyDocument, Term};
 use tidemark_core::event::Event;
-use tidemark_core::search::fields::{FieldKind, FIELDS};
+use tidemark_core::search::fields::{keyword_of, FieldKind, FIELDS};
 
 pub struct EventSchema {
     pub schema: Schema,
@@ -58,24 +58,11 @@ impl EventSchema {
 
     pub fn document(&self, event: &Event) -> TantivyDocument {
         let mut doc = TantivyDocument::default();
-        let mut text = |name: &str, value: &str| {
-            if let Some((field, _)) = self.field(name) {
+        for (name, kind) in FIELDS {
+            if let (FieldKind::Keyword, Some(value), Some((field, _))) =
+                (kind, keyword_of(event, name), self.field(name))
+            {
                 doc.add_text(field, value);
-            }
-        };
-        text("event_id", &event.event_id);
-        text("event_type", event.event_type.as_str());
-        text("source", &event.source);
-        text("region", &event.region);
-        for (name, value) in [
-            ("anonymous_id", &event.anonymous_id),
-            ("user_id", &event.user_id),
-            ("session_id", &event.session_id),
-            ("order_id", &event.order_id),
-            ("currency", &event.currency),
-        ] {
-            if let Some(value) = value {
-                text(name, value);
             }
         }
         for (name, at) in [("occurred_at", event.occurred_at), ("received_at", event.received_at)] {

@@ -39,15 +39,20 @@ impl DuckWarehouse {
             std::fs::create_dir_all(dir).map_err(|e| err(&path.display().to_string(), e))?;
         }
         let conn = Connection::open(path).map_err(|e| err(&format!("open {}", path.display()), e))?;
-        Ok(Self::with(conn))
+        Self::with(conn)
     }
 
     pub fn in_memory() -> Result<Self, WarehouseError> {
-        Ok(Self::with(Connection::open_in_memory().map_err(|e| err("open in memory", e))?))
+        Self::with(Connection::open_in_memory().map_err(|e| err("open in memory", e))?)
     }
 
-    fn with(conn: Connection) -> Self {
-        DuckWarehouse { inner: Arc::new(Mutex::new(Inner { conn, seq: 0 })) }
+    /// The bookkeeping tables exist from the start: reports read the watermarks before
+    /// anything was ever loaded.
+    fn with(conn: Connection) -> Result<Self, WarehouseError> {
+        for stmt in sql::meta_ddl() {
+            exec(&conn, &stmt)?;
+        }
+        Ok(DuckWarehouse { inner: Arc::new(Mutex::new(Inner { conn, seq: 0 })) })
     }
 
     async fn blocking<T: Send + 'static>(
@@ -208,6 +213,18 @@ impl Warehouse for DuckWarehouse {
                 },
             })
             .collect())
+    }
+
+    async fn execute(&self, statements: &[String]) -> Result<(), WarehouseError> {
+        let statements = statements.to_vec();
+        self.blocking(move |i| {
+            let tx = i.conn.transaction().map_err(|e| err("begin", e))?;
+            for s in &statements {
+                tx.execute_batch(s).map_err(|e| err(s, e))?;
+            }
+            tx.commit().map_err(|e| err("commit", e))
+        })
+        .await
     }
 
     async fn query(&self, stmt: &str) -> Result<QueryResult, WarehouseError> {
