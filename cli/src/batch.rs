@@ -10,6 +10,13 @@ use tidemark_core::batch::extract::ExtractSummary;
 use tidemark_core::batch::jobs::{self, JobError};
 use tidemark_core::batch::load::LoadSummary;
 use tidemark_core::batch::Pipeline;
+use tidemark_core::compact::{CompactError, CompactSummary, Compactor};
+use tidemark_core::kv_key::KvLayout;
+use tidemark_core::ports::kv::KvStore;
+use tidemark_core::ports::SearchIndex;
+use tidemark_core::reconcile::{ReconcileError, ReconcileSummary, Reconciler};
+use tidemark_core::report::views::{self, ViewRefresh};
+use tidemark_core::report::ReportError;
 use tidemark_core::SystemClock;
 use tidemark_local::{DirObjectStore, DuckWarehouse};
 use tidemark_sources::Connectors;
@@ -30,9 +37,13 @@ impl BatchEnv {
         let text = std::fs::read_to_string(pipeline_path)
             .with_context(|| format!("reading the pipeline file {} (TIDEMARK_PIPELINE)", pipeline_path.display()))?;
         let pipeline = Pipeline::parse(&text).with_context(|| format!("in {}", pipeline_path.display()))?;
-        for (job, expr) in
-            [("batch_extract", &pipeline.schedule.batch_extract), ("batch_load", &pipeline.schedule.batch_load)]
-        {
+        for (job, expr) in [
+            ("batch_extract", &pipeline.schedule.batch_extract),
+            ("batch_load", &pipeline.schedule.batch_load),
+            ("reconcile", &pipeline.schedule.reconcile),
+            ("realtime_compact", &pipeline.schedule.realtime_compact),
+            ("report_views", &pipeline.schedule.report_views),
+        ] {
             crate::schedule::parse_cron(expr)
                 .with_context(|| format!("schedule.{job} in {}", pipeline_path.display()))?;
         }
@@ -55,6 +66,102 @@ impl BatchEnv {
     pub async fn load(&self, only: Option<&str>) -> Result<Vec<LoadSummary>, JobError> {
         let progress = BarProgress::new();
         jobs::batch_load(&self.pipeline, only, self.store.as_ref(), &self.warehouse, &SystemClock, &progress).await
+    }
+}
+
+impl BatchEnv {
+    /// Compares real time (the key-value store) with batch for the covered buckets.
+    pub async fn reconcile(
+        &self,
+        kv: &dyn KvStore,
+        layout: &KvLayout,
+        only: Option<&str>,
+        lookback: chrono::Duration,
+    ) -> Result<Vec<ReconcileSummary>, ReconcileError> {
+        Reconciler { pipeline: &self.pipeline, warehouse: &self.warehouse, kv, layout, clock: &SystemClock, lookback }
+            .run(only)
+            .await
+    }
+}
+
+impl BatchEnv {
+    /// realtime-compact: the closed `day` of real-time events into the warehouse.
+    pub async fn compact(
+        &self,
+        kv: &dyn KvStore,
+        layout: &KvLayout,
+        day: chrono::NaiveDate,
+    ) -> Result<Vec<CompactSummary>, CompactError> {
+        let progress = BarProgress::new();
+        Compactor {
+            pipeline: &self.pipeline,
+            store: self.store.as_ref(),
+            warehouse: &self.warehouse,
+            kv,
+            layout,
+            clock: &SystemClock,
+            progress: &progress,
+        }
+        .run(day)
+        .await
+    }
+}
+
+impl BatchEnv {
+    /// report-views: every report's BI view, with its real-time rollup from `index`.
+    pub async fn refresh_views(&self, index: &dyn SearchIndex) -> Result<Vec<ViewRefresh>, ReportError> {
+        views::refresh(&self.pipeline, &self.warehouse, index, &SystemClock).await
+    }
+}
+
+pub fn print_views(refreshed: &[ViewRefresh]) {
+    for v in refreshed {
+        println!(
+            "view {} (report {}): {} real-time rollup rows for {} .. {}",
+            v.view,
+            v.report,
+            v.rollup_rows,
+            v.from.format("%Y-%m-%d %H:%M"),
+            v.to.format("%Y-%m-%d %H:%M")
+        );
+    }
+}
+
+/// Yesterday in UTC: the day realtime-compact takes by default.
+pub fn yesterday() -> chrono::NaiveDate {
+    (chrono::Utc::now() - chrono::Duration::days(1)).date_naive()
+}
+
+pub fn print_compact(summaries: &[CompactSummary]) {
+    for s in summaries {
+        println!(
+            "realtime-compact {} source {}: {} events, run {}, {:.2} s",
+            s.day,
+            s.source,
+            s.events,
+            s.run_id.as_deref().unwrap_or("- (no events)"),
+            s.elapsed_ms as f64 / 1000.0
+        );
+        if !s.loads.is_empty() {
+            print_load(&s.loads);
+        }
+    }
+}
+
+pub fn print_reconcile(summaries: &[ReconcileSummary]) {
+    for s in summaries {
+        let window = match (s.from, s.to) {
+            (Some(from), Some(to)) => format!("{} .. {}", from.format("%Y-%m-%d %H:%M"), to.format("%Y-%m-%d %H:%M")),
+            _ => "-".to_owned(),
+        };
+        println!("report {}: {window}: {}", s.report, s.note);
+        println!(
+            "  missing in real time: {}, missing in batch: {}, values differ: {}",
+            s.missing_in_realtime, s.missing_in_batch, s.mismatched
+        );
+        for line in &s.lines {
+            println!("  {line}");
+        }
     }
 }
 

@@ -52,6 +52,12 @@ pub enum JobName {
     BatchExtract,
     /// Transform and load every table (or `--table`) into the warehouse.
     BatchLoad,
+    /// Compare real time with batch for every bucket batch covers (or `--report`).
+    Reconcile,
+    /// Move a closed day (`--day`, default yesterday) of real-time events into the warehouse.
+    RealtimeCompact,
+    /// Recreate each report's BI view and refresh its real-time rollup.
+    ReportViews,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -68,6 +74,18 @@ pub struct JobArgs {
     /// batch-load: only this table.
     #[arg(long)]
     pub table: Option<String>,
+    /// reconcile: only this report.
+    #[arg(long)]
+    pub report: Option<String>,
+    /// reconcile: how many days back from the tidemark to check.
+    #[arg(long, default_value_t = 7)]
+    pub days: i64,
+    /// realtime-compact: the UTC day to compact, YYYY-MM-DD (default yesterday).
+    #[arg(long)]
+    pub day: Option<chrono::NaiveDate>,
+    /// Write shards per hour bucket in the key-value store (as `tidemark up` was given).
+    #[arg(long, env = "TIDEMARK_KV_WRITE_SHARDS", default_value_t = 4)]
+    pub kv_write_shards: u16,
 }
 
 /// Validated configuration.

@@ -8,7 +8,9 @@
 pub mod batch;
 pub mod config;
 pub mod consumers;
+pub mod demo;
 pub mod progress;
+pub mod report;
 pub mod schedule;
 pub mod stack;
 pub mod stats;
@@ -18,6 +20,7 @@ pub use config::{JobArgs, UpConfig};
 pub use stack::Stack;
 
 use anyhow::Context;
+use tidemark_core::kv_key::KvLayout;
 
 /// `tidemark up`: start the stack, print where it listens, run until Ctrl-C or SIGTERM.
 pub async fn run_up(args: &config::UpArgs) -> anyhow::Result<()> {
@@ -33,7 +36,7 @@ pub async fn run_up(args: &config::UpArgs) -> anyhow::Result<()> {
     stack.shutdown().await
 }
 
-async fn wait_for_stop_signal() -> anyhow::Result<()> {
+pub(crate) async fn wait_for_stop_signal() -> anyhow::Result<()> {
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("installing the SIGTERM handler")?;
     tokio::select! {
@@ -50,6 +53,27 @@ pub async fn run_job(job: &config::JobName, args: &JobArgs) -> anyhow::Result<()
     match job {
         config::JobName::BatchExtract => batch::print_extract(&env.extract(args.source.as_deref()).await?),
         config::JobName::BatchLoad => batch::print_load(&env.load(args.table.as_deref()).await?),
+        config::JobName::Reconcile => {
+            let (kv, layout) = open_kv(args)?;
+            let lookback = chrono::Duration::days(args.days);
+            batch::print_reconcile(&env.reconcile(&kv, &layout, args.report.as_deref(), lookback).await?);
+        }
+        config::JobName::ReportViews => {
+            let index = tidemark_local::TantivyIndex::open(&args.data_dir.join("index"))
+                .context("opening the search index (is tidemark up running on this data directory?)")?;
+            batch::print_views(&env.refresh_views(&index).await?);
+        }
+        config::JobName::RealtimeCompact => {
+            let (kv, layout) = open_kv(args)?;
+            batch::print_compact(&env.compact(&kv, &layout, args.day.unwrap_or_else(batch::yesterday)).await?);
+        }
     }
     Ok(())
+}
+
+/// The real-time key-value store of a data directory no `tidemark up` holds.
+fn open_kv(args: &JobArgs) -> anyhow::Result<(tidemark_local::FjallKvStore, KvLayout)> {
+    let kv = tidemark_local::FjallKvStore::open(&args.data_dir.join("kv"))
+        .context("opening the key-value store (is tidemark up running on this data directory?)")?;
+    Ok((kv, KvLayout { write_shards: args.kv_write_shards, ..KvLayout::default() }))
 }

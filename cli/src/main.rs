@@ -21,6 +21,10 @@ struct Cli {
 enum Command {
     /// Run the whole real-time side on embedded stores until Ctrl-C.
     Up(UpArgs),
+    /// A generated e-commerce day through both sides, with the dashboard: the main job, locally.
+    Demo(tidemark::demo::DemoArgs),
+    /// A report merged at the tidemark: batch before it, real time after it.
+    Report(tidemark::report::ReportArgs),
     /// Run a scheduled job now.
     Job {
         #[command(subcommand)]
@@ -30,7 +34,8 @@ enum Command {
 
 #[derive(Subcommand)]
 enum JobAction {
-    /// `tidemark job run batch-extract [--source S]`, `tidemark job run batch-load [--table T]`.
+    /// `tidemark job run batch-extract [--source S]`, `batch-load [--table T]`,
+    /// `realtime-compact [--day D]`, `reconcile [--report R]`.
     Run {
         #[arg(value_enum)]
         name: JobName,
@@ -47,6 +52,8 @@ async fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Up(args) => tidemark::run_up(&args).await,
+        Command::Demo(args) => tidemark::demo::run(&args).await,
+        Command::Report(args) => tidemark::report::run(&args).await,
         Command::Job { action: JobAction::Run { name, args } } => tidemark::run_job(&name, &args).await,
     }
 }

@@ -1,13 +1,19 @@
-//! The local scheduler: runs batch-extract and batch-load at the pipeline file's cron
+//! The local scheduler: runs batch-extract, batch-load, realtime-compact, reconcile and
+//! report-views at the pipeline file's cron
 //! times (UTC), one job at a time, inside `tidemark up`. EventBridge does this in AWS.
 
 use std::str::FromStr;
 
-use chrono::Utc;
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
 use croner::Cron;
+use tidemark_core::kv_key::KvLayout;
+use tidemark_core::ports::kv::KvStore;
+use tidemark_core::ports::SearchIndex;
 use tokio::sync::watch;
 
-use crate::batch::{print_extract, print_load, BatchEnv};
+use crate::batch::{print_compact, print_extract, print_load, print_reconcile, BatchEnv};
 
 pub fn parse_cron(expr: &str) -> Result<Cron, croner::errors::CronError> {
     Cron::from_str(expr)
@@ -18,11 +24,29 @@ pub fn parse_cron(expr: &str) -> Result<Cron, croner::errors::CronError> {
 enum Job {
     Extract,
     Load,
+    Compact,
+    Reconcile,
+    Views,
+}
+
+/// The real-time stores that reconcile, realtime-compact and report-views read.
+#[derive(Clone)]
+pub struct Realtime {
+    pub kv: Arc<dyn KvStore>,
+    pub index: Arc<dyn SearchIndex>,
+    pub layout: KvLayout,
 }
 
 /// Runs until `stop` turns true. A failed job is logged and tried again at its next time.
-pub async fn run(env: BatchEnv, mut stop: watch::Receiver<bool>) {
-    let crons = [(Job::Extract, &env.pipeline.schedule.batch_extract), (Job::Load, &env.pipeline.schedule.batch_load)];
+pub async fn run(env: BatchEnv, realtime: Realtime, mut stop: watch::Receiver<bool>) {
+    let schedule = &env.pipeline.schedule;
+    let crons = [
+        (Job::Extract, &schedule.batch_extract),
+        (Job::Load, &schedule.batch_load),
+        (Job::Compact, &schedule.realtime_compact),
+        (Job::Reconcile, &schedule.reconcile),
+        (Job::Views, &schedule.report_views),
+    ];
     let crons: Vec<(Job, Cron)> = crons.iter().filter_map(|(j, e)| parse_cron(e).ok().map(|c| (*j, c))).collect();
     loop {
         let now = Utc::now();
@@ -46,6 +70,22 @@ pub async fn run(env: BatchEnv, mut stop: watch::Receiver<bool>) {
                 Ok(s) => print_load(&s),
                 Err(e) => tracing::error!(error = %e, "scheduled batch-load failed"),
             },
+            Job::Views => match env.refresh_views(realtime.index.as_ref()).await {
+                Ok(v) => tracing::info!(views = v.len(), "report views refreshed"),
+                Err(e) => tracing::error!(error = %e, "scheduled report-views failed"),
+            },
+            Job::Compact => {
+                match env.compact(realtime.kv.as_ref(), &realtime.layout, crate::batch::yesterday()).await {
+                    Ok(s) => print_compact(&s),
+                    Err(e) => tracing::error!(error = %e, "scheduled realtime-compact failed"),
+                }
+            }
+            Job::Reconcile => {
+                match env.reconcile(realtime.kv.as_ref(), &realtime.layout, None, Duration::days(7)).await {
+                    Ok(s) => print_reconcile(&s),
+                    Err(e) => tracing::error!(error = %e, "scheduled reconcile failed"),
+                }
+            }
         }
     }
 }

@@ -78,8 +78,17 @@ impl Stack {
             ));
         }
 
+        let batch = config.pipeline.as_deref().map(|path| BatchEnv::open(path, &config.data_dir)).transpose()?;
+        let reports = batch.as_ref().map(|env| tidemark_report::BatchReports {
+            reports: Arc::new(env.pipeline.reports.clone()),
+            warehouse: Arc::new(env.warehouse.clone()),
+        });
         let app = tidemark_beacon_ingest::router(Arc::clone(&ingestor))
-            .merge(tidemark_report::router(tidemark_report::ReportState { index: Arc::new(index.clone()), clock }))
+            .merge(tidemark_report::router(tidemark_report::ReportState {
+                index: Arc::new(index.clone()),
+                clock,
+                batch: reports,
+            }))
             .merge(stats::router(StatsState {
                 log: log.clone(),
                 index: index.clone(),
@@ -120,14 +129,14 @@ impl Stack {
             }
             None => None,
         };
-        let batch = match &config.pipeline {
-            Some(path) => {
-                let env = BatchEnv::open(path, &config.data_dir)?;
-                tasks.push(tokio::spawn(crate::schedule::run(env.clone(), shutdown_signal.clone())));
-                Some(env)
-            }
-            None => None,
-        };
+        if let Some(env) = &batch {
+            let realtime = crate::schedule::Realtime {
+                kv: Arc::new(kv.clone()),
+                index: Arc::new(index.clone()),
+                layout: config.kv_layout.clone(),
+            };
+            tasks.push(tokio::spawn(crate::schedule::run(env.clone(), realtime, shutdown_signal.clone())));
+        }
         tracing::info!(%http_addr, udp = ?udp_addr, data_dir = %config.data_dir.display(), "tidemark is up");
         Ok(Stack {
             http_addr,

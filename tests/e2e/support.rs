@@ -84,3 +84,8 @@ pub async fn post_batch(client: &reqwest::Client, stack_addr: std::net::SocketAd
     assert_eq!(response.status(), 200);
     response.json().await.unwrap()
 }
+
+/// A time as the API writes it.
+pub fn millis(at: DateTime<Utc>) -> Value {
+    json!(tidemark_core::event::millis_rfc3339::format(&at))
+}

@@ -1,21 +1,62 @@
-//! report: the read side over HTTP. For now the live aggregations,
-//! `GET /v1/realtime?metric=revenue&by=region&interval=1m&from=..&to=..`, answered
-//! by the search index.
+//! report: the read side over HTTP. Live aggregations answered by the search index
+//! (`GET /v1/realtime`), and reports merged at the tidemark from the warehouse and the
+//! index (`GET /v1/reports/{name}`).
 
 mod realtime;
+mod reconciliation;
+mod reports;
+mod watermarks;
 
 use axum::routing::get;
 use axum::Router;
+use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use tidemark_core::clock::Clock;
 use tidemark_core::ports::search::SearchIndex;
+use tidemark_core::ports::warehouse::Warehouse;
+use tidemark_core::report::ReportDef;
+
+pub use reports::ReportsError;
 
 #[derive(Clone)]
 pub struct ReportState {
     pub index: Arc<dyn SearchIndex>,
     pub clock: Arc<dyn Clock>,
+    /// The warehouse side, when a pipeline file declares reports.
+    pub batch: Option<BatchReports>,
 }
 
+#[derive(Clone)]
+pub struct BatchReports {
+    pub reports: Arc<Vec<ReportDef>>,
+    pub warehouse: Arc<dyn Warehouse>,
+}
+
+/// The dashboard: one self-contained page (inline SVG chart, no build step) that polls
+/// the report, stats, watermark and reconciliation routes.
+const DASHBOARD: &str = include_str!("dashboard.html");
+
 pub fn router(state: ReportState) -> Router {
-    Router::new().route("/v1/realtime", get(realtime::get_realtime)).with_state(state)
+    Router::new()
+        .route("/", get(|| async { axum::response::Html(DASHBOARD) }))
+        .route("/v1/realtime", get(realtime::get_realtime))
+        .route("/v1/reports", get(reports::list_reports))
+        .route("/v1/reports/{name}", get(reports::get_report))
+        .route("/v1/reconciliation", get(reconciliation::get_reconciliation))
+        .route("/v1/watermarks", get(watermarks::get_watermarks))
+        .with_state(state)
+}
+
+/// An RFC 3339 time parameter, or `default` when absent; the error names the field.
+pub(crate) fn parse_time(
+    field: &'static str,
+    text: Option<&str>,
+    default: DateTime<Utc>,
+) -> Result<DateTime<Utc>, (&'static str, String)> {
+    match text {
+        None | Some("") => Ok(default),
+        Some(text) => DateTime::parse_from_rfc3339(text)
+            .map(|at| at.with_timezone(&Utc))
+            .map_err(|_| (field, format!("{field} must be RFC 3339, e.g. 2026-11-25T13:00:00Z"))),
+    }
 }

@@ -9,6 +9,7 @@
 pub mod batch;
 pub mod bucket;
 pub mod clock;
+pub mod compact;
 pub mod consume;
 #[cfg(feature = "contract")]
 pub mod contract;
@@ -18,6 +19,8 @@ pub mod kv_key;
 pub mod merge;
 pub mod ports;
 pub mod realtime;
+pub mod reconcile;
+pub mod report;
 pub mod search;
 pub mod shard;
 pub mod validate;

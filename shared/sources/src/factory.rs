@@ -43,6 +43,9 @@ impl SourceFactory for Connectors {
                 cursor: s.cursor.clone().filter(|_| s.mode == tidemark_core::batch::pipeline::ExtractMode::Incremental),
                 key: s.key.clone(),
             }),
+            SourceKind::Realtime => {
+                return Err(config("real-time events are compacted from the key-value store, not extracted".into()))
+            }
             SourceKind::Csv | SourceKind::Jsonl | SourceKind::Weblog => {
                 let path = PathBuf::from(s.path.as_deref().unwrap_or_default());
                 Arc::new(FileReader {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::extract::{extract_source, ExtractError, ExtractSummary};
 use super::load::{LoadError, LoadJob, LoadSummary};
-use super::pipeline::{Pipeline, SourceDef};
+use super::pipeline::{Pipeline, SourceDef, SourceKind};
 use super::progress::Progress;
 use crate::clock::Clock;
 use crate::ports::{ObjectStore, SourceError, SourceReader, Warehouse};
@@ -25,6 +25,8 @@ pub enum JobError {
     Load(#[from] LoadError),
     #[error(transparent)]
     Source(#[from] SourceError),
+    #[error("source {0:?} holds real-time events: realtime-compact fills it, batch-extract does not")]
+    NotExtracted(String),
 }
 
 /// batch-extract: every source (or one), in pipeline order. Stops at the first failure;
@@ -39,9 +41,14 @@ pub async fn batch_extract(
 ) -> Result<Vec<ExtractSummary>, JobError> {
     let selected: Vec<&SourceDef> = match only {
         Some(name) => {
-            vec![pipeline.source(name).ok_or_else(|| JobError::Unknown { what: "source", name: name.into() })?]
+            let source =
+                pipeline.source(name).ok_or_else(|| JobError::Unknown { what: "source", name: name.into() })?;
+            if source.kind == SourceKind::Realtime {
+                return Err(JobError::NotExtracted(name.into()));
+            }
+            vec![source]
         }
-        None => pipeline.sources.iter().collect(),
+        None => pipeline.sources.iter().filter(|s| s.kind != SourceKind::Realtime).collect(),
     };
     let mut out = Vec::new();
     for s in selected {

@@ -19,10 +19,13 @@ pub struct Pipeline {
     pub sources: Vec<SourceDef>,
     #[serde(default, rename = "table")]
     pub tables: Vec<TableDef>,
+    #[serde(default, rename = "report")]
+    pub reports: Vec<crate::report::ReportDef>,
 }
 
 /// Cron expressions (with seconds: `sec min hour day month weekday`) for the jobs that
-/// `tidemark up` runs. Default: extract at 02:00 UTC and load right after.
+/// `tidemark up` runs. Default: extract at 02:00 UTC, load at 02:15, realtime-compact
+/// (yesterday) at 02:30, reconcile at 02:45, report-views every five minutes.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Schedule {
@@ -30,6 +33,12 @@ pub struct Schedule {
     pub batch_extract: String,
     #[serde(default = "default_load_cron")]
     pub batch_load: String,
+    #[serde(default = "default_reconcile_cron")]
+    pub reconcile: String,
+    #[serde(default = "default_compact_cron")]
+    pub realtime_compact: String,
+    #[serde(default = "default_views_cron")]
+    pub report_views: String,
 }
 
 fn default_extract_cron() -> String {
@@ -40,9 +49,30 @@ fn default_load_cron() -> String {
     "0 15 2 * * *".into()
 }
 
+/// After the nightly load (so that compaction's joins see the night's batch), before reconcile.
+fn default_compact_cron() -> String {
+    "0 30 2 * * *".into()
+}
+
+/// Every five minutes: the BI views' real-time rollups stay about as fresh as a
+/// dashboard poll.
+fn default_views_cron() -> String {
+    "0 */5 * * * *".into()
+}
+
+fn default_reconcile_cron() -> String {
+    "0 45 2 * * *".into()
+}
+
 impl Default for Schedule {
     fn default() -> Self {
-        Schedule { batch_extract: default_extract_cron(), batch_load: default_load_cron() }
+        Schedule {
+            batch_extract: default_extract_cron(),
+            batch_load: default_load_cron(),
+            reconcile: default_reconcile_cron(),
+            realtime_compact: default_compact_cron(),
+            report_views: default_views_cron(),
+        }
     }
 }
 
@@ -54,6 +84,9 @@ pub enum SourceKind {
     Jsonl,
     Csv,
     Weblog,
+    /// The real-time side's events, read from the key-value store by realtime-compact
+    /// (batch-extract does not pull it).
+    Realtime,
 }
 
 impl SourceKind {
@@ -64,7 +97,7 @@ impl SourceKind {
     /// File extension of the raw parts: the data stays in the source's own format.
     pub fn extension(self) -> &'static str {
         match self {
-            SourceKind::Postgres | SourceKind::Mysql | SourceKind::Jsonl => "jsonl",
+            SourceKind::Postgres | SourceKind::Mysql | SourceKind::Jsonl | SourceKind::Realtime => "jsonl",
             SourceKind::Csv => "csv",
             SourceKind::Weblog => "log",
         }
@@ -98,7 +131,9 @@ pub struct SourceDef {
     /// The source's own key, used to keep the latest version of a row in snapshots.
     #[serde(default)]
     pub key: Vec<String>,
-    /// JSON lines: the (dotted, for nested documents) fields to read.
+    /// JSON lines: the (dotted, for nested documents) fields to read. Realtime: event
+    /// fields to lift into columns besides the model's own (`properties.url`,
+    /// `keys.customer_id`).
     #[serde(default)]
     pub fields: Vec<String>,
     /// CSV delimiter, one character.
@@ -232,6 +267,10 @@ impl Pipeline {
         self.sources.iter().find(|s| s.name == name)
     }
 
+    pub fn report(&self, name: &str) -> Option<&crate::report::ReportDef> {
+        self.reports.iter().find(|r| r.name == name)
+    }
+
     pub fn table(&self, name: &str) -> Option<&TableDef> {
         self.tables.iter().find(|t| t.name == name)
     }
@@ -259,6 +298,16 @@ impl Pipeline {
                 return Err(format!("table {:?} is declared twice", t.name));
             }
             self.validate_table(t).map_err(|e| format!("table {}: {e}", t.name))?;
+        }
+        let mut reports = HashSet::new();
+        for r in &self.reports {
+            if !valid_name(&r.name) {
+                return Err(format!("report {:?}: name must be lowercase letters, digits and _", r.name));
+            }
+            if !reports.insert(&r.name) {
+                return Err(format!("report {:?} is declared twice", r.name));
+            }
+            r.validate(&self.tables).map_err(|e| format!("report {}: {e}", r.name))?;
         }
         Ok(())
     }
@@ -312,7 +361,13 @@ impl Pipeline {
 }
 
 fn validate_source(s: &SourceDef) -> Result<(), String> {
-    if s.kind.is_database() {
+    if s.kind == SourceKind::Realtime {
+        if s.url.is_some() || s.path.is_some() || s.query.is_some() || s.cursor.is_some() {
+            return Err("a realtime source is filled by realtime-compact from the key-value store: \
+                        it takes no url, path, query or cursor (only fields)"
+                .into());
+        }
+    } else if s.kind.is_database() {
         if s.url.is_none() || s.query.is_none() {
             return Err("a database source needs url and query".into());
         }

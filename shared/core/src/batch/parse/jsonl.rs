@@ -14,6 +14,13 @@ pub fn parse_rows(columns: &[SourceColumn], part: usize, bytes: &[u8]) -> Parsed
     parse(columns, part, bytes, |doc, name| doc.get(name), &temporal)
 }
 
+/// Events as the stream carries them: fields by dotted path (`properties.url`), with the
+/// manifest's types for the timestamps.
+pub fn parse_events(columns: &[SourceColumn], part: usize, bytes: &[u8]) -> Parsed {
+    let temporal: Vec<Option<ColumnType>> = columns.iter().map(|c| temporal_type(&c.ty)).collect();
+    parse(columns, part, bytes, lookup_path, &temporal)
+}
+
 /// Documents: fields by dotted path; a missing field is null.
 pub fn parse_documents(columns: &[SourceColumn], part: usize, bytes: &[u8]) -> Parsed {
     let none = vec![None; columns.len()];

@@ -38,5 +38,6 @@ pub fn parse_part(source: &SourceDef, manifest: &Manifest, part: usize, bytes: &
         }
         SourceKind::Csv => csv::parse(bytes, source.delimiter, part),
         SourceKind::Weblog => weblog::parse(bytes, part),
+        SourceKind::Realtime => jsonl::parse_events(&manifest.columns, part, bytes),
     }
 }

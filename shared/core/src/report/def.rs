@@ -1,0 +1,155 @@
+//! A report as the pipeline file declares it (`[[report]]`): one measure, read from a
+//! warehouse table on the batch side and from the event index on the real-time side,
+//! with the same dimensions named on both.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::batch::pipeline::TableDef;
+use crate::batch::rules::expr;
+use crate::batch::schema::Schema;
+use crate::batch::value::ColumnType;
+use crate::bucket::Interval;
+use crate::search::fields::{field_kind, FieldKind};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Measure {
+    /// Sum of `value` (both sides need one).
+    #[default]
+    Sum,
+    /// Number of rows / events.
+    Count,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportDef {
+    pub name: String,
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub measure: Measure,
+    /// What the measure is in, for people (`EUR`).
+    pub unit: Option<String>,
+    /// What one row is, for people (`orders`).
+    pub noun: Option<String>,
+    /// The period a batch load delivers whole: the tidemark is the end of the `grain`
+    /// period holding the last loaded event time (see `tidemark.rs`).
+    #[serde(default = "default_grain")]
+    pub grain: Interval,
+    pub batch: BatchSide,
+    pub realtime: RealtimeSide,
+}
+
+fn default_grain() -> Interval {
+    Interval::Hour
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchSide {
+    pub table: String,
+    /// The table's event-time column (timestamp).
+    pub time: String,
+    /// Column summed by `measure = "sum"`.
+    pub value: Option<String>,
+    /// Business key, compared with the real-time key by reconciliation.
+    pub key: Option<String>,
+    /// A SQL condition on the table's columns, e.g. `status <> 'cancelled'`.
+    pub filter: Option<String>,
+    /// Dimension name → column.
+    #[serde(default)]
+    pub by: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RealtimeSide {
+    pub event_type: Option<String>,
+    /// Number field summed by `measure = "sum"` (`amount`).
+    pub value: Option<String>,
+    pub key: Option<String>,
+    /// Exact matches on keyword fields, e.g. `{ currency = "EUR" }`.
+    #[serde(default)]
+    pub filter: BTreeMap<String, String>,
+    /// Dimension name → event field.
+    #[serde(default)]
+    pub by: BTreeMap<String, String>,
+}
+
+impl ReportDef {
+    pub fn title(&self) -> &str {
+        if self.title.is_empty() {
+            &self.name
+        } else {
+            &self.title
+        }
+    }
+
+    pub fn dimensions(&self) -> impl Iterator<Item = &str> {
+        self.batch.by.keys().map(String::as_str)
+    }
+
+    /// Checks the report against the declared tables; errors name the side and field.
+    pub fn validate(&self, tables: &[TableDef]) -> Result<(), String> {
+        let table = tables
+            .iter()
+            .find(|t| t.name == self.batch.table)
+            .ok_or_else(|| format!("batch.table {:?} is not a declared table", self.batch.table))?;
+        let column_type = |what: &str, name: &str| {
+            table.column(name).map(|c| c.ty).ok_or_else(|| format!("{what} {name:?} is not a column of {}", table.name))
+        };
+        match column_type("batch.time", &self.batch.time)? {
+            ColumnType::Timestamp => {}
+            other => return Err(format!("batch.time {:?} is {}, not a timestamp", self.batch.time, other.name())),
+        }
+        if let Some(key) = &self.batch.key {
+            column_type("batch.key", key)?;
+        }
+        for column in self.batch.by.values() {
+            column_type("batch.by", column)?;
+        }
+        if let Some(filter) = &self.batch.filter {
+            let schema = Schema::new(table.columns.iter().map(|c| c.name.as_str()));
+            expr::compile(filter, &schema).map_err(|e| format!("batch.filter: {e}"))?;
+        }
+        let realtime_field = |what: &str, name: &str, kind: FieldKind| match field_kind(name) {
+            Some(k) if k == kind => Ok(()),
+            Some(_) => Err(format!("{what} {name:?} is not a {kind:?} field of events")),
+            None => Err(format!("{what} {name:?} is not an indexed event field")),
+        };
+        for field in self.realtime.filter.keys().chain(self.realtime.by.values()).chain(&self.realtime.key) {
+            realtime_field("realtime field", field, FieldKind::Keyword)?;
+        }
+        if let Some(event_type) = &self.realtime.event_type {
+            event_type
+                .parse::<crate::event::EventType>()
+                .map_err(|()| format!("realtime.event_type {event_type:?} is not an event type"))?;
+        }
+        match self.measure {
+            Measure::Sum => {
+                let value = self.batch.value.as_deref().ok_or("measure = \"sum\" needs batch.value")?;
+                match column_type("batch.value", value)? {
+                    ColumnType::Integer | ColumnType::BigInt | ColumnType::Double | ColumnType::Decimal { .. } => {}
+                    other => return Err(format!("batch.value {value:?} is {}, not a number", other.name())),
+                }
+                let value = self.realtime.value.as_deref().ok_or("measure = \"sum\" needs realtime.value")?;
+                realtime_field("realtime.value", value, FieldKind::Number)?;
+            }
+            Measure::Count => {}
+        }
+        let batch_dims: Vec<&String> = self.batch.by.keys().collect();
+        let realtime_dims: Vec<&String> = self.realtime.by.keys().collect();
+        if batch_dims != realtime_dims {
+            return Err(format!(
+                "batch.by {batch_dims:?} and realtime.by {realtime_dims:?} must name the same dimensions"
+            ));
+        }
+        if self.batch.key.is_some() != self.realtime.key.is_some() {
+            return Err("batch.key and realtime.key go together (reconciliation compares them)".into());
+        }
+        Ok(())
+    }
+}

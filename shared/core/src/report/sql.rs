@@ -1,0 +1,85 @@
+//! The warehouse side of a report: one aggregate query per request, in SQL that
+//! DuckDB and Redshift both run (DATE_TRUNC, CAST, GROUP BY ordinals).
+
+use chrono::{DateTime, Utc};
+
+use crate::batch::sql::{ident, timestamp};
+use crate::batch::value::Value;
+use crate::bucket::Interval;
+use crate::ports::warehouse::QueryResult;
+
+use super::def::{Measure, ReportDef};
+
+pub fn date_unit(interval: Interval) -> &'static str {
+    match interval {
+        Interval::Minute => "minute",
+        Interval::Hour => "hour",
+        Interval::Day => "day",
+    }
+}
+
+/// The measure over the rows, as a double on both engines.
+pub fn measure_sql(def: &ReportDef) -> String {
+    match (def.measure, &def.batch.value) {
+        (Measure::Sum, Some(value)) => format!("CAST(COALESCE(SUM({}), 0) AS DOUBLE PRECISION)", ident(value)),
+        _ => "CAST(COUNT(*) AS DOUBLE PRECISION)".to_owned(),
+    }
+}
+
+/// The report's rows in `[from, to)` with its filter applied.
+pub fn where_sql(def: &ReportDef, from: DateTime<Utc>, to: DateTime<Utc>) -> String {
+    let time = ident(&def.batch.time);
+    let mut clause = format!("{time} >= {} AND {time} < {}", timestamp(from), timestamp(to));
+    if let Some(filter) = &def.batch.filter {
+        clause.push_str(&format!(" AND ({filter})"));
+    }
+    clause
+}
+
+/// `bucket, grp, value` rows ordered by bucket. `grp` is NULL for rows without the
+/// dimension (and always without `by`); they count in the bucket, in no group.
+pub fn batch_query(
+    def: &ReportDef,
+    by_column: Option<&str>,
+    interval: Interval,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> String {
+    let group =
+        by_column.map_or("CAST(NULL AS VARCHAR(256))".to_owned(), |c| format!("CAST({} AS VARCHAR(256))", ident(c)));
+    format!(
+        "SELECT DATE_TRUNC('{unit}', {time}) AS bucket, {group} AS grp, {measure} AS value FROM {table} \
+         WHERE {clause} GROUP BY 1, 2 ORDER BY 1, 2",
+        unit = date_unit(interval),
+        time = ident(&def.batch.time),
+        measure = measure_sql(def),
+        table = ident(&def.batch.table),
+        clause = where_sql(def, from, to),
+    )
+}
+
+/// One row of [`batch_query`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchRow {
+    pub bucket: DateTime<Utc>,
+    pub group: Option<String>,
+    pub value: f64,
+}
+
+pub fn read_batch_rows(result: &QueryResult) -> Result<Vec<BatchRow>, String> {
+    result
+        .rows
+        .iter()
+        .map(|row| match row.as_slice() {
+            [Value::Timestamp(bucket), group, value] => Ok(BatchRow {
+                bucket: *bucket,
+                group: match group {
+                    Value::Null => None,
+                    other => Some(other.to_string()),
+                },
+                value: value.as_f64().unwrap_or(0.0),
+            }),
+            other => Err(format!("unexpected report row {other:?}; want bucket timestamp, group, value")),
+        })
+        .collect()
+}
