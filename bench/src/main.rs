@@ -1,5 +1,6 @@
 //! Benchmarks of the hot paths, printing their figures (see BENCHMARKS.md). The batch
-//! path's are in `batch.rs` (`tidemark-bench batch`).
+//! path's are in `batch.rs` (`tidemark-bench batch`), merged reports' in `report.rs`
+//! (`tidemark-bench report`).
 //!
 //! `tidemark-bench realtime` runs, in one process on loopback:
 //! 1. the pixel `GET /v1/p.gif` and a bare axum handler returning the same GIF,
@@ -9,6 +10,7 @@
 
 mod batch;
 mod load;
+mod report;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -56,6 +58,18 @@ enum Command {
         #[arg(long)]
         postgres: Option<String>,
     },
+    /// Merged report latency over a large warehouse and index.
+    Report {
+        /// Order rows in the warehouse.
+        #[arg(long, default_value_t = 10_000_000)]
+        rows: u64,
+        /// Purchase events in the search index.
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        /// Measured rounds per report.
+        #[arg(long, default_value_t = 200)]
+        iterations: u64,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -64,6 +78,7 @@ fn main() -> anyhow::Result<()> {
             realtime(Duration::from_secs(seconds), batch_connections, pixel_connections, consumer_batch)
         }
         Command::Batch { rows, postgres } => batch::run(rows, postgres),
+        Command::Report { rows, events, iterations } => report::run(rows, events, iterations),
     }
 }
 

@@ -2,6 +2,9 @@
 // Test code: a failed unwrap is a failed test, which is the point.
 #![allow(clippy::unwrap_used)]
 
+mod browser;
 mod crash;
+mod demo;
 mod realtime;
+mod reports;
 mod support;

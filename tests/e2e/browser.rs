@@ -1,0 +1,119 @@
+//! The dashboard in a real browser: headless Chromium (Debian's `chromium` and
+//! `chromium-driver`) driven over WebDriver loads the page of a demo that has run, waits
+//! for the chart, checks that batch and real-time bars and the tidemark line are drawn,
+//! and saves a screenshot under the test's output directory.
+//!
+//! Without chromedriver the test says so and passes, unless `TIDEMARK_REQUIRE_BROWSER`
+//! is set (CI sets it after installing the packages), when it fails.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{ClientBuilder, Locator};
+use serde_json::json;
+use tidemark::demo::{Demo, DemoArgs};
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// Kills chromedriver (and with it the browser) however the test ends.
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        if let Err(error) = self.0.kill() {
+            eprintln!("stopping chromedriver: {error}");
+        }
+        if let Err(error) = self.0.wait() {
+            eprintln!("reaping chromedriver: {error}");
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+async fn start_driver() -> (Driver, String) {
+    let port = free_port();
+    let child = Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let driver = Driver(child);
+    let url = format!("http://127.0.0.1:{port}");
+    for _ in 0..100 {
+        if reqwest::get(format!("{url}/status")).await.is_ok_and(|r| r.status().is_success()) {
+            return (driver, url);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("chromedriver did not answer on {url}");
+}
+
+fn screenshot_path() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard.png")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_draws_both_sides_and_the_tidemark() {
+    if !Path::new(CHROMEDRIVER).is_file() {
+        assert!(
+            std::env::var_os("TIDEMARK_REQUIRE_BROWSER").is_none(),
+            "TIDEMARK_REQUIRE_BROWSER is set but {CHROMEDRIVER} is missing (apt-get install chromium chromium-driver)"
+        );
+        eprintln!("skipped: {CHROMEDRIVER} not installed (apt-get install chromium chromium-driver)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let demo = Demo::start(DemoArgs {
+        data_dir: dir.path().join("demo"),
+        http_addr: "127.0.0.1:0".parse().unwrap(),
+        postgres: "postgres://postgres@127.0.0.1:1/postgres".to_owned(),
+        orders: 400,
+        seed: 11,
+        stream_seconds: 0.2,
+        pause_seconds: 0.0,
+        exit: true,
+    })
+    .await
+    .unwrap();
+    demo.play().await.unwrap();
+
+    let (_driver, driver_url) = start_driver().await;
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".to_owned(),
+        json!({
+            "binary": CHROMIUM,
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,1000"],
+        }),
+    );
+    let browser = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&driver_url)
+        .await
+        .unwrap();
+    browser.goto(&demo.dashboard_url()).await.unwrap();
+    browser.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("body[data-ready]")).await.unwrap();
+    let batch = browser.find_all(Locator::Css("#chart rect.bar.batch")).await.unwrap();
+    let realtime = browser.find_all(Locator::Css("#chart rect.bar.realtime")).await.unwrap();
+    let line = browser.find(Locator::Css("#chart #tidemark-line")).await.unwrap();
+    // Hours 00–17 are batch and 18–23 real time, three regions stacked in each.
+    assert!(batch.len() >= 18, "batch bars drawn: {}", batch.len());
+    assert!(realtime.len() >= 6, "real-time bars drawn: {}", realtime.len());
+    let x: f64 = line.attr("x1").await.unwrap().unwrap().parse().unwrap();
+    assert!(x > 0.0, "the tidemark line has a position");
+    let mark = browser.find(Locator::Id("mark")).await.unwrap().text().await.unwrap();
+    assert!(mark.contains("18:00"), "the tidemark card says 18:00: {mark}");
+
+    let png = browser.screenshot().await.unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
+    std::fs::write(screenshot_path(), &png).unwrap();
+    eprintln!("dashboard screenshot: {}", screenshot_path().display());
+    browser.close().await.unwrap();
+    demo.shutdown().await.unwrap();
+}
