@@ -37,16 +37,9 @@ impl BatchEnv {
         let text = std::fs::read_to_string(pipeline_path)
             .with_context(|| format!("reading the pipeline file {} (TIDEMARK_PIPELINE)", pipeline_path.display()))?;
         let pipeline = Pipeline::parse(&text).with_context(|| format!("in {}", pipeline_path.display()))?;
-        for (job, expr) in [
-            ("batch_extract", &pipeline.schedule.batch_extract),
-            ("batch_load", &pipeline.schedule.batch_load),
-            ("reconcile", &pipeline.schedule.reconcile),
-            ("realtime_compact", &pipeline.schedule.realtime_compact),
-            ("report_views", &pipeline.schedule.report_views),
-        ] {
-            crate::schedule::parse_cron(expr)
-                .with_context(|| format!("schedule.{job} in {}", pipeline_path.display()))?;
-        }
+        crate::schedule::validate(&pipeline.schedule)
+            .map_err(anyhow::Error::msg)
+            .with_context(|| format!("in {}", pipeline_path.display()))?;
         let base = pipeline_path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
         let warehouse = DuckWarehouse::open(&data_dir.join("warehouse.duckdb"))
             .context("opening the warehouse (is another tidemark process using this data directory?)")?;

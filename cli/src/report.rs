@@ -48,13 +48,9 @@ pub struct ReportArgs {
     pub data_dir: PathBuf,
 }
 
-fn time(field: &str, text: Option<&str>, default: DateTime<Utc>) -> anyhow::Result<DateTime<Utc>> {
-    match text {
-        None => Ok(default),
-        Some(text) => Ok(DateTime::parse_from_rfc3339(text)
-            .with_context(|| format!("--{field} must be RFC 3339, e.g. 2026-11-25T13:00:00Z"))?
-            .with_timezone(&Utc)),
-    }
+/// The HTTP parameters' parser, so `--from`/`--to` take exactly what `?from=`/`?to=` take.
+fn time(field: &'static str, text: Option<&str>, default: DateTime<Utc>) -> anyhow::Result<DateTime<Utc>> {
+    tidemark_report::parse_time(field, text, default).map_err(|(_, message)| anyhow::anyhow!("--{message}"))
 }
 
 pub async fn run(args: &ReportArgs) -> anyhow::Result<()> {

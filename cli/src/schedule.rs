@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use croner::Cron;
+use tidemark_core::batch::pipeline::Schedule;
 use tidemark_core::kv_key::KvLayout;
 use tidemark_core::ports::kv::KvStore;
 use tidemark_core::ports::SearchIndex;
@@ -15,7 +16,7 @@ use tokio::sync::watch;
 
 use crate::batch::{print_compact, print_extract, print_load, print_reconcile, BatchEnv};
 
-pub fn parse_cron(expr: &str) -> Result<Cron, croner::errors::CronError> {
+fn parse_cron(expr: &str) -> Result<Cron, croner::errors::CronError> {
     Cron::from_str(expr)
 }
 
@@ -37,17 +38,30 @@ pub struct Realtime {
     pub layout: KvLayout,
 }
 
+/// Every scheduled job with its `schedule.<key>` name and cron expression: one list for
+/// the start-up check and the scheduler.
+fn jobs(schedule: &Schedule) -> [(Job, &'static str, &str); 5] {
+    [
+        (Job::Extract, "batch_extract", &schedule.batch_extract),
+        (Job::Load, "batch_load", &schedule.batch_load),
+        (Job::Compact, "realtime_compact", &schedule.realtime_compact),
+        (Job::Reconcile, "reconcile", &schedule.reconcile),
+        (Job::Views, "report_views", &schedule.report_views),
+    ]
+}
+
+/// Checks every cron expression; the error names the `schedule.<key>`.
+pub fn validate(schedule: &Schedule) -> Result<(), String> {
+    for (_, key, expr) in jobs(schedule) {
+        parse_cron(expr).map_err(|e| format!("schedule.{key}: {e}"))?;
+    }
+    Ok(())
+}
+
 /// Runs until `stop` turns true. A failed job is logged and tried again at its next time.
 pub async fn run(env: BatchEnv, realtime: Realtime, mut stop: watch::Receiver<bool>) {
-    let schedule = &env.pipeline.schedule;
-    let crons = [
-        (Job::Extract, &schedule.batch_extract),
-        (Job::Load, &schedule.batch_load),
-        (Job::Compact, &schedule.realtime_compact),
-        (Job::Reconcile, &schedule.reconcile),
-        (Job::Views, &schedule.report_views),
-    ];
-    let crons: Vec<(Job, Cron)> = crons.iter().filter_map(|(j, e)| parse_cron(e).ok().map(|c| (*j, c))).collect();
+    let crons: Vec<(Job, Cron)> =
+        jobs(&env.pipeline.schedule).iter().filter_map(|(j, _, e)| parse_cron(e).ok().map(|c| (*j, c))).collect();
     loop {
         let now = Utc::now();
         let next = crons.iter().filter_map(|(j, c)| c.find_next_occurrence(&now, false).ok().map(|t| (t, *j))).min();

@@ -48,7 +48,7 @@ pub fn router(state: ReportState) -> Router {
 }
 
 /// An RFC 3339 time parameter, or `default` when absent; the error names the field.
-pub(crate) fn parse_time(
+pub fn parse_time(
     field: &'static str,
     text: Option<&str>,
     default: DateTime<Utc>,

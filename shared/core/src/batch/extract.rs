@@ -61,6 +61,17 @@ pub async fn read_manifest(store: &dyn ObjectStore, source: &str, key: &str) -> 
     serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))
 }
 
+/// Writes a run's manifest, last: its presence marks the run complete.
+pub async fn put_manifest(store: &dyn ObjectStore, m: &Manifest) -> Result<(), ExtractError> {
+    let key = Manifest::key(&m.source, &m.run_id);
+    let body = serde_json::to_vec_pretty(m).map_err(|e| ExtractError::Manifest {
+        source_name: m.source.clone(),
+        key: key.clone(),
+        message: e.to_string(),
+    })?;
+    Ok(store.put(&key, body).await?)
+}
+
 pub async fn extract_source(
     source: &SourceDef,
     reader: &dyn SourceReader,
@@ -143,12 +154,7 @@ pub async fn extract_source(
         extracted_at,
         elapsed_ms: summary.elapsed_ms,
     };
-    let body = serde_json::to_vec_pretty(&m).map_err(|e| ExtractError::Manifest {
-        source_name: source.name.clone(),
-        key: Manifest::key(&source.name, &run_id),
-        message: e.to_string(),
-    })?;
-    store.put(&Manifest::key(&source.name, &run_id), body).await?;
+    put_manifest(store, &m).await?;
     summary.run_id = Some(run_id);
     summary.note = format!("{} rows in {} parts", summary.rows, summary.parts);
     progress.finish(&summary.note);

@@ -5,6 +5,7 @@ use std::time::Instant;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
 use super::records;
+use crate::batch::extract::{put_manifest, ExtractError};
 use crate::batch::load::{LoadError, LoadJob, LoadSummary};
 use crate::batch::manifest::{self, Manifest, PartInfo};
 use crate::batch::pipeline::{Pipeline, SourceDef, SourceKind};
@@ -26,8 +27,8 @@ pub enum CompactError {
     Kv(#[from] KvError),
     #[error("writing the interim store: {0}")]
     Store(#[from] ObjectStoreError),
-    #[error("manifest of {key}: {message}")]
-    Manifest { key: String, message: String },
+    #[error(transparent)]
+    Manifest(#[from] ExtractError),
     #[error(transparent)]
     Load(#[from] LoadError),
 }
@@ -143,7 +144,6 @@ impl Compactor<'_> {
             self.store.put(&key, body).await?;
             parts.push(info);
         }
-        let key = Manifest::key(&source.name, &run_id);
         let m = Manifest {
             source: source.name.clone(),
             run_id: run_id.clone(),
@@ -160,9 +160,7 @@ impl Compactor<'_> {
             extracted_at,
             elapsed_ms: 0,
         };
-        let body = serde_json::to_vec_pretty(&m)
-            .map_err(|e| CompactError::Manifest { key: key.clone(), message: e.to_string() })?;
-        self.store.put(&key, body).await?;
+        put_manifest(self.store, &m).await?;
         Ok(Some(run_id))
     }
 }

@@ -88,8 +88,7 @@ pub fn latest(report: Option<&str>, limit: usize) -> String {
 
 /// Batch facts of a report: `key, time, group, value` in `[from, to)`, filter applied.
 pub fn batch_facts(def: &ReportDef, group_column: Option<&str>, from: DateTime<Utc>, to: DateTime<Utc>) -> String {
-    let group =
-        group_column.map_or("CAST(NULL AS VARCHAR(256))".to_owned(), |g| format!("CAST({} AS VARCHAR(256))", ident(g)));
+    let group = crate::report::sql::group_sql(group_column);
     let value = match (def.measure, &def.batch.value) {
         (Measure::Sum, Some(value)) => format!("CAST({} AS DOUBLE PRECISION)", ident(value)),
         _ => "CAST(1 AS DOUBLE PRECISION)".to_owned(),

@@ -26,6 +26,11 @@ pub fn measure_sql(def: &ReportDef) -> String {
     }
 }
 
+/// A group column as text on both engines; NULL when the query has no dimension.
+pub fn group_sql(column: Option<&str>) -> String {
+    column.map_or("CAST(NULL AS VARCHAR(256))".to_owned(), |c| format!("CAST({} AS VARCHAR(256))", ident(c)))
+}
+
 /// The report's rows in `[from, to)` with its filter applied.
 pub fn where_sql(def: &ReportDef, from: DateTime<Utc>, to: DateTime<Utc>) -> String {
     let time = ident(&def.batch.time);
@@ -45,8 +50,7 @@ pub fn batch_query(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> String {
-    let group =
-        by_column.map_or("CAST(NULL AS VARCHAR(256))".to_owned(), |c| format!("CAST({} AS VARCHAR(256))", ident(c)));
+    let group = group_sql(by_column);
     format!(
         "SELECT DATE_TRUNC('{unit}', {time}) AS bucket, {group} AS grp, {measure} AS value FROM {table} \
          WHERE {clause} GROUP BY 1, 2 ORDER BY 1, 2",

@@ -11,7 +11,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::def::ReportDef;
 use super::run::{realtime_histogram, ReportError};
-use super::sql::{date_unit, measure_sql};
+use super::sql::{date_unit, group_sql, measure_sql};
 use super::tidemark::Tidemark;
 use crate::batch::pipeline::Pipeline;
 use crate::batch::sql::{ident, meta_ddl, quote, timestamp, WATERMARKS};
@@ -47,11 +47,7 @@ fn mark_sql(def: &ReportDef) -> String {
 }
 
 pub fn view_sql(def: &ReportDef) -> String {
-    let group = def
-        .dimensions()
-        .next()
-        .and_then(|d| def.batch.by.get(d))
-        .map_or("CAST(NULL AS VARCHAR(256))".to_owned(), |c| format!("CAST({} AS VARCHAR(256))", ident(c)));
+    let group = group_sql(def.dimensions().next().and_then(|d| def.batch.by.get(d)).map(String::as_str));
     let time = ident(&def.batch.time);
     let filter = def.batch.filter.as_ref().map(|f| format!(" AND ({f})")).unwrap_or_default();
     let mark = mark_sql(def);
