@@ -73,6 +73,10 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
+    // Quiet unless asked: `RUST_LOG=info` shows the warehouse's slow statements.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).init();
     match Cli::parse().command {
         Command::Realtime { seconds, batch_connections, pixel_connections, consumer_batch } => {
             realtime(Duration::from_secs(seconds), batch_connections, pixel_connections, consumer_batch)

@@ -164,3 +164,52 @@ async fn beacon_js_is_served_and_ndjson_is_accepted() {
     assert_eq!((report["accepted"].as_u64(), report["rejected"].as_u64()), (Some(2), Some(1)));
     assert_eq!(report["results"][1]["rule"], "json");
 }
+
+/// API Gateway HTTP API (payload 2.0) requests, as the Lambda receives them, through
+/// `lambda_http`'s own conversion and the router.
+mod api_gateway {
+    use super::*;
+
+    async fn invoke(stream: Arc<MemoryStream>, fixture: &str) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+        let request = lambda_http::request::from_str(fixture).unwrap();
+        let (parts, body) = request.into_parts();
+        send(app(stream), Request::from_parts(parts, Body::from(body.to_vec()))).await
+    }
+
+    #[tokio::test]
+    async fn post_events_answers_per_event() {
+        let stream = Arc::new(MemoryStream::default());
+        let (status, _, body) =
+            invoke(stream.clone(), include_str!("../tests/fixtures/apigw-v2-post-events.json")).await;
+        assert_eq!(status, StatusCode::OK);
+        let report: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(report["accepted"], 1);
+        assert_eq!(report["rejected"], 1);
+        assert_eq!(report["results"][1]["field"], "amount");
+        let records = stream.records.lock().unwrap();
+        assert_eq!(records.len(), 1);
+        let event = Event::from_record_bytes(&records[0].data).unwrap();
+        assert_eq!((event.event_id.as_str(), event.source.as_str(), event.amount), ("apigw-1", "web", Some(42.5)));
+    }
+
+    #[tokio::test]
+    async fn a_wrong_write_key_writes_nothing() {
+        let stream = Arc::new(MemoryStream::default());
+        let (status, _, _) = invoke(stream.clone(), include_str!("../tests/fixtures/apigw-v2-wrong-key.json")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(stream.records.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_pixel_answers_a_gif_that_is_never_cached() {
+        let stream = Arc::new(MemoryStream::default());
+        let (status, headers, body) =
+            invoke(stream.clone(), include_str!("../tests/fixtures/apigw-v2-pixel.json")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers["content-type"], "image/gif");
+        assert!(headers["cache-control"].to_str().unwrap().starts_with("no-store"));
+        assert_eq!(body, PIXEL_GIF.to_vec());
+        let records = stream.records.lock().unwrap();
+        assert_eq!(Event::from_record_bytes(&records[0].data).unwrap().event_id, "px-1");
+    }
+}

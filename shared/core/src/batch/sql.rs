@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::pipeline::{LoadMode, TableDef};
 use super::value::Value;
+use crate::ports::warehouse::LoadCommit;
 
 pub const LOADS: &str = "tidemark_loads";
 pub const WATERMARKS: &str = "tidemark_watermarks";
@@ -116,6 +117,28 @@ pub fn apply_stage(t: &TableDef) -> Vec<String> {
         }
         (LoadMode::Overwrite, _, _) => vec![format!("DELETE FROM {table}"), insert],
     }
+}
+
+/// The load's bookkeeping, committed with its rows: one load record per extract run it
+/// consumed, then the table's watermark.
+pub fn bookkeeping(t: &TableDef, c: &LoadCommit) -> Vec<String> {
+    let mut book: Vec<String> = c
+        .extract_runs
+        .iter()
+        .map(|(source, run)| {
+            record_load(&t.name, &c.load_id, source, run, c.rows_loaded, c.rows_quarantined, c.loaded_at)
+        })
+        .collect();
+    book.extend(set_watermark(
+        &t.source,
+        &t.name,
+        c.high_water,
+        &c.load_id,
+        c.rows_loaded,
+        c.rows_quarantined,
+        c.loaded_at,
+    ));
+    book
 }
 
 pub fn record_load(

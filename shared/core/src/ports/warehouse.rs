@@ -48,6 +48,28 @@ pub struct Watermark {
     pub loaded_at: DateTime<Utc>,
 }
 
+impl Watermark {
+    /// A row of `batch::sql::watermarks()`, as any warehouse answers it.
+    pub fn from_row(r: &[Value]) -> Watermark {
+        let cell = |i: usize| r.get(i).cloned().unwrap_or(Value::Null);
+        Watermark {
+            source: cell(0).to_string(),
+            table: cell(1).to_string(),
+            high_water: match cell(2) {
+                Value::Timestamp(t) => Some(t),
+                _ => None,
+            },
+            load_id: cell(3).to_string(),
+            rows_loaded: cell(4).as_f64().unwrap_or(0.0) as u64,
+            rows_quarantined: cell(5).as_f64().unwrap_or(0.0) as u64,
+            loaded_at: match cell(6) {
+                Value::Timestamp(t) => t,
+                _ => DateTime::UNIX_EPOCH,
+            },
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct QueryResult {
     pub columns: Vec<String>,

@@ -69,6 +69,16 @@ impl DuckWarehouse {
     }
 }
 
+/// Statements of a load that take over a second are logged with their time: the merge
+/// of a large stage is where a load spends it.
+fn log_slow(stmt: &str, started: std::time::Instant) {
+    let elapsed = started.elapsed();
+    if elapsed.as_secs() >= 1 {
+        let head: String = stmt.chars().take(120).collect();
+        tracing::info!(statement = %head, elapsed_ms = elapsed.as_millis() as u64, "slow warehouse statement");
+    }
+}
+
 fn exec(conn: &Connection, stmt: &str) -> Result<(), WarehouseError> {
     conn.execute_batch(stmt).map_err(|e| err(stmt, e))
 }
@@ -142,27 +152,7 @@ impl Warehouse for DuckWarehouse {
     async fn commit(&self, table: &TableDef, commit: &LoadCommit) -> Result<CommitOutcome, WarehouseError> {
         let check = sql::already_loaded(&commit.load_id);
         let apply = sql::apply_stage(table);
-        let mut book: Vec<String> = Vec::new();
-        for (source, run) in &commit.extract_runs {
-            book.push(sql::record_load(
-                &table.name,
-                &commit.load_id,
-                source,
-                run,
-                commit.rows_loaded,
-                commit.rows_quarantined,
-                commit.loaded_at,
-            ));
-        }
-        book.extend(sql::set_watermark(
-            &table.source,
-            &table.name,
-            commit.high_water,
-            &commit.load_id,
-            commit.rows_loaded,
-            commit.rows_quarantined,
-            commit.loaded_at,
-        ));
+        let book = sql::bookkeeping(table, commit);
         let drop = sql::drop_stage(table);
         let staged_count = format!("SELECT COUNT(*) FROM {}", sql::stage_name(&table.name));
         self.blocking(move |i| {
@@ -177,9 +167,13 @@ impl Warehouse for DuckWarehouse {
             };
             let tx = i.conn.transaction().map_err(|e| err("begin", e))?;
             for s in apply.iter().chain(book.iter()) {
+                let started = std::time::Instant::now();
                 tx.execute_batch(s).map_err(|e| err(s, e))?;
+                log_slow(s, started);
             }
+            let started = std::time::Instant::now();
             tx.commit().map_err(|e| err("commit", e))?;
+            log_slow("COMMIT", started);
             exec(&i.conn, &drop)?;
             Ok(CommitOutcome::Committed { rows: staged })
         })
@@ -194,25 +188,7 @@ impl Warehouse for DuckWarehouse {
     async fn watermarks(&self) -> Result<Vec<Watermark>, WarehouseError> {
         let stmt = sql::watermarks();
         let res = self.blocking(move |i| query(&i.conn, &stmt)).await?;
-        Ok(res
-            .rows
-            .into_iter()
-            .map(|r| Watermark {
-                source: r[0].to_string(),
-                table: r[1].to_string(),
-                high_water: match r[2] {
-                    Value::Timestamp(t) => Some(t),
-                    _ => None,
-                },
-                load_id: r[3].to_string(),
-                rows_loaded: r[4].as_f64().unwrap_or(0.0) as u64,
-                rows_quarantined: r[5].as_f64().unwrap_or(0.0) as u64,
-                loaded_at: match r[6] {
-                    Value::Timestamp(t) => t,
-                    _ => chrono::DateTime::UNIX_EPOCH,
-                },
-            })
-            .collect())
+        Ok(res.rows.iter().map(|r| Watermark::from_row(r)).collect())
     }
 
     async fn execute(&self, statements: &[String]) -> Result<(), WarehouseError> {

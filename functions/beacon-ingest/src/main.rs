@@ -1,0 +1,20 @@
+//! The beacon-ingest Lambda behind API Gateway: the same router as `tidemark up`, with
+//! Kinesis as the stream and write keys from Secrets Manager.
+
+use std::sync::Arc;
+
+use tidemark_aws::{secrets, settings, AwsClients, Endpoint};
+use tidemark_core::clock::SystemClock;
+use tidemark_core::ingest::Ingestor;
+use tidemark_core::validate::ValidationLimits;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    tracing_subscriber::fmt().json().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
+    let endpoint = Endpoint::from_env()?;
+    let clients = AwsClients::load(&endpoint).await;
+    let stream = settings::stream(&clients)?;
+    let write_keys = secrets::write_keys(&clients).await?;
+    let ingestor = Ingestor::new(Arc::new(stream), write_keys, ValidationLimits::default(), Arc::new(SystemClock));
+    lambda_http::run(tidemark_beacon_ingest::router(Arc::new(ingestor))).await
+}

@@ -1,0 +1,17 @@
+//! The stream-index Lambda: tracing, settings and the OpenSearch client once, then run.
+
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use tidemark_aws::{settings, Endpoint};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt().json().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
+    let endpoint = Endpoint::from_env()?;
+    let index = settings::search(&endpoint).await?;
+    index.ensure_template().await?;
+    let index = &index;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move {
+        Ok::<_, Error>(tidemark_stream_index::handle(event.payload, index).await)
+    }))
+    .await
+}

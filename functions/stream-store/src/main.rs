@@ -1,0 +1,19 @@
+//! The stream-store Lambda: tracing, settings and the DynamoDB client once, then run.
+
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use tidemark_aws::{settings, AwsClients, Endpoint};
+use tidemark_core::kv_key::KvLayout;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt().json().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
+    let endpoint = Endpoint::from_env()?;
+    let clients = AwsClients::load(&endpoint).await;
+    let kv = settings::kv(&clients)?;
+    let layout = KvLayout { write_shards: settings::write_shards()?, ..KvLayout::default() };
+    let (kv, layout) = (&kv, &layout);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move {
+        Ok::<_, Error>(tidemark_stream_store::handle(event.payload, kv, layout).await)
+    }))
+    .await
+}

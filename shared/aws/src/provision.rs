@@ -1,0 +1,99 @@
+//! Creates the stream, table and bucket that the adapters expect, where they are
+//! missing: for emulators (moto, LocalStack) and first runs against a bare account. In a
+//! real deployment the SAM template owns these resources; this mirrors its settings
+//! (on-demand capacity, the pk/sk key schema, the TTL attribute).
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TimeToLiveSpecification,
+};
+use aws_sdk_kinesis::types::{StreamMode, StreamModeDetails, StreamStatus};
+
+use crate::config::AwsClients;
+use crate::retry::describe;
+
+#[derive(Debug, thiserror::Error)]
+#[error("provision {resource}: {message}")]
+pub struct ProvisionError {
+    pub resource: String,
+    pub message: String,
+}
+
+fn fail(resource: &str, message: String) -> ProvisionError {
+    ProvisionError { resource: resource.to_string(), message }
+}
+
+/// An on-demand Kinesis stream, waited for until ACTIVE.
+pub async fn stream(clients: &AwsClients, name: &str) -> Result<(), ProvisionError> {
+    let mode = StreamModeDetails::builder()
+        .stream_mode(StreamMode::OnDemand)
+        .build()
+        .map_err(|e| fail(name, e.to_string()))?;
+    if let Err(e) = clients.kinesis.create_stream().stream_name(name).stream_mode_details(mode).send().await {
+        if !e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception()) {
+            return Err(fail(name, describe(&e)));
+        }
+    }
+    for _ in 0..100 {
+        let summary = clients
+            .kinesis
+            .describe_stream_summary()
+            .stream_name(name)
+            .send()
+            .await
+            .map_err(|e| fail(name, describe(&e)))?;
+        if summary.stream_description_summary().is_some_and(|s| s.stream_status() == &StreamStatus::Active) {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(fail(name, "stream did not become ACTIVE".into()))
+}
+
+/// The key-value table: `pk` (hash) and `sk` (range) strings, on-demand, TTL on
+/// `expires_at`.
+pub async fn kv_table(clients: &AwsClients, name: &str) -> Result<(), ProvisionError> {
+    let attr =
+        |n: &str| AttributeDefinition::builder().attribute_name(n).attribute_type(ScalarAttributeType::S).build();
+    let key = |n: &str, t: KeyType| KeySchemaElement::builder().attribute_name(n).key_type(t).build();
+    let created = clients
+        .dynamodb
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attr("pk").map_err(|e| fail(name, e.to_string()))?)
+        .attribute_definitions(attr("sk").map_err(|e| fail(name, e.to_string()))?)
+        .key_schema(key("pk", KeyType::Hash).map_err(|e| fail(name, e.to_string()))?)
+        .key_schema(key("sk", KeyType::Range).map_err(|e| fail(name, e.to_string()))?)
+        .send()
+        .await;
+    match created {
+        Ok(_) => {
+            let ttl = TimeToLiveSpecification::builder()
+                .attribute_name("expires_at")
+                .enabled(true)
+                .build()
+                .map_err(|e| fail(name, e.to_string()))?;
+            clients
+                .dynamodb
+                .update_time_to_live()
+                .table_name(name)
+                .time_to_live_specification(ttl)
+                .send()
+                .await
+                .map_err(|e| fail(name, describe(&e)))?;
+            Ok(())
+        }
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception()) => Ok(()),
+        Err(e) => Err(fail(name, describe(&e))),
+    }
+}
+
+pub async fn bucket(clients: &AwsClients, name: &str) -> Result<(), ProvisionError> {
+    match clients.s3.create_bucket().bucket(name).send().await {
+        Ok(_) => Ok(()),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_bucket_already_owned_by_you()) => Ok(()),
+        Err(e) => Err(fail(name, describe(&e))),
+    }
+}

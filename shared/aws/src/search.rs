@@ -1,0 +1,314 @@
+//! The search index port on OpenSearch (a managed domain, OpenSearch Serverless, or any
+//! server of the OpenSearch API), through the `opensearch` client.
+//!
+//! Events go to daily indices `<prefix>-YYYY.MM.DD` cut on `occurred_at`, with
+//! `_id` = `event_id`: a replay lands on the same index and id and overwrites, never
+//! double-counts. An index template created at start gives every daily index the same
+//! mapping (the fields of `tidemark_core::search::fields`; `properties` and `keys` are
+//! kept in `_source` only, so that client-chosen names cannot explode the mapping).
+//! Searches run on `<prefix>-*` with the request body unchanged.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use opensearch::auth::Credentials;
+use opensearch::http::headers::{HeaderMap, HeaderValue, CONTENT_TYPE};
+use opensearch::http::transport::{SingleNodeConnectionPool, TransportBuilder};
+use opensearch::http::{Method, StatusCode, Url};
+use opensearch::OpenSearch;
+use serde_json::{json, Map, Value};
+use tidemark_core::event::Event;
+use tidemark_core::ports::{IndexOutcome, SearchError, SearchIndex};
+use tidemark_core::search::fields::{FieldKind, FIELDS};
+use tidemark_core::search::{SearchRequest, SearchResponse};
+
+use crate::retry::RetryPolicy;
+
+/// `_bulk` bodies stay under this size (OpenSearch's default `http.max_content_length`
+/// is 100 MB; AWS domains take 10 MiB on small instances).
+pub const MAX_BULK_BYTES: usize = 5 * 1024 * 1024;
+
+/// How requests are signed.
+#[derive(Clone)]
+pub enum SearchAuth {
+    /// A local or emulated server.
+    None,
+    /// SigV4 for the AWS-managed service: `es` for a domain, `aoss` for Serverless.
+    SigV4 {
+        credentials: aws_credential_types::provider::SharedCredentialsProvider,
+        region: aws_types::region::Region,
+        service: &'static str,
+    },
+}
+
+#[derive(Clone)]
+pub struct OpenSearchIndex {
+    client: OpenSearch,
+    prefix: String,
+    /// Serverless has no `refresh` parameter; searches see writes within seconds.
+    serverless: bool,
+    max_bulk_bytes: usize,
+    retry: RetryPolicy,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> SearchError {
+    SearchError::Unavailable(e.to_string())
+}
+
+impl OpenSearchIndex {
+    pub fn connect(url: &str, auth: SearchAuth, prefix: &str) -> Result<Self, SearchError> {
+        let url = Url::parse(url).map_err(|e| SearchError::BadRequest(format!("search URL {url:?}: {e}")))?;
+        let mut builder = TransportBuilder::new(SingleNodeConnectionPool::new(url)).timeout(Duration::from_secs(30));
+        let mut serverless = false;
+        if let SearchAuth::SigV4 { credentials, region, service } = auth {
+            serverless = service == "aoss";
+            builder = builder.auth(Credentials::AwsSigV4(credentials, region)).service_name(service);
+        }
+        let transport = builder.build().map_err(unavailable)?;
+        Ok(Self {
+            client: OpenSearch::new(transport),
+            prefix: prefix.to_string(),
+            serverless,
+            max_bulk_bytes: MAX_BULK_BYTES,
+            retry: RetryPolicy::default(),
+        })
+    }
+
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    pub fn with_max_bulk_bytes(mut self, bytes: usize) -> Self {
+        self.max_bulk_bytes = bytes;
+        self
+    }
+
+    pub fn index_name(&self, at: DateTime<Utc>) -> String {
+        format!("{}-{}", self.prefix, at.format("%Y.%m.%d"))
+    }
+
+    /// The index template every daily index takes its mapping from. Idempotent: run it
+    /// at every cold start.
+    pub async fn ensure_template(&self) -> Result<(), SearchError> {
+        let mut properties = Map::new();
+        for (name, kind) in FIELDS {
+            let mapping = match kind {
+                FieldKind::Keyword => json!({ "type": "keyword" }),
+                FieldKind::Date => json!({ "type": "date", "format": "strict_date_optional_time||epoch_millis" }),
+                FieldKind::Number => json!({ "type": "double" }),
+            };
+            properties.insert((*name).to_string(), mapping);
+        }
+        properties.insert("properties".into(), json!({ "type": "object", "enabled": false }));
+        properties.insert("keys".into(), json!({ "type": "object", "enabled": false }));
+        let body = json!({
+            "index_patterns": [format!("{}-*", self.prefix)],
+            "template": {
+                "mappings": { "dynamic": false, "properties": properties }
+            }
+        });
+        let path = format!("/_index_template/{}", self.prefix);
+        let (status, answer) = self.call(Method::Put, &path, body.to_string(), "application/json").await?;
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(SearchError::BadRequest(format!("PUT {path}: {status}: {answer}")))
+        }
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: String,
+        content_type: &'static str,
+    ) -> Result<(StatusCode, Value), SearchError> {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+        let query: Option<&[(&str, &str)]> = match (path.ends_with("_bulk"), self.serverless) {
+            (true, false) => Some(&[("refresh", "wait_for")]),
+            _ => None,
+        };
+        let response = self.client.send(method, path, headers, query, Some(body), None).await.map_err(unavailable)?;
+        let status = response.status_code();
+        let text = response.text().await.map_err(unavailable)?;
+        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Ok((status, value))
+    }
+
+    /// Sends one `_bulk` body; per document: indexed, retry, or failed for good.
+    async fn bulk(&self, docs: &[(String, String, Value)]) -> Result<Vec<ItemResult>, SearchError> {
+        let mut body = String::new();
+        for (index, id, doc) in docs {
+            body.push_str(&json!({ "index": { "_index": index, "_id": id } }).to_string());
+            body.push('\n');
+            body.push_str(&doc.to_string());
+            body.push('\n');
+        }
+        let (status, answer) = self.call(Method::Post, "/_bulk", body, "application/x-ndjson").await?;
+        if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+            return Ok(vec![ItemResult::Retry(format!("_bulk: {status}")); docs.len()]);
+        }
+        if !status.is_success() {
+            return Err(SearchError::BadRequest(format!("_bulk: {status}: {answer}")));
+        }
+        let items = answer["items"].as_array().cloned().unwrap_or_default();
+        if items.len() != docs.len() {
+            return Err(unavailable(format!("_bulk answered {} items for {} documents", items.len(), docs.len())));
+        }
+        Ok(items.iter().map(item_result).collect())
+    }
+}
+
+#[derive(Debug, Clone)]
+enum ItemResult {
+    Indexed,
+    Retry(String),
+    Failed(String),
+}
+
+fn item_result(item: &Value) -> ItemResult {
+    let action = item.as_object().and_then(|o| o.values().next()).cloned().unwrap_or(Value::Null);
+    let status = action["status"].as_u64().unwrap_or(0);
+    let reason = || {
+        let e = &action["error"];
+        format!("{status} {}: {}", e["type"].as_str().unwrap_or("error"), e["reason"].as_str().unwrap_or(""))
+    };
+    match status {
+        200..=299 => ItemResult::Indexed,
+        429 | 500..=599 => ItemResult::Retry(reason()),
+        _ => ItemResult::Failed(reason()),
+    }
+}
+
+/// Splits documents into `_bulk` bodies of at most `max_bytes` (a lone larger document
+/// still goes, alone: OpenSearch then answers for it).
+fn chunks(sizes: &[usize], pending: &[usize], max_bytes: usize) -> Vec<Vec<usize>> {
+    let mut out: Vec<Vec<usize>> = Vec::new();
+    let mut bytes = 0;
+    for &i in pending {
+        if out.last().is_none_or(|c| !c.is_empty() && bytes + sizes[i] > max_bytes) {
+            out.push(Vec::new());
+            bytes = 0;
+        }
+        bytes += sizes[i];
+        if let Some(c) = out.last_mut() {
+            c.push(i);
+        }
+    }
+    out
+}
+
+#[async_trait]
+impl SearchIndex for OpenSearchIndex {
+    async fn index_events(&self, events: &[Event]) -> Result<Vec<IndexOutcome>, SearchError> {
+        let docs: Vec<(String, String, Value)> = events
+            .iter()
+            .map(|e| {
+                let doc = serde_json::to_value(e).map_err(|err| SearchError::BadRequest(err.to_string()))?;
+                Ok((self.index_name(e.occurred_at), e.event_id.clone(), doc))
+            })
+            .collect::<Result<_, SearchError>>()?;
+        // Action line + document line, as sent.
+        let sizes: Vec<usize> = docs.iter().map(|(i, id, d)| d.to_string().len() + i.len() + id.len() + 40).collect();
+        let mut outcomes: Vec<Option<IndexOutcome>> = vec![None; docs.len()];
+        let mut pending: Vec<usize> = (0..docs.len()).collect();
+        let mut delays = self.retry.delays();
+        let mut last = String::new();
+        while !pending.is_empty() {
+            let mut again = Vec::new();
+            for chunk in chunks(&sizes, &pending, self.max_bulk_bytes) {
+                let batch: Vec<(String, String, Value)> = chunk.iter().map(|&i| docs[i].clone()).collect();
+                let results = match self.bulk(&batch).await {
+                    Ok(results) => results,
+                    Err(SearchError::Unavailable(reason)) => vec![ItemResult::Retry(reason); chunk.len()],
+                    Err(e) => return Err(e),
+                };
+                for (&i, result) in chunk.iter().zip(results) {
+                    match result {
+                        ItemResult::Indexed => outcomes[i] = Some(IndexOutcome::Indexed),
+                        ItemResult::Failed(reason) => {
+                            outcomes[i] = Some(IndexOutcome::Failed { retryable: false, reason })
+                        }
+                        ItemResult::Retry(reason) => {
+                            last = reason;
+                            again.push(i);
+                        }
+                    }
+                }
+            }
+            pending = again;
+            if pending.is_empty() {
+                break;
+            }
+            match delays.next() {
+                Some(pause) => tokio::time::sleep(pause).await,
+                None => break,
+            }
+        }
+        if !pending.is_empty() && pending.len() == docs.len() {
+            return Err(SearchError::Unavailable(last));
+        }
+        Ok(outcomes
+            .into_iter()
+            .map(|o| o.unwrap_or_else(|| IndexOutcome::Failed { retryable: true, reason: last.clone() }))
+            .collect())
+    }
+
+    async fn search(&self, request: &SearchRequest) -> Result<SearchResponse, SearchError> {
+        let path = format!("/{}-*/_search", self.prefix);
+        let mut delays = self.retry.delays();
+        loop {
+            let (status, answer) =
+                self.call(Method::Post, &path, request.to_json().to_string(), "application/json").await?;
+            if status.is_success() {
+                let total = answer["hits"]["total"]["value"].as_u64().or_else(|| answer["hits"]["total"].as_u64());
+                return Ok(SearchResponse {
+                    total: total.unwrap_or(0),
+                    aggregations: answer.get("aggregations").cloned().unwrap_or_else(|| json!({})),
+                });
+            }
+            let reason =
+                format!("{path}: {status}: {}", answer["error"]["reason"].as_str().unwrap_or(&answer.to_string()));
+            if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+                match delays.next() {
+                    Some(pause) => tokio::time::sleep(pause).await,
+                    None => return Err(SearchError::Unavailable(reason)),
+                }
+            } else {
+                return Err(SearchError::BadRequest(reason));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bulk_bodies_stay_under_the_limit_and_keep_order() {
+        let sizes = vec![400, 400, 400, 900, 100];
+        let all: Vec<usize> = (0..sizes.len()).collect();
+        assert_eq!(chunks(&sizes, &all, 1_000), vec![vec![0, 1], vec![2], vec![3, 4]]);
+        assert_eq!(chunks(&[5_000], &[0], 1_000), vec![vec![0]], "an oversize document goes alone");
+    }
+
+    #[test]
+    fn item_statuses_decide_retry() {
+        assert!(matches!(item_result(&json!({"index": {"status": 201}})), ItemResult::Indexed));
+        assert!(matches!(
+            item_result(&json!({"index": {"status": 429, "error": {"type": "es_rejected_execution_exception"}}})),
+            ItemResult::Retry(_)
+        ));
+        let failed = item_result(
+            &json!({"index": {"status": 400, "error": {"type": "mapper_parsing_exception", "reason": "failed to parse field [amount]"}}}),
+        );
+        assert!(
+            matches!(failed, ItemResult::Failed(ref r) if r.contains("mapper_parsing_exception") && r.contains("amount")),
+            "{failed:?}"
+        );
+    }
+}

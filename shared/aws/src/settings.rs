@@ -1,0 +1,94 @@
+//! Typed settings of the AWS functions, read once at cold start from the variables the
+//! SAM template sets; each error names its variable.
+
+use std::time::Duration;
+
+use crate::config::{AwsClients, AwsConfigError, Endpoint};
+use crate::dynamodb::{DynamoKv, WriteMode};
+use crate::kinesis::KinesisStream;
+use crate::search::{OpenSearchIndex, SearchAuth};
+
+fn required(var: &'static str) -> Result<String, AwsConfigError> {
+    match std::env::var(var) {
+        Ok(v) if !v.trim().is_empty() => Ok(v.trim().to_string()),
+        _ => Err(AwsConfigError::Invalid { var, reason: "must be set".into() }),
+    }
+}
+
+fn optional(var: &'static str) -> Option<String> {
+    std::env::var(var).ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+}
+
+fn number<T: std::str::FromStr>(var: &'static str, default: T) -> Result<T, AwsConfigError> {
+    match optional(var) {
+        None => Ok(default),
+        Some(v) => v.parse().map_err(|_| AwsConfigError::Invalid { var, reason: format!("{v:?} is not a number") }),
+    }
+}
+
+/// `TIDEMARK_STREAM_NAME`.
+pub fn stream(clients: &AwsClients) -> Result<KinesisStream, AwsConfigError> {
+    Ok(KinesisStream::new(clients.kinesis.clone(), required("TIDEMARK_STREAM_NAME")?))
+}
+
+/// `TIDEMARK_KV_TABLE`, `TIDEMARK_KV_RETENTION_DAYS` (default none),
+/// `TIDEMARK_KV_WRITE_MODE` (`conditional` | `batch`).
+pub fn kv(clients: &AwsClients) -> Result<DynamoKv, AwsConfigError> {
+    let days: u64 = number("TIDEMARK_KV_RETENTION_DAYS", 0)?;
+    let mode = match optional("TIDEMARK_KV_WRITE_MODE").as_deref() {
+        None | Some("conditional") => WriteMode::Conditional,
+        Some("batch") => WriteMode::Batch,
+        Some(other) => {
+            return Err(AwsConfigError::Invalid {
+                var: "TIDEMARK_KV_WRITE_MODE",
+                reason: format!("{other:?}: expected conditional or batch"),
+            })
+        }
+    };
+    Ok(DynamoKv::new(clients.dynamodb.clone(), required("TIDEMARK_KV_TABLE")?)
+        .with_mode(mode)
+        .with_retention((days > 0).then(|| Duration::from_secs(days * 86_400))))
+}
+
+/// `TIDEMARK_KV_WRITE_SHARDS` (default 4).
+pub fn write_shards() -> Result<u16, AwsConfigError> {
+    let n: u16 = number("TIDEMARK_KV_WRITE_SHARDS", 4)?;
+    if n == 0 {
+        return Err(AwsConfigError::Invalid { var: "TIDEMARK_KV_WRITE_SHARDS", reason: "must be at least 1".into() });
+    }
+    Ok(n)
+}
+
+/// `TIDEMARK_SEARCH_URL`, `TIDEMARK_SEARCH_BACKEND` (`domain` | `serverless`: SigV4
+/// as `es` or `aoss`; with `TIDEMARK_AWS_ENDPOINT` set, requests go unsigned to an
+/// emulator), `TIDEMARK_SEARCH_PREFIX` (default `tidemark-events`).
+pub async fn search(endpoint: &Endpoint) -> Result<OpenSearchIndex, AwsConfigError> {
+    let url = required("TIDEMARK_SEARCH_URL")?;
+    let service = match optional("TIDEMARK_SEARCH_BACKEND").as_deref() {
+        None | Some("domain") => "es",
+        Some("serverless") => "aoss",
+        Some(other) => {
+            return Err(AwsConfigError::Invalid {
+                var: "TIDEMARK_SEARCH_BACKEND",
+                reason: format!("{other:?}: expected domain or serverless"),
+            })
+        }
+    };
+    let auth = if endpoint.url().is_some() || url.starts_with("http://") {
+        SearchAuth::None
+    } else {
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        match (sdk.credentials_provider(), sdk.region()) {
+            (Some(credentials), Some(region)) => SearchAuth::SigV4 { credentials, region: region.clone(), service },
+            _ => {
+                return Err(AwsConfigError::Invalid {
+                    var: "AWS_REGION",
+                    reason: "no credentials or region to sign OpenSearch requests with".into(),
+                })
+            }
+        }
+    };
+    let prefix = optional("TIDEMARK_SEARCH_PREFIX").unwrap_or_else(|| "tidemark-events".into());
+    OpenSearchIndex::connect(&url, auth, &prefix)
+        .map_err(|e| AwsConfigError::Invalid { var: "TIDEMARK_SEARCH_URL", reason: e.to_string() })
+}

@@ -1,0 +1,337 @@
+//! The warehouse port over SQL submitted statement by statement: Redshift through the
+//! Data API in AWS, and any runner of the same SQL (the tests run it on PostgreSQL,
+//! Redshift's dialect ancestor). Every statement comes from `tidemark_core::batch::sql`,
+//! as for DuckDB; only staging differs:
+//! - [`S3Staging`]: each chunk becomes a JSON-lines object under
+//!   `staged/<table>/`, and the commit fills the stage table with
+//!   `COPY .. FROM 's3://..' IAM_ROLE .. FORMAT AS JSON 'auto'` (Redshift's bulk path);
+//! - [`InlineStaging`]: `INSERT .. VALUES` statements kept until the commit (small
+//!   loads, and databases without COPY from S3).
+//!
+//! The commit is one transaction (`BatchExecuteStatement`): create the stage table, fill
+//! it, apply it by load mode, record the load, move the watermark, drop the stage.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use serde_json::{Map, Value as Json};
+use tidemark_core::batch::pipeline::TableDef;
+use tidemark_core::batch::{sql, Value};
+use tidemark_core::ports::{CommitOutcome, LoadCommit, ObjectStore, QueryResult, Warehouse, WarehouseError, Watermark};
+
+use crate::redshift::DataApi;
+use crate::s3::S3ObjectStore;
+
+/// Runs statements: several in one transaction, or one query with its rows.
+#[async_trait]
+pub trait SqlRunner: Send + Sync {
+    async fn run(&self, statements: &[String]) -> Result<(), WarehouseError>;
+    async fn query(&self, sql: &str) -> Result<QueryResult, WarehouseError>;
+}
+
+#[async_trait]
+impl SqlRunner for DataApi {
+    async fn run(&self, statements: &[String]) -> Result<(), WarehouseError> {
+        DataApi::run(self, statements).await
+    }
+
+    async fn query(&self, sql: &str) -> Result<QueryResult, WarehouseError> {
+        DataApi::query(self, sql).await
+    }
+}
+
+/// Where staged rows wait for the commit.
+#[async_trait]
+pub trait Staging: Send + Sync {
+    /// Keeps one chunk: rows in the table's column order, then their `tidemark_seq`.
+    async fn put(&self, table: &TableDef, part: u64, rows: Vec<Vec<Value>>) -> Result<(), WarehouseError>;
+    /// Statements that fill the (existing, empty) stage table, run inside the commit.
+    async fn load_statements(&self, table: &TableDef) -> Result<Vec<String>, WarehouseError>;
+    /// Forgets everything staged for `table`.
+    async fn clear(&self, table: &TableDef) -> Result<(), WarehouseError>;
+}
+
+fn staging_err(e: impl std::fmt::Display) -> WarehouseError {
+    WarehouseError::Unavailable(format!("staging: {e}"))
+}
+
+/// JSON-lines parts in S3, loaded with `COPY`.
+pub struct S3Staging {
+    store: S3ObjectStore,
+    /// `s3://bucket/prefix/` of the store's keys.
+    url: String,
+    copy_role_arn: String,
+}
+
+impl S3Staging {
+    pub fn new(store: S3ObjectStore, url: impl Into<String>, copy_role_arn: impl Into<String>) -> Self {
+        Self { store, url: url.into(), copy_role_arn: copy_role_arn.into() }
+    }
+
+    fn dir(table: &TableDef) -> String {
+        format!("staged/{}/", table.name)
+    }
+}
+
+/// One staged row as a JSON object keyed by column name, the shape `FORMAT AS JSON
+/// 'auto'` maps onto the stage table.
+pub fn json_row(table: &TableDef, row: &[Value]) -> Json {
+    let mut object = Map::new();
+    let names = table.columns.iter().map(|c| c.name.as_str()).chain(std::iter::once(sql::SEQ));
+    for (name, v) in names.zip(row) {
+        let cell = match v {
+            Value::Null => Json::Null,
+            Value::Bool(b) => Json::Bool(*b),
+            Value::Int(i) => Json::from(*i),
+            Value::Float(f) => serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number),
+            Value::Str(s) => Json::String(s.to_string()),
+            Value::Date(d) => Json::String(d.format("%Y-%m-%d").to_string()),
+            Value::Timestamp(t) => Json::String(t.format("%Y-%m-%d %H:%M:%S%.6f").to_string()),
+        };
+        object.insert(name.to_string(), cell);
+    }
+    Json::Object(object)
+}
+
+#[async_trait]
+impl Staging for S3Staging {
+    async fn put(&self, table: &TableDef, part: u64, rows: Vec<Vec<Value>>) -> Result<(), WarehouseError> {
+        let mut body = Vec::with_capacity(rows.len() * 128);
+        for row in &rows {
+            body.extend_from_slice(json_row(table, row).to_string().as_bytes());
+            body.push(b'\n');
+        }
+        let key = format!("{}part-{part:06}.jsonl", Self::dir(table));
+        self.store.put(&key, body).await.map_err(staging_err)
+    }
+
+    async fn load_statements(&self, table: &TableDef) -> Result<Vec<String>, WarehouseError> {
+        Ok(vec![format!(
+            "COPY {} FROM '{}{}' IAM_ROLE '{}' FORMAT AS JSON 'auto' TIMEFORMAT 'auto' DATEFORMAT 'auto'",
+            sql::stage_name(&table.name),
+            self.url,
+            Self::dir(table),
+            self.copy_role_arn.replace('\'', "")
+        )])
+    }
+
+    async fn clear(&self, table: &TableDef) -> Result<(), WarehouseError> {
+        for key in self.store.list(&Self::dir(table)).await.map_err(staging_err)? {
+            self.store.delete(&key).await.map_err(staging_err)?;
+        }
+        Ok(())
+    }
+}
+
+/// `INSERT .. VALUES` statements of at most this many rows each.
+const ROWS_PER_INSERT: usize = 500;
+
+/// Staged rows kept as `INSERT` statements until the commit.
+#[derive(Default)]
+pub struct InlineStaging {
+    statements: Mutex<HashMap<String, Vec<String>>>,
+}
+
+#[async_trait]
+impl Staging for InlineStaging {
+    async fn put(&self, table: &TableDef, _part: u64, rows: Vec<Vec<Value>>) -> Result<(), WarehouseError> {
+        let cols: Vec<String> =
+            table.columns.iter().map(|c| sql::ident(&c.name)).chain(std::iter::once(sql::SEQ.to_string())).collect();
+        let mut out = Vec::new();
+        for chunk in rows.chunks(ROWS_PER_INSERT) {
+            let values: Vec<String> = chunk
+                .iter()
+                .map(|row| format!("({})", row.iter().map(sql::literal).collect::<Vec<_>>().join(", ")))
+                .collect();
+            out.push(format!(
+                "INSERT INTO {} ({}) VALUES {}",
+                sql::stage_name(&table.name),
+                cols.join(", "),
+                values.join(", ")
+            ));
+        }
+        let mut map = self.statements.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(table.name.clone()).or_default().extend(out);
+        Ok(())
+    }
+
+    async fn load_statements(&self, table: &TableDef) -> Result<Vec<String>, WarehouseError> {
+        let map = self.statements.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(map.get(&table.name).cloned().unwrap_or_default())
+    }
+
+    async fn clear(&self, table: &TableDef) -> Result<(), WarehouseError> {
+        self.statements.lock().unwrap_or_else(|p| p.into_inner()).remove(&table.name);
+        Ok(())
+    }
+}
+
+/// Per table: the next part number, the next `tidemark_seq`, rows staged.
+#[derive(Default, Clone, Copy)]
+struct StageState {
+    part: u64,
+    seq: i64,
+    rows: u64,
+}
+
+pub struct SqlWarehouse<R, S> {
+    runner: R,
+    staging: S,
+    /// Redshift takes the sort key as a table attribute (`COMPOUND SORTKEY`).
+    redshift: bool,
+    stages: Mutex<HashMap<String, StageState>>,
+}
+
+/// Redshift through the Data API, staging through S3 and COPY.
+pub type RedshiftWarehouse = SqlWarehouse<DataApi, S3Staging>;
+
+impl<R: SqlRunner, S: Staging> SqlWarehouse<R, S> {
+    pub fn new(runner: R, staging: S, redshift: bool) -> Self {
+        Self { runner, staging, redshift, stages: Mutex::default() }
+    }
+
+    fn state(&self, table: &str) -> StageState {
+        self.stages.lock().unwrap_or_else(|p| p.into_inner()).get(table).copied().unwrap_or_default()
+    }
+
+    fn set_state(&self, table: &str, state: Option<StageState>) {
+        let mut map = self.stages.lock().unwrap_or_else(|p| p.into_inner());
+        match state {
+            Some(s) => map.insert(table.to_string(), s),
+            None => map.remove(table),
+        };
+    }
+}
+
+#[async_trait]
+impl<R: SqlRunner, S: Staging> Warehouse for SqlWarehouse<R, S> {
+    async fn ensure_tables(&self, tables: &[TableDef]) -> Result<(), WarehouseError> {
+        let mut ddl: Vec<String> = sql::meta_ddl().into_iter().collect();
+        for t in tables {
+            let suffix = if self.redshift { sql::redshift_sort_key(t) } else { String::new() };
+            ddl.push(format!("{}{suffix}", sql::create_table(t)));
+        }
+        self.runner.run(&ddl).await
+    }
+
+    async fn loaded_runs(&self, table: &str) -> Result<Vec<(String, String)>, WarehouseError> {
+        let res = self.runner.query(&sql::loaded_runs(table)).await?;
+        Ok(res.rows.into_iter().map(|r| (r[0].to_string(), r[1].to_string())).collect())
+    }
+
+    async fn begin_stage(&self, table: &TableDef) -> Result<(), WarehouseError> {
+        self.staging.clear(table).await?;
+        self.set_state(&table.name, Some(StageState::default()));
+        Ok(())
+    }
+
+    async fn stage(&self, table: &TableDef, rows: Vec<Vec<Value>>) -> Result<(), WarehouseError> {
+        let mut state = self.state(&table.name);
+        let count = rows.len() as u64;
+        let rows: Vec<Vec<Value>> = rows
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut row)| {
+                row.push(Value::Int(state.seq + i as i64));
+                row
+            })
+            .collect();
+        self.staging.put(table, state.part, rows).await?;
+        state.part += 1;
+        state.seq += count as i64;
+        state.rows += count;
+        self.set_state(&table.name, Some(state));
+        Ok(())
+    }
+
+    async fn commit(&self, table: &TableDef, commit: &LoadCommit) -> Result<CommitOutcome, WarehouseError> {
+        let done = self.runner.query(&sql::already_loaded(&commit.load_id)).await?;
+        if matches!(done.rows.first().and_then(|r| r.first()), Some(Value::Int(n)) if *n > 0) {
+            self.abort(table).await?;
+            return Ok(CommitOutcome::AlreadyLoaded);
+        }
+        let mut statements: Vec<String> = sql::create_stage(table).into_iter().collect();
+        statements.extend(self.staging.load_statements(table).await?);
+        statements.extend(sql::apply_stage(table));
+        statements.extend(sql::bookkeeping(table, commit));
+        statements.push(sql::drop_stage(table));
+        self.runner.run(&statements).await?;
+        let rows = self.state(&table.name).rows;
+        self.staging.clear(table).await?;
+        self.set_state(&table.name, None);
+        Ok(CommitOutcome::Committed { rows })
+    }
+
+    async fn abort(&self, table: &TableDef) -> Result<(), WarehouseError> {
+        self.staging.clear(table).await?;
+        self.set_state(&table.name, None);
+        self.runner.run(&[sql::drop_stage(table)]).await
+    }
+
+    async fn watermarks(&self) -> Result<Vec<Watermark>, WarehouseError> {
+        let res = self.runner.query(&sql::watermarks()).await?;
+        Ok(res.rows.iter().map(|r| Watermark::from_row(r)).collect())
+    }
+
+    async fn execute(&self, statements: &[String]) -> Result<(), WarehouseError> {
+        self.runner.run(statements).await
+    }
+
+    async fn query(&self, sql: &str) -> Result<QueryResult, WarehouseError> {
+        self.runner.query(sql).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+    use tidemark_core::batch::pipeline::Pipeline;
+
+    const PIPE: &str = r#"
+[[source]]
+name = "s"
+kind = "csv"
+path = "s.csv"
+
+[[table]]
+name = "facts"
+source = "s"
+key = ["id"]
+columns = [
+  { name = "id", type = "bigint" },
+  { name = "at", type = "timestamp" },
+  { name = "amount", type = "decimal(12,2)" },
+  { name = "note", type = "varchar" },
+]
+"#;
+
+    #[test]
+    fn staged_rows_are_json_objects_by_column_name() {
+        let p = Pipeline::parse(PIPE).unwrap();
+        let at = Utc.with_ymd_and_hms(2026, 11, 24, 13, 5, 0).unwrap();
+        let row = vec![Value::Int(7), Value::Timestamp(at), Value::Float(59.9), Value::Null, Value::Int(3)];
+        let json = json_row(&p.tables[0], &row);
+        let expected = serde_json::json!({
+            "id": 7, "at": "2026-11-24 13:05:00.000000", "amount": 59.9, "note": null, "tidemark_seq": 3
+        });
+        assert_eq!(json, expected);
+    }
+
+    #[tokio::test]
+    async fn inline_staging_inserts_into_the_stage_table() {
+        let p = Pipeline::parse(PIPE).unwrap();
+        let staging = InlineStaging::default();
+        let rows =
+            (0..501).map(|n| vec![Value::Int(n), Value::Null, Value::Float(1.5), Value::str("it's"), Value::Int(n)]);
+        staging.put(&p.tables[0], 0, rows.collect()).await.unwrap();
+        let statements = staging.load_statements(&p.tables[0]).await.unwrap();
+        assert_eq!(statements.len(), 2, "500 rows per INSERT");
+        assert!(statements[0].starts_with(
+            r#"INSERT INTO tidemark_stage_facts ("id", "at", "amount", "note", tidemark_seq) VALUES (0, NULL, 1.5, 'it''s', 0)"#
+        ));
+        staging.clear(&p.tables[0]).await.unwrap();
+        assert!(staging.load_statements(&p.tables[0]).await.unwrap().is_empty());
+    }
+}

@@ -1,0 +1,9 @@
+//! The AWS deployment's real-time path on emulators: beacon-ingest's router on a
+//! Kinesis stream (moto), the records read back from the stream into Lambda-shaped
+//! trigger payloads, the stream-index (OpenSearch on osmem-server) and stream-store
+//! (DynamoDB on moto) handlers, and the answers compared with what was sent.
+//! Skips when the emulators are not installed, unless TIDEMARK_REQUIRE_EMULATORS is set.
+// Test code: a failed unwrap is a failed test, which is the point.
+#![allow(clippy::unwrap_used)]
+
+mod realtime;

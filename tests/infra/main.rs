@@ -1,0 +1,6 @@
+//! The SAM template (infra/template.yaml), read as data: every function has its
+//! trigger, stream consumers park what they cannot process, and IAM names its resources.
+// Test code: a failed unwrap is a failed test, which is the point.
+#![allow(clippy::unwrap_used)]
+
+mod template;

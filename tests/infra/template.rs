@@ -1,0 +1,188 @@
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// Actions that have no resource type in IAM: `Resource: "*"` is their only form.
+const NO_RESOURCE_TYPE: &[&str] = &[
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "redshift-data:DescribeStatement",
+    "redshift-data:GetStatementResult",
+    "redshift-data:CancelStatement",
+];
+
+fn template() -> Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/template.yaml");
+    let text = std::fs::read_to_string(path).unwrap();
+    serde_norway::from_str(&text).unwrap()
+}
+
+fn resources(t: &Value) -> BTreeMap<String, Value> {
+    t["Resources"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+fn of_type<'a>(r: &'a BTreeMap<String, Value>, ty: &str) -> Vec<(&'a String, &'a Value)> {
+    r.iter().filter(|(_, v)| v["Type"] == ty).collect()
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    match v {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(a) => a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[test]
+fn every_function_is_a_cargo_lambda_arm64_build_with_a_trigger() {
+    let t = template();
+    assert_eq!(t["Globals"]["Function"]["Architectures"][0], "arm64");
+    assert_eq!(t["Globals"]["Function"]["Runtime"], "provided.al2023");
+    let r = resources(&t);
+    let functions = of_type(&r, "AWS::Serverless::Function");
+    let binaries: Vec<&str> =
+        functions.iter().map(|(_, f)| f["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap()).collect();
+    for expected in [
+        "beacon-ingest",
+        "stream-index",
+        "stream-store",
+        "batch-extract",
+        "batch-load",
+        "realtime-compact",
+        "reconcile",
+        "analyze",
+        "report",
+    ] {
+        assert!(binaries.contains(&expected), "no function builds {expected}");
+    }
+    for (name, f) in &functions {
+        assert_eq!(f["Metadata"]["BuildMethod"], "rust-cargolambda", "{name}");
+        let events = f["Properties"]["Events"].as_object().unwrap_or_else(|| panic!("{name} has no trigger"));
+        assert!(!events.is_empty(), "{name} has no trigger");
+        assert!(f["Properties"]["Role"].is_object(), "{name} must run under its own least-privilege role");
+    }
+}
+
+#[test]
+fn stream_consumers_report_item_failures_bisect_retry_boundedly_and_park_the_rest() {
+    let t = template();
+    let r = resources(&t);
+    let mut consumers = 0;
+    for (name, f) in of_type(&r, "AWS::Serverless::Function") {
+        for (event, e) in f["Properties"]["Events"].as_object().unwrap() {
+            if e["Type"] != "Kinesis" {
+                continue;
+            }
+            consumers += 1;
+            let p = &e["Properties"];
+            assert_eq!(strings(&p["FunctionResponseTypes"]), vec!["ReportBatchItemFailures"], "{name}.{event}");
+            assert_eq!(p["BisectBatchOnFunctionError"], true, "{name}.{event}");
+            let retries = p["MaximumRetryAttempts"].as_i64().unwrap_or(-1);
+            assert!((0..=100).contains(&retries), "{name}.{event}: bounded retries");
+            let destination = &p["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0];
+            let queue = destination.as_str().unwrap_or_else(|| panic!("{name}.{event}: no on-failure destination"));
+            assert_eq!(r[queue]["Type"], "AWS::SQS::Queue", "{name}.{event}");
+        }
+    }
+    assert_eq!(consumers, 2, "stream-index and stream-store");
+}
+
+#[test]
+fn schedules_and_routes_are_declared() {
+    let t = template();
+    let r = resources(&t);
+    let mut schedules = Vec::new();
+    let mut routes = Vec::new();
+    for (name, f) in of_type(&r, "AWS::Serverless::Function") {
+        for e in f["Properties"]["Events"].as_object().unwrap().values() {
+            let p = &e["Properties"];
+            match e["Type"].as_str().unwrap() {
+                "ScheduleV2" => {
+                    assert!(p["DeadLetterConfig"]["Arn"].is_object(), "{name}: schedule without a dead-letter queue");
+                    schedules.push(name.as_str());
+                }
+                "HttpApi" => {
+                    let route = format!("{} {}", p["Method"].as_str().unwrap(), p["Path"].as_str().unwrap());
+                    let signed = p["Auth"]["Authorizer"] == "AWS_IAM";
+                    routes.push((route, signed));
+                }
+                _ => {}
+            }
+        }
+    }
+    for job in
+        ["BatchExtractFunction", "BatchLoadFunction", "RealtimeCompactFunction", "ReconcileFunction", "AnalyzeFunction"]
+    {
+        assert!(schedules.contains(&job), "{job} has no schedule");
+    }
+    for (route, signed) in &routes {
+        let beacon = ["POST /v1/events", "GET /v1/p.gif", "GET /v1/beacon.js"].contains(&route.as_str());
+        assert_eq!(*signed, !beacon, "{route}: beacons use write keys, reports need IAM");
+    }
+    assert_eq!(routes.len(), 8);
+}
+
+#[test]
+fn stores_are_durable_private_and_on_demand() {
+    let t = template();
+    let r = resources(&t);
+    let table = &of_type(&r, "AWS::DynamoDB::Table")[0].1["Properties"];
+    assert_eq!(table["BillingMode"], "PAY_PER_REQUEST");
+    assert_eq!(table["TimeToLiveSpecification"]["Enabled"], true);
+    assert_eq!(table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"], true);
+    let keys: Vec<(&str, &str)> = table["KeySchema"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| (k["AttributeName"].as_str().unwrap(), k["KeyType"].as_str().unwrap()))
+        .collect();
+    assert_eq!(keys, vec![("pk", "HASH"), ("sk", "RANGE")]);
+
+    let stream = &of_type(&r, "AWS::Kinesis::Stream")[0].1["Properties"];
+    assert_eq!(stream["StreamModeDetails"]["StreamMode"], "ON_DEMAND");
+
+    let bucket = &of_type(&r, "AWS::S3::Bucket")[0].1["Properties"];
+    let block = &bucket["PublicAccessBlockConfiguration"];
+    for flag in ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"] {
+        assert_eq!(block[flag], true, "{flag}");
+    }
+    assert!(bucket["BucketEncryption"].is_object());
+    assert!(!bucket["LifecycleConfiguration"]["Rules"].as_array().unwrap().is_empty());
+
+    assert_eq!(of_type(&r, "AWS::RedshiftServerless::Workgroup").len(), 1);
+    assert_eq!(of_type(&r, "AWS::RedshiftServerless::Namespace").len(), 1);
+    assert_eq!(of_type(&r, "AWS::OpenSearchService::Domain").len(), 1);
+    assert_eq!(of_type(&r, "AWS::OpenSearchServerless::Collection")[0].1["Properties"]["Type"], "TIMESERIES");
+}
+
+#[test]
+fn iam_statements_name_their_resources() {
+    let t = template();
+    let r = resources(&t);
+    let mut checked = 0;
+    for (name, role) in of_type(&r, "AWS::IAM::Role") {
+        for policy in role["Properties"]["Policies"].as_array().unwrap() {
+            for statement in policy["PolicyDocument"]["Statement"].as_array().unwrap() {
+                checked += 1;
+                let actions = strings(&statement["Action"]);
+                assert!(actions.iter().all(|a| !a.contains('*')), "{name}: wildcard action in {actions:?}");
+                if statement["Resource"] == "*" {
+                    let unnamed: Vec<&String> =
+                        actions.iter().filter(|a| !NO_RESOURCE_TYPE.contains(&a.as_str())).collect();
+                    assert!(unnamed.is_empty(), "{name}: Resource '*' for {unnamed:?}, which can name a resource");
+                }
+            }
+        }
+    }
+    assert!(checked > 20);
+}
+
+#[test]
+fn alarms_watch_iterator_age_dead_letters_and_errors() {
+    let t = template();
+    let r = resources(&t);
+    let alarms = of_type(&r, "AWS::CloudWatch::Alarm");
+    let metric = |m: &str| alarms.iter().filter(|(_, a)| a["Properties"]["MetricName"] == m).count();
+    assert_eq!(metric("IteratorAge"), 2);
+    assert_eq!(metric("ApproximateNumberOfMessagesVisible"), of_type(&r, "AWS::SQS::Queue").len());
+    assert_eq!(metric("Errors"), of_type(&r, "AWS::Serverless::Function").len());
+}
