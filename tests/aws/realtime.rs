@@ -1,4 +1,5 @@
 use std::collections::{BTreeMap, HashSet};
+use std::future::IntoFuture;
 use std::sync::Arc;
 
 use aws_lambda_events::event::kinesis::KinesisEvent;
@@ -59,9 +60,12 @@ async fn send(base: &str, start: DateTime<Utc>) -> Sent {
     post(&http, base, batch).await;
     for n in 0..20 {
         let at = (start + Duration::minutes(n)).to_rfc3339_opts(SecondsFormat::Millis, true);
-        let url = format!("{base}/v1/p.gif?wk={KEY}&event_type=page_view&event_id=px{n}&region=US&occurred_at={at}");
+        let url = format!(
+            "{base}/v1/p.gif?wk={KEY}&event_type=page_view&event_id=px{n}&anonymous_id=p{n}&region=US&occurred_at={at}"
+        );
         let answer = http.get(url).send().await.unwrap();
-        assert_eq!(answer.status(), 200);
+        let status = answer.status();
+        assert_eq!(status, 200, "{:?}", answer.headers().get("x-tidemark-rejected"));
         sent.events.insert(format!("px{n}"), (start.duration_trunc(Duration::hours(1)).unwrap(), "US".into(), None));
     }
     sent
@@ -128,7 +132,9 @@ async fn trigger_payloads(clients: &AwsClients, stream: &str) -> Vec<KinesisEven
 
 /// Record data as the Lambda service delivers it: base64 text.
 fn base64(data: &[u8]) -> Value {
-    serde_json::to_value(aws_lambda_events::encodings::Base64Data(data.to_vec())).unwrap()
+    let mut encoded = aws_lambda_events::encodings::Base64Data::default();
+    encoded.0 = data.to_vec();
+    serde_json::to_value(encoded).unwrap()
 }
 
 #[tokio::test]

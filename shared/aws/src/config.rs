@@ -55,6 +55,7 @@ pub struct AwsClients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub s3: aws_sdk_s3::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
+    pub redshift: aws_sdk_redshiftdata::Client,
 }
 
 impl AwsClients {
@@ -74,6 +75,7 @@ impl AwsClients {
             dynamodb: aws_sdk_dynamodb::Client::new(sdk),
             s3: aws_sdk_s3::Client::from_conf(s3),
             secrets: aws_sdk_secretsmanager::Client::new(sdk),
+            redshift: aws_sdk_redshiftdata::Client::new(sdk),
         }
     }
 }

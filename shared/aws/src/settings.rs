@@ -6,7 +6,12 @@ use std::time::Duration;
 use crate::config::{AwsClients, AwsConfigError, Endpoint};
 use crate::dynamodb::{DynamoKv, WriteMode};
 use crate::kinesis::KinesisStream;
+use crate::redshift::DataApi;
+use crate::s3::S3ObjectStore;
 use crate::search::{OpenSearchIndex, SearchAuth};
+use crate::warehouse::{RedshiftWarehouse, S3Staging};
+use tidemark_core::batch::pipeline::Pipeline;
+use tidemark_core::ports::ObjectStore;
 
 fn required(var: &'static str) -> Result<String, AwsConfigError> {
     match std::env::var(var) {
@@ -91,4 +96,43 @@ pub async fn search(endpoint: &Endpoint) -> Result<OpenSearchIndex, AwsConfigErr
     let prefix = optional("TIDEMARK_SEARCH_PREFIX").unwrap_or_else(|| "tidemark-events".into());
     OpenSearchIndex::connect(&url, auth, &prefix)
         .map_err(|e| AwsConfigError::Invalid { var: "TIDEMARK_SEARCH_URL", reason: e.to_string() })
+}
+
+/// `TIDEMARK_BUCKET` (the interim store), `TIDEMARK_INTERIM_PREFIX` (default none).
+pub fn interim(clients: &AwsClients) -> Result<(S3ObjectStore, String), AwsConfigError> {
+    let bucket = required("TIDEMARK_BUCKET")?;
+    let prefix = optional("TIDEMARK_INTERIM_PREFIX").unwrap_or_default();
+    let url = match prefix.trim_matches('/') {
+        "" => format!("s3://{bucket}/"),
+        p => format!("s3://{bucket}/{p}/"),
+    };
+    Ok((S3ObjectStore::new(clients.s3.clone(), bucket, &prefix), url))
+}
+
+/// `TIDEMARK_REDSHIFT_WORKGROUP`, `TIDEMARK_REDSHIFT_DATABASE` (default `tidemark`),
+/// `TIDEMARK_REDSHIFT_COPY_ROLE` (the role COPY reads the staged parts with).
+pub fn warehouse(clients: &AwsClients) -> Result<RedshiftWarehouse, AwsConfigError> {
+    let api = DataApi::new(
+        clients.redshift.clone(),
+        required("TIDEMARK_REDSHIFT_WORKGROUP")?,
+        optional("TIDEMARK_REDSHIFT_DATABASE").unwrap_or_else(|| "tidemark".into()),
+    );
+    let (store, url) = interim(clients)?;
+    let staging = S3Staging::new(store, url, required("TIDEMARK_REDSHIFT_COPY_ROLE")?);
+    Ok(RedshiftWarehouse::new(api, staging, true))
+}
+
+/// The pipeline file at `TIDEMARK_PIPELINE_KEY` in the interim bucket, parsed and
+/// validated once at cold start.
+pub async fn pipeline(clients: &AwsClients) -> Result<Pipeline, AwsConfigError> {
+    let var = "TIDEMARK_PIPELINE_KEY";
+    let key = required(var)?;
+    let (store, _) = interim(clients)?;
+    let bytes =
+        store.get(&key).await.map_err(|e| AwsConfigError::Invalid { var, reason: e.to_string() })?.ok_or_else(
+            || AwsConfigError::Invalid { var, reason: format!("{key}: no such object in TIDEMARK_BUCKET") },
+        )?;
+    let text =
+        String::from_utf8(bytes).map_err(|_| AwsConfigError::Invalid { var, reason: format!("{key}: not UTF-8") })?;
+    Pipeline::parse(&text).map_err(|e| AwsConfigError::Invalid { var, reason: format!("{key}: {e}") })
 }

@@ -1,0 +1,28 @@
+//! The report Lambda behind API Gateway (IAM-signed routes): the same router as
+//! `tidemark up`, with OpenSearch as the index and Redshift as the warehouse. Reports come
+//! from the pipeline file in the interim bucket, read once at cold start.
+
+use std::sync::Arc;
+
+use tidemark_aws::{settings, AwsClients, Endpoint};
+use tidemark_core::clock::SystemClock;
+use tidemark_core::ports::Warehouse;
+use tidemark_report::{BatchReports, ReportState};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    tracing_subscriber::fmt().json().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
+    let endpoint = Endpoint::from_env()?;
+    let clients = AwsClients::load(&endpoint).await;
+    let index = settings::search(&endpoint).await?;
+    let pipeline = settings::pipeline(&clients).await?;
+    let warehouse = settings::warehouse(&clients)?;
+    // Reports read the watermarks before the first load: the bookkeeping tables exist.
+    warehouse.ensure_tables(&pipeline.tables).await?;
+    let state = ReportState {
+        index: Arc::new(index),
+        clock: Arc::new(SystemClock),
+        batch: Some(BatchReports { reports: Arc::new(pipeline.reports), warehouse: Arc::new(warehouse) }),
+    };
+    lambda_http::run(tidemark_report::router(state)).await
+}
