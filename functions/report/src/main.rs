@@ -14,7 +14,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     tracing_subscriber::fmt().json().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
     let endpoint = Endpoint::from_env()?;
     let clients = AwsClients::load(&endpoint).await;
-    let index = settings::search(&endpoint).await?;
+    let index = settings::search(&endpoint, &clients)?;
     let pipeline = settings::pipeline(&clients).await?;
     let warehouse = settings::warehouse(&clients)?;
     // Reports read the watermarks before the first load: the bookkeeping tables exist.

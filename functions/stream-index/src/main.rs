@@ -1,13 +1,14 @@
 //! The stream-index Lambda: tracing, settings and the OpenSearch client once, then run.
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use tidemark_aws::{settings, Endpoint};
+use tidemark_aws::{settings, AwsClients, Endpoint};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     tracing_subscriber::fmt().json().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
     let endpoint = Endpoint::from_env()?;
-    let index = settings::search(&endpoint).await?;
+    let clients = AwsClients::load(&endpoint).await;
+    let index = settings::search(&endpoint, &clients)?;
     index.ensure_template().await?;
     let index = &index;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move {

@@ -51,6 +51,8 @@ impl Endpoint {
 
 #[derive(Clone, Debug)]
 pub struct AwsClients {
+    /// The loaded configuration (credentials, region), e.g. for signing OpenSearch.
+    pub sdk: SdkConfig,
     pub kinesis: aws_sdk_kinesis::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub s3: aws_sdk_s3::Client,
@@ -71,6 +73,7 @@ impl AwsClients {
     pub fn from_sdk(sdk: &SdkConfig, path_style: bool) -> Self {
         let s3 = aws_sdk_s3::config::Builder::from(sdk).force_path_style(path_style).build();
         Self {
+            sdk: sdk.clone(),
             kinesis: aws_sdk_kinesis::Client::new(sdk),
             dynamodb: aws_sdk_dynamodb::Client::new(sdk),
             s3: aws_sdk_s3::Client::from_conf(s3),

@@ -129,7 +129,6 @@ impl EventStream for KinesisStream {
         }
         let mut delays = self.retry.delays();
         let mut last_reason = String::new();
-        let mut stored_any = false;
         loop {
             let mut again = Vec::new();
             for call in pack_calls(&records, &pending) {
@@ -138,7 +137,6 @@ impl EventStream for KinesisStream {
                         for (&i, result) in call.iter().zip(results) {
                             match result {
                                 Ok(stored) => {
-                                    stored_any = true;
                                     outcomes[i] = Some(stored);
                                 }
                                 Err((true, reason)) => {
@@ -161,7 +159,8 @@ impl EventStream for KinesisStream {
                         again.extend(call);
                     }
                     CallResult::Failed { retryable: false, reason } => {
-                        if !stored_any && outcomes.iter().all(Option::is_none) {
+                        // Nothing stored or refused yet: the whole put failed.
+                        if outcomes.iter().all(Option::is_none) {
                             return Err(StreamError::Rejected(reason));
                         }
                         for i in call {
@@ -182,7 +181,8 @@ impl EventStream for KinesisStream {
                 None => break,
             }
         }
-        if !pending.is_empty() && !stored_any && pending.len() == records.len() {
+        // Every record still pending means none was stored: the stream is unavailable.
+        if !pending.is_empty() && pending.len() == records.len() {
             return Err(StreamError::Unavailable(last_reason));
         }
         for i in pending {

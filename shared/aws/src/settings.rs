@@ -67,7 +67,7 @@ pub fn write_shards() -> Result<u16, AwsConfigError> {
 /// `TIDEMARK_SEARCH_URL`, `TIDEMARK_SEARCH_BACKEND` (`domain` | `serverless`: SigV4
 /// as `es` or `aoss`; with `TIDEMARK_AWS_ENDPOINT` set, requests go unsigned to an
 /// emulator), `TIDEMARK_SEARCH_PREFIX` (default `tidemark-events`).
-pub async fn search(endpoint: &Endpoint) -> Result<OpenSearchIndex, AwsConfigError> {
+pub fn search(endpoint: &Endpoint, clients: &AwsClients) -> Result<OpenSearchIndex, AwsConfigError> {
     let url = required("TIDEMARK_SEARCH_URL")?;
     let service = match optional("TIDEMARK_SEARCH_BACKEND").as_deref() {
         None | Some("domain") => "es",
@@ -82,8 +82,8 @@ pub async fn search(endpoint: &Endpoint) -> Result<OpenSearchIndex, AwsConfigErr
     let auth = if endpoint.url().is_some() || url.starts_with("http://") {
         SearchAuth::None
     } else {
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        match (sdk.credentials_provider(), sdk.region()) {
+        // The configuration the clients were built from: loaded once at cold start.
+        match (clients.sdk.credentials_provider(), clients.sdk.region()) {
             (Some(credentials), Some(region)) => SearchAuth::SigV4 { credentials, region: region.clone(), service },
             _ => {
                 return Err(AwsConfigError::Invalid {
