@@ -2,8 +2,11 @@
 //! Kinesis stream (moto), the records read back from the stream into Lambda-shaped
 //! trigger payloads, the stream-index (OpenSearch on osmem-server) and stream-store
 //! (DynamoDB on moto) handlers, and the answers compared with what was sent.
+//! The scheduled job Lambdas on the same emulators, with PostgreSQL as the source and
+//! as the warehouse SQL's runner.
 //! Skips when the emulators are not installed, unless TIDEMARK_REQUIRE_EMULATORS is set.
 // Test code: a failed unwrap is a failed test, which is the point.
 #![allow(clippy::unwrap_used)]
 
+mod jobs;
 mod realtime;

@@ -3,7 +3,6 @@ use std::future::IntoFuture;
 use std::sync::Arc;
 
 use aws_lambda_events::event::kinesis::KinesisEvent;
-use aws_sdk_kinesis::types::ShardIteratorType;
 use chrono::{DateTime, Duration, DurationRound, SecondsFormat, Utc};
 use serde_json::{json, Value};
 use tidemark_aws::emulator::Emulator;
@@ -40,7 +39,7 @@ async fn send(base: &str, start: DateTime<Utc>) -> Sent {
             "event_id": id, "event_type": "page_view", "anonymous_id": format!("a{}", n % 40),
             "occurred_at": at.to_rfc3339_opts(SecondsFormat::Millis, true), "region": region,
         });
-        let amount = (n % 4 == 0).then(|| (n % 97) as f64 + 0.5);
+        let amount = (n % 4 == 0).then_some((n % 97) as f64 + 0.5);
         if let Some(a) = amount {
             event["event_type"] = json!("purchase");
             event["order_id"] = json!(format!("o{n}"));
@@ -80,54 +79,30 @@ async fn post(http: &reqwest::Client, base: &str, batch: Vec<Value>) {
 /// Reads every record of the stream, shard by shard, into trigger payloads of at most
 /// 500 records, shaped as the Lambda event source mapping delivers them.
 async fn trigger_payloads(clients: &AwsClients, stream: &str) -> Vec<KinesisEvent> {
-    let shards = clients.kinesis.list_shards().stream_name(stream).send().await.unwrap();
-    let mut payloads = Vec::new();
-    for shard in shards.shards() {
-        let mut iterator = clients
-            .kinesis
-            .get_shard_iterator()
-            .stream_name(stream)
-            .shard_id(shard.shard_id())
-            .shard_iterator_type(ShardIteratorType::TrimHorizon)
-            .send()
-            .await
-            .unwrap()
-            .shard_iterator
-            .unwrap();
-        loop {
-            let page = clients.kinesis.get_records().shard_iterator(&iterator).limit(500).send().await.unwrap();
-            if page.records().is_empty() {
-                break;
-            }
-            let records: Vec<Value> = page
-                .records()
-                .iter()
-                .map(|r| {
-                    json!({
-                        "kinesis": {
-                            "kinesisSchemaVersion": "1.0",
-                            "partitionKey": r.partition_key(),
-                            "sequenceNumber": r.sequence_number(),
-                            "data": base64(r.data().as_ref()),
-                            "approximateArrivalTimestamp": 1_764_075_900.0,
-                        },
-                        "eventSource": "aws:kinesis",
-                        "eventID": format!("{}:{}", shard.shard_id(), r.sequence_number()),
-                        "eventName": "aws:kinesis:record",
-                        "eventVersion": "1.0",
-                        "awsRegion": "us-east-1",
-                        "eventSourceARN": format!("arn:aws:kinesis:us-east-1:123456789012:stream/{stream}"),
-                    })
-                })
-                .collect();
-            payloads.push(serde_json::from_value(json!({ "Records": records })).unwrap());
-            match page.next_shard_iterator {
-                Some(next) => iterator = next,
-                None => break,
-            }
-        }
+    let records = tidemark_aws::emulator::read_stream(clients, stream).await.unwrap();
+    let mut by_shard: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for (shard_id, r) in records {
+        by_shard.entry(shard_id.clone()).or_default().push(json!({
+            "kinesis": {
+                "kinesisSchemaVersion": "1.0",
+                "partitionKey": r.partition_key(),
+                "sequenceNumber": r.sequence_number(),
+                "data": base64(r.data().as_ref()),
+                "approximateArrivalTimestamp": 1_764_075_900.0,
+            },
+            "eventSource": "aws:kinesis",
+            "eventID": format!("{shard_id}:{}", r.sequence_number()),
+            "eventName": "aws:kinesis:record",
+            "eventVersion": "1.0",
+            "awsRegion": "us-east-1",
+            "eventSourceARN": format!("arn:aws:kinesis:us-east-1:123456789012:stream/{stream}"),
+        }));
     }
-    payloads
+    by_shard
+        .values()
+        .flat_map(|records| records.chunks(500))
+        .map(|chunk| serde_json::from_value(json!({ "Records": chunk })).unwrap())
+        .collect()
 }
 
 /// Record data as the Lambda service delivers it: base64 text.

@@ -1,5 +1,6 @@
 use serde_json::Value;
 use std::collections::BTreeMap;
+use tidemark_aws::jobs::JobRequest;
 
 /// Actions that have no resource type in IAM: `Resource: "*"` is their only form.
 const NO_RESOURCE_TYPE: &[&str] = &[
@@ -54,6 +55,20 @@ fn every_function_is_a_cargo_lambda_arm64_build_with_a_trigger() {
     ] {
         assert!(binaries.contains(&expected), "no function builds {expected}");
     }
+    // `sam build` runs `cargo lambda build --bin <Binary>` at the root: each must exist.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let declared: Vec<String> = std::fs::read_dir(root.join("functions"))
+        .unwrap()
+        .map(|entry| std::fs::read_to_string(entry.unwrap().path().join("Cargo.toml")).unwrap())
+        .flat_map(|manifest| {
+            let parsed: toml::Table = toml::from_str(&manifest).unwrap();
+            parsed.get("bin").and_then(|b| b.as_array()).cloned().unwrap_or_default()
+        })
+        .map(|bin| bin["name"].as_str().unwrap().to_string())
+        .collect();
+    for binary in &binaries {
+        assert!(declared.iter().any(|d| d == binary), "{binary}: no [[bin]] of that name under functions/");
+    }
     for (name, f) in &functions {
         assert_eq!(f["Metadata"]["BuildMethod"], "rust-cargolambda", "{name}");
         let events = f["Properties"]["Events"].as_object().unwrap_or_else(|| panic!("{name} has no trigger"));
@@ -98,6 +113,12 @@ fn schedules_and_routes_are_declared() {
             match e["Type"].as_str().unwrap() {
                 "ScheduleV2" => {
                     assert!(p["DeadLetterConfig"]["Arn"].is_object(), "{name}: schedule without a dead-letter queue");
+                    // The input the job handler parses, with the scheduler's time filled in.
+                    let input = p["Input"].as_str().unwrap_or_else(|| panic!("{name}: schedule without an input"));
+                    let filled = input.replace("<aws.scheduler.scheduled-time>", "2026-11-29T02:30:00Z");
+                    let request =
+                        JobRequest::parse(&serde_json::from_str(&filled).unwrap(), chrono::Utc::now()).unwrap();
+                    assert_eq!(request.scheduled_at.to_rfc3339(), "2026-11-29T02:30:00+00:00", "{name}");
                     schedules.push(name.as_str());
                 }
                 "HttpApi" => {

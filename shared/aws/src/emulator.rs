@@ -1,12 +1,13 @@
 //! Local AWS stand-ins for tests: `moto_server` (Kinesis,
-//! DynamoDB, S3) and `osmem-server` (the OpenSearch API), each started on a free
-//! loopback port and killed when dropped. Recipes: `../shared/AWS-LOCAL.md`.
+//! DynamoDB, S3), `osmem-server` (the OpenSearch API) and `cargo lambda watch` (the
+//! Lambda runtime and invoke APIs, for running the real function binaries), each started
+//! on a free loopback port and killed when dropped. Recipes: `../shared/AWS-LOCAL.md`.
 //!
 //! A missing emulator skips the test that asked for it, unless
 //! `TIDEMARK_REQUIRE_EMULATORS` is set (CI sets it), in which case it fails.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -14,6 +15,7 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_kinesis::config::Credentials;
 
 use crate::config::AwsClients;
+use crate::retry::describe;
 
 pub const REQUIRE_VAR: &str = "TIDEMARK_REQUIRE_EMULATORS";
 
@@ -29,6 +31,29 @@ impl Drop for Emulator {
         }
         if let Err(e) = self.child.wait() {
             eprintln!("emulator {}: wait: {e}", self.addr);
+        }
+    }
+}
+
+/// A function binary polling a local runtime API.
+pub struct RunningFunction {
+    child: Child,
+}
+
+impl RunningFunction {
+    /// Whether it is still running (a failed cold start exits).
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for RunningFunction {
+    fn drop(&mut self) {
+        if let Err(e) = self.child.kill() {
+            eprintln!("function: kill: {e}");
+        }
+        if let Err(e) = self.child.wait() {
+            eprintln!("function: wait: {e}");
         }
     }
 }
@@ -62,10 +87,11 @@ fn osmem_binary() -> Option<PathBuf> {
 }
 
 fn missing(what: &str) -> Option<Emulator> {
+    let install = "pip install 'moto[server]' osmem-server cargo-lambda";
     if std::env::var_os(REQUIRE_VAR).is_some() {
-        panic!("{what} is required ({REQUIRE_VAR} is set) but not installed: pip install 'moto[server]' osmem-server");
+        panic!("{what} is required ({REQUIRE_VAR} is set) but not installed: {install}");
     }
-    eprintln!("skipping: {what} is not installed (pip install 'moto[server]' osmem-server)");
+    eprintln!("skipping: {what} is not installed ({install})");
     None
 }
 
@@ -80,6 +106,35 @@ impl Emulator {
     pub fn osmem() -> Option<Emulator> {
         let Some(bin) = osmem_binary() else { return missing("osmem-server") };
         Some(Self::spawn(bin, |port| vec!["-addr".into(), format!("127.0.0.1:{port}"), "-no-stdin-watch".into()]))
+    }
+
+    /// `cargo lambda watch --only-lambda-apis`: Lambda's runtime API, which a function
+    /// binary started by [`Emulator::function`] polls, and the invoke API
+    /// (`/2015-03-31/functions/_/invocations`, `/lambda-url/_/<path>`) a test calls.
+    pub fn lambda_api() -> Option<Emulator> {
+        let Some(bin) = on_path("cargo-lambda") else { return missing("cargo-lambda") };
+        Some(Self::spawn(bin, |port| {
+            ["lambda", "watch", "--only-lambda-apis", "-A", "127.0.0.1", "-P", &port.to_string()]
+                .map(String::from)
+                .to_vec()
+        }))
+    }
+
+    /// Starts the function binary `bin` on this runtime API (from [`Emulator::lambda_api`])
+    /// with `env` added, as Lambda starts `bootstrap`; killed when dropped.
+    pub fn function(&self, bin: &Path, env: &[(&str, String)]) -> RunningFunction {
+        let mut cmd = Command::new(bin);
+        cmd.env("AWS_LAMBDA_RUNTIME_API", format!("http://{}/.rt", self.addr))
+            .env("AWS_LAMBDA_FUNCTION_NAME", "_")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdin(Stdio::null());
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("start {}: {e}", bin.display()));
+        RunningFunction { child }
     }
 
     fn spawn(bin: PathBuf, args: impl Fn(u16) -> Vec<String>) -> Emulator {
@@ -117,4 +172,36 @@ impl Emulator {
     pub async fn clients(&self) -> AwsClients {
         AwsClients::from_sdk(&self.sdk_config().await, true)
     }
+}
+
+/// Every record of a stream, shard by shard from the trim horizon, each with its shard
+/// id: what a test reads back to check what was acknowledged.
+pub async fn read_stream(
+    clients: &AwsClients,
+    stream: &str,
+) -> Result<Vec<(String, aws_sdk_kinesis::types::Record)>, String> {
+    use aws_sdk_kinesis::types::ShardIteratorType;
+    let shards = clients.kinesis.list_shards().stream_name(stream).send().await.map_err(|e| describe(&e))?;
+    let mut out = Vec::new();
+    for shard in shards.shards() {
+        let mut iterator = clients
+            .kinesis
+            .get_shard_iterator()
+            .stream_name(stream)
+            .shard_id(shard.shard_id())
+            .shard_iterator_type(ShardIteratorType::TrimHorizon)
+            .send()
+            .await
+            .map_err(|e| describe(&e))?
+            .shard_iterator;
+        while let Some(current) = iterator {
+            let page = clients.kinesis.get_records().shard_iterator(current).send().await.map_err(|e| describe(&e))?;
+            if page.records().is_empty() {
+                break;
+            }
+            out.extend(page.records().iter().map(|r| (shard.shard_id().to_string(), r.clone())));
+            iterator = page.next_shard_iterator;
+        }
+    }
+    Ok(out)
 }

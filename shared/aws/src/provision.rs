@@ -6,9 +6,11 @@
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TableStatus,
+    TimeToLiveSpecification,
 };
 use aws_sdk_kinesis::types::{StreamMode, StreamModeDetails, StreamStatus};
+use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
 
 use crate::config::AwsClients;
 use crate::retry::describe;
@@ -70,6 +72,25 @@ pub async fn kv_table(clients: &AwsClients, name: &str) -> Result<(), ProvisionE
         .await;
     match created {
         Ok(_) => {
+            // A real account answers CREATING first; TTL can be set once it is ACTIVE.
+            let mut active = false;
+            for _ in 0..240 {
+                let table = clients
+                    .dynamodb
+                    .describe_table()
+                    .table_name(name)
+                    .send()
+                    .await
+                    .map_err(|e| fail(name, describe(&e)))?;
+                if table.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
+                    active = true;
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            if !active {
+                return Err(fail(name, "table did not become ACTIVE".into()));
+            }
             let ttl = TimeToLiveSpecification::builder()
                 .attribute_name("expires_at")
                 .enabled(true)
@@ -90,8 +111,15 @@ pub async fn kv_table(clients: &AwsClients, name: &str) -> Result<(), ProvisionE
     }
 }
 
+/// A bucket in the clients' region (outside us-east-1 S3 wants the region named).
 pub async fn bucket(clients: &AwsClients, name: &str) -> Result<(), ProvisionError> {
-    match clients.s3.create_bucket().bucket(name).send().await {
+    let mut create = clients.s3.create_bucket().bucket(name);
+    if let Some(region) = clients.sdk.region().map(|r| r.as_ref().to_string()).filter(|r| r != "us-east-1") {
+        let constraint = BucketLocationConstraint::from(region.as_str());
+        create = create
+            .create_bucket_configuration(CreateBucketConfiguration::builder().location_constraint(constraint).build());
+    }
+    match create.send().await {
         Ok(_) => Ok(()),
         Err(e) if e.as_service_error().is_some_and(|s| s.is_bucket_already_owned_by_you()) => Ok(()),
         Err(e) => Err(fail(name, describe(&e))),

@@ -1,8 +1,13 @@
-//! Beacon write keys from Secrets Manager, read once at cold start.
+//! Secrets from Secrets Manager, read once at cold start.
 //!
-//! The secret the template generates is `{"key": "<write key>", "source": "web"}`; for
-//! several keys, store `{"write_keys": "key1=web,key2=app"}` (the format of
-//! `TIDEMARK_WRITE_KEYS` in `tidemark up`).
+//! Beacon write keys: the secret the template generates is `{"key": "<write key>",
+//! "source": "web"}`; for several keys, store `{"write_keys": "key1=web,key2=app"}` (the
+//! format of `TIDEMARK_WRITE_KEYS` in `tidemark up`).
+//!
+//! Source connections: a JSON object of variables, `{"SHOP_PG_URL": "postgres://..."}`,
+//! that `${SHOP_PG_URL}` in the pipeline file's source URLs expand to.
+
+use std::collections::HashMap;
 
 use serde_json::Value;
 use tidemark_core::ingest::WriteKeys;
@@ -33,17 +38,44 @@ pub async fn write_keys(clients: &AwsClients) -> Result<WriteKeys, AwsConfigErro
     let var = "TIDEMARK_WRITE_KEYS_SECRET";
     let id = std::env::var(var)
         .map_err(|_| AwsConfigError::Invalid { var, reason: "set it, or TIDEMARK_WRITE_KEYS".into() })?;
+    let text = secret_string(clients, var, &id).await?;
+    parse_write_keys(&text).map_err(|reason| AwsConfigError::Invalid { var, reason: format!("{id}: {reason}") })
+}
+
+pub fn parse_source_vars(secret: &str) -> Result<HashMap<String, String>, String> {
+    let value: Value = serde_json::from_str(secret).map_err(|e| format!("not JSON: {e}"))?;
+    let object = value.as_object().ok_or("expected a JSON object of variables, {\"NAME\": \"value\"}")?;
+    object
+        .iter()
+        .map(|(name, v)| match v.as_str() {
+            Some(text) => Ok((name.clone(), text.to_string())),
+            None => Err(format!("variable {name}: must be a string")),
+        })
+        .collect()
+}
+
+/// The variables in the secret named by `TIDEMARK_SOURCES_SECRET`; none when unset.
+pub async fn source_vars(clients: &AwsClients) -> Result<HashMap<String, String>, AwsConfigError> {
+    let var = "TIDEMARK_SOURCES_SECRET";
+    let Some(id) = std::env::var(var).ok().filter(|v| !v.trim().is_empty()) else {
+        return Ok(HashMap::new());
+    };
+    let text = secret_string(clients, var, &id).await?;
+    parse_source_vars(&text).map_err(|reason| AwsConfigError::Invalid { var, reason: format!("{id}: {reason}") })
+}
+
+async fn secret_string(clients: &AwsClients, var: &'static str, id: &str) -> Result<String, AwsConfigError> {
     let secret = clients
         .secrets
         .get_secret_value()
-        .secret_id(&id)
+        .secret_id(id)
         .send()
         .await
         .map_err(|e| AwsConfigError::Invalid { var, reason: format!("{id}: {}", describe(&e)) })?;
-    let text = secret
+    secret
         .secret_string()
-        .ok_or_else(|| AwsConfigError::Invalid { var, reason: format!("{id}: not a string secret") })?;
-    parse_write_keys(text).map_err(|reason| AwsConfigError::Invalid { var, reason: format!("{id}: {reason}") })
+        .map(str::to_string)
+        .ok_or_else(|| AwsConfigError::Invalid { var, reason: format!("{id}: not a string secret") })
 }
 
 #[cfg(test)]
@@ -57,5 +89,13 @@ mod tests {
         let several = parse_write_keys(r#"{"write_keys": "key-one-1=web,key-two-2=app"}"#).unwrap();
         assert_eq!(several.source_of("key-two-2"), Some("app"));
         assert!(parse_write_keys(r#"{"source": "web"}"#).is_err());
+    }
+
+    #[test]
+    fn source_variables_are_strings_by_name() {
+        let vars = parse_source_vars(r#"{"SHOP_PG_URL": "postgres://u:p@db/shop"}"#).unwrap();
+        assert_eq!(vars["SHOP_PG_URL"], "postgres://u:p@db/shop");
+        assert_eq!(parse_source_vars(r#"{"PORT": 5432}"#).unwrap_err(), "variable PORT: must be a string");
+        assert!(parse_source_vars("[]").is_err());
     }
 }

@@ -94,6 +94,11 @@ impl SourceKind {
         matches!(self, SourceKind::Postgres | SourceKind::Mysql)
     }
 
+    /// CSV, JSON lines and web logs: read from a path, incrementally by byte offset.
+    pub fn is_file(self) -> bool {
+        matches!(self, SourceKind::Csv | SourceKind::Jsonl | SourceKind::Weblog)
+    }
+
     /// File extension of the raw parts: the data stays in the source's own format.
     pub fn extension(self) -> &'static str {
         match self {

@@ -34,7 +34,7 @@ pub enum CompactError {
 }
 
 /// What one realtime source's compaction of one day did.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct CompactSummary {
     pub day: NaiveDate,
     pub source: String,

@@ -1,0 +1,44 @@
+//! The real stream-index binary, started as Lambda starts `bootstrap`, on the runtime API
+//! of `cargo lambda watch` and OpenSearch in osmem-server, invoked with the Kinesis event
+//! file: the poison record comes back in `batchItemFailures`, the rest is searchable.
+//! Skips when cargo-lambda or osmem is missing, unless TIDEMARK_REQUIRE_EMULATORS is set.
+// Test code: a failed unwrap is a failed test, which is the point.
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use tidemark_aws::emulator::Emulator;
+use tidemark_aws::{OpenSearchIndex, SearchAuth};
+use tidemark_core::ports::SearchIndex;
+use tidemark_core::search::SearchRequest;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stream_index_binary_answers_a_kinesis_event_file() {
+    let (Some(osmem), Some(api)) = (Emulator::osmem(), Emulator::lambda_api()) else { return };
+    let mut function = api.function(
+        Path::new(env!("CARGO_BIN_EXE_stream-index")),
+        &[("TIDEMARK_SEARCH_URL", osmem.url()), ("TIDEMARK_SEARCH_PREFIX", "watch-events".into())],
+    );
+    let event: Value = serde_json::from_str(include_str!("fixtures/kinesis-batch.json")).unwrap();
+    let http = reqwest::Client::new();
+    let invoke = format!("{}/2015-03-31/functions/_/invocations", api.url());
+    let started = Instant::now();
+    let answer: Value = loop {
+        assert!(function.running(), "stream-index exited at cold start");
+        match http.post(&invoke).json(&event).send().await {
+            Ok(answer) if answer.status() == 200 => break answer.json().await.unwrap(),
+            _ if started.elapsed() < Duration::from_secs(60) => tokio::time::sleep(Duration::from_millis(250)).await,
+            other => panic!("no answer from the function: {other:?}"),
+        }
+    };
+    assert_eq!(
+        answer,
+        json!({"batchItemFailures": [{"itemIdentifier": "4959068695591296412763924561834571597800427100002"}]})
+    );
+    let index = OpenSearchIndex::connect(&osmem.url(), SearchAuth::None, "watch-events").unwrap();
+    let body = json!({"size": 0, "aggs": {"revenue": {"sum": {"field": "amount"}}}});
+    let found = index.search(&SearchRequest::from_json(&body).unwrap()).await.unwrap();
+    assert_eq!(found.total, 3, "e1 (twice in the batch), e2, e3");
+}

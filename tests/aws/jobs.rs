@@ -1,0 +1,321 @@
+//! The five scheduled job Lambdas' handlers, fed the payloads EventBridge sends, on the
+//! AWS adapters: the interim store and a CSV export in S3 (moto), real-time events in
+//! DynamoDB (moto) and OpenSearch (osmem-server), orders extracted from PostgreSQL with
+//! the URL from the sources secret's variables, and the warehouse SQL the Redshift
+//! adapter runs executed on PostgreSQL. Each handler's answer is checked against the
+//! data, and so is the warehouse afterwards.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+use tidemark_aws::emulator::Emulator;
+use tidemark_aws::jobs::AwsSources;
+use tidemark_aws::{
+    provision, DynamoKv, InlineStaging, OpenSearchIndex, PgRunner, S3ObjectStore, SearchAuth, SqlWarehouse,
+};
+use tidemark_core::batch::{Pipeline, Value as Cell};
+use tidemark_core::clock::FixedClock;
+use tidemark_core::consume::{index_batch, store_batch, StreamRecord};
+use tidemark_core::event::Event;
+use tidemark_core::kv_key::KvLayout;
+use tidemark_core::ports::{ObjectStore, Warehouse};
+use tidemark_sources::Connectors;
+
+const PG: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+const PIPELINE: &str = r#"
+[[source]]
+name   = "orders"
+kind   = "postgres"
+url    = "${JOBS_PG_URL}"
+query  = "SELECT order_id, sku, amount, currency, region, status, ordered_at, updated_at FROM tm_jobs_src.orders"
+cursor = "updated_at"
+key    = ["order_id"]
+
+[[source]]
+name = "products"
+kind = "csv"
+path = "s3://jobs/exports/products.csv"
+mode = "snapshot"
+key  = ["sku"]
+
+[[source]]
+name = "site"
+kind = "realtime"
+
+[[table]]
+name       = "orders"
+source     = "orders"
+key        = ["order_id"]
+event_time = "ordered_at"
+load       = "merge"
+columns = [
+  { name = "order_id",     type = "varchar" },
+  { name = "sku",          type = "varchar" },
+  { name = "product_name", type = "varchar" },
+  { name = "amount_eur",   type = "decimal(12,2)" },
+  { name = "region",       type = "varchar" },
+  { name = "status",       type = "varchar" },
+  { name = "ordered_at",   type = "timestamp" },
+]
+[[table.rule]]
+currency = { amount = "amount", currency = "currency", to = "EUR", rates = { USD = 0.5 } }
+[[table.rule]]
+rename = { amount = "amount_eur" }
+[[table.rule]]
+join = { source = "products", kind = "left", on = { sku = "sku" }, columns = ["name"] }
+[[table.rule]]
+rename = { name = "product_name" }
+
+[[table]]
+name   = "products"
+source = "products"
+input  = "snapshot"
+load   = "overwrite"
+key    = ["sku"]
+columns = [
+  { name = "sku",   type = "varchar" },
+  { name = "name",  type = "varchar" },
+  { name = "price", type = "decimal(10,2)" },
+]
+
+[[table]]
+name             = "site_events"
+source           = "site"
+key              = ["event_id"]
+event_time       = "occurred_at"
+load             = "overwrite"
+overwrite_period = "day"
+columns = [
+  { name = "event_id",    type = "varchar" },
+  { name = "event_type",  type = "varchar" },
+  { name = "occurred_at", type = "timestamp" },
+  { name = "order_id",    type = "varchar" },
+  { name = "region",      type = "varchar" },
+  { name = "amount_eur",  type = "decimal(12,2)" },
+]
+[[table.rule]]
+join = { source = "orders", kind = "left", on = { order_id = "order_id" }, columns = ["status"] }
+[[table.rule]]
+discard = "status IS NOT NULL"
+[[table.rule]]
+rename = { amount = "amount_eur" }
+
+[[report]]
+name     = "sales_by_region"
+title    = "Sales by region"
+unit     = "EUR"
+noun     = "orders"
+batch    = { table = "orders", time = "ordered_at", value = "amount_eur", key = "order_id", by = { region = "region" } }
+realtime = { event_type = "purchase", value = "amount", key = "order_id", by = { region = "region" } }
+"#;
+
+/// Orders on 2026-11-28 in PostgreSQL: (id, sku, amount, currency, region, hour).
+const ORDERS: [(&str, &str, f64, &str, &str, u32); 6] = [
+    ("A-1", "kite", 40.0, "EUR", "EU", 9),
+    ("A-2", "kite", 40.0, "EUR", "EU", 10),
+    ("A-3", "board", 120.0, "EUR", "US", 11),
+    ("A-4", "board", 100.0, "USD", "US", 12),
+    ("A-5", "leash", 15.0, "EUR", "EU", 13),
+    ("A-6", "leash", 15.0, "EUR", "US", 14),
+];
+
+fn at(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+}
+
+fn fixture(name: &str) -> Value {
+    let path = format!("{}/aws/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+async fn seed_postgres() {
+    let (client, connection) = tokio_postgres::connect(PG, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL at {PG} (start it as .ci/run does): {e}"));
+    tokio::spawn(connection);
+    let mut sql = String::from(
+        "DROP SCHEMA IF EXISTS tm_jobs_src CASCADE; DROP SCHEMA IF EXISTS tm_jobs_wh CASCADE; \
+         CREATE SCHEMA tm_jobs_src; CREATE TABLE tm_jobs_src.orders (order_id text PRIMARY KEY, sku text, \
+         amount numeric(12,2), currency text, region text, status text, ordered_at timestamp, updated_at timestamp);",
+    );
+    for (id, sku, amount, currency, region, hour) in ORDERS {
+        let t = format!("2026-11-28 {hour:02}:20:00");
+        sql.push_str(&format!(
+            "INSERT INTO tm_jobs_src.orders VALUES ('{id}', '{sku}', {amount}, '{currency}', '{region}', 'paid', '{t}', '{t}');"
+        ));
+    }
+    client.batch_execute(&sql).await.unwrap();
+}
+
+/// Real-time events as the stream consumers would have stored and indexed them:
+/// purchases for A-1..A-4 (A-5 and A-6 never arrived), R-1 and R-2 that batch does not
+/// know, and R-3 after the tidemark.
+fn events() -> Vec<StreamRecord> {
+    let purchase = |id: &str, order: &str, region: &str, amount: f64, t: &str| {
+        json!({"event_id": id, "event_type": "purchase", "occurred_at": t, "received_at": t, "source": "web",
+               "anonymous_id": "v1", "order_id": order, "region": region, "amount": amount, "currency": "EUR"})
+    };
+    let mut events = vec![
+        purchase("e1", "A-1", "EU", 40.0, "2026-11-28T09:20:01Z"),
+        purchase("e2", "A-2", "EU", 40.0, "2026-11-28T10:20:01Z"),
+        purchase("e3", "A-3", "US", 120.0, "2026-11-28T11:20:01Z"),
+        purchase("e4", "A-4", "US", 50.0, "2026-11-28T12:20:01Z"),
+        purchase("e5", "R-1", "EU", 7.0, "2026-11-28T11:40:00Z"),
+        purchase("e6", "R-2", "US", 9.0, "2026-11-28T12:40:00Z"),
+        purchase("e7", "R-3", "EU", 33.0, "2026-11-28T20:05:00Z"),
+    ];
+    events.push(json!({"event_id": "e8", "event_type": "page_view", "occurred_at": "2026-11-28T12:00:00Z",
+                       "received_at": "2026-11-28T12:00:00Z", "source": "web", "anonymous_id": "v1", "region": "EU"}));
+    events
+        .into_iter()
+        .enumerate()
+        .map(|(n, v)| StreamRecord {
+            shard_id: "shardId-000000000000".into(),
+            sequence_number: format!("{:020}", n + 1),
+            data: serde_json::from_value::<Event>(v).unwrap().to_record_bytes(),
+        })
+        .collect()
+}
+
+async fn rows(warehouse: &dyn Warehouse, sql: &str) -> Vec<Vec<Cell>> {
+    warehouse.query(sql).await.unwrap().rows
+}
+
+#[tokio::test]
+async fn scheduled_jobs_extract_load_compact_reconcile_and_analyze() {
+    let (Some(moto), Some(osmem)) = (Emulator::moto(), Emulator::osmem()) else { return };
+    let clients = moto.clients().await;
+    provision::bucket(&clients, "jobs").await.unwrap();
+    provision::kv_table(&clients, "events").await.unwrap();
+    seed_postgres().await;
+    let exports = S3ObjectStore::new(clients.s3.clone(), "jobs", "");
+    exports
+        .put("exports/products.csv", b"sku,name,price\nkite,Kite 9m,40\nboard,Board,120\nleash,Leash,15\n".to_vec())
+        .await
+        .unwrap();
+
+    let pipeline = Arc::new(Pipeline::parse(PIPELINE).unwrap());
+    let store: Arc<dyn ObjectStore> = Arc::new(S3ObjectStore::new(clients.s3.clone(), "jobs", "interim"));
+    let warehouse: Arc<dyn Warehouse> = Arc::new(SqlWarehouse::new(
+        PgRunner::connect(PG, Some("tm_jobs_wh")).await.unwrap(),
+        InlineStaging::default(),
+        false,
+    ));
+    let kv = Arc::new(DynamoKv::new(clients.dynamodb.clone(), "events"));
+    let layout = KvLayout::default();
+    let index = Arc::new(OpenSearchIndex::connect(&osmem.url(), SearchAuth::None, "jobs-events").unwrap());
+    index.ensure_template().await.unwrap();
+    let records = events();
+    assert!(store_batch(&records, kv.as_ref(), &layout).await.failures.is_empty());
+    assert!(index_batch(&records, index.as_ref()).await.failures.is_empty());
+    // The night after the events' day, as the schedules fire.
+    let clock = Arc::new(FixedClock::new(at("2026-11-29T02:31:00Z")));
+    let scheduled = fixture("eventbridge-scheduled.json");
+
+    // batch-extract: the URL's ${JOBS_PG_URL} comes from the sources secret's variables.
+    let sources = AwsSources {
+        connectors: Connectors::new(".").with_vars(HashMap::from([("JOBS_PG_URL".to_string(), PG.to_string())])),
+        s3: clients.s3.clone(),
+    };
+    let extract = tidemark_batch_extract::Env {
+        pipeline: pipeline.clone(),
+        store: store.clone(),
+        sources: Arc::new(sources),
+        clock: clock.clone(),
+    };
+    let answer = tidemark_batch_extract::handle(&extract, &scheduled).await.unwrap();
+    let by_source: HashMap<&str, u64> = answer
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["source"].as_str().unwrap(), s["rows"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(by_source, HashMap::from([("orders", 6), ("products", 3)]), "{answer}");
+    // A second run finds nothing new in PostgreSQL.
+    clock.set(at("2026-11-29T02:32:00Z"));
+    let again = tidemark_batch_extract::handle(&extract, &scheduled).await.unwrap();
+    assert_eq!(again[0]["rows"], 0, "{again}");
+    // A misspelt option is refused, naming the field, and extracts nothing.
+    let err = tidemark_batch_extract::handle(&extract, &json!({"onyl": "orders"})).await.unwrap_err();
+    assert!(err.to_string().contains("field onyl: unknown option"), "{err}");
+
+    // batch-load: the rules applied (USD converted, product names joined) on the SQL the
+    // Redshift adapter runs.
+    let load = tidemark_batch_load::Env {
+        pipeline: pipeline.clone(),
+        store: store.clone(),
+        warehouse: warehouse.clone(),
+        clock: clock.clone(),
+    };
+    let answer = tidemark_batch_load::handle(&load, &scheduled).await.unwrap();
+    let loaded: HashMap<&str, u64> = answer
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["table"].as_str().unwrap(), s["rows_loaded"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(loaded["orders"], 6, "{answer}");
+    assert_eq!(loaded["products"], 3, "{answer}");
+    let orders =
+        rows(warehouse.as_ref(), "SELECT order_id, product_name, amount_eur FROM orders ORDER BY order_id").await;
+    assert_eq!(orders.len(), 6);
+    assert_eq!(orders[3], vec![Cell::str("A-4"), Cell::str("Board"), Cell::Float(50.0)]);
+
+    // realtime-compact: the day before the schedule fired; orders batch has are dropped.
+    let compact = tidemark_realtime_compact::Env {
+        pipeline: pipeline.clone(),
+        store: store.clone(),
+        warehouse: warehouse.clone(),
+        kv: kv.clone(),
+        layout: layout.clone(),
+        clock: clock.clone(),
+    };
+    let answer = tidemark_realtime_compact::handle(&compact, &scheduled).await.unwrap();
+    assert_eq!(answer[0]["day"], "2026-11-28", "{answer}");
+    assert_eq!(answer[0]["events"], 8, "{answer}");
+    let kept = rows(warehouse.as_ref(), "SELECT event_id FROM site_events ORDER BY event_id").await;
+    let kept: Vec<String> = kept.iter().map(|r| r[0].to_string()).collect();
+    assert_eq!(kept, ["e5", "e6", "e7", "e8"]);
+    // Run again (a scheduler retry): the day is replaced, nothing doubles.
+    tidemark_realtime_compact::handle(&compact, &scheduled).await.unwrap();
+    assert_eq!(rows(warehouse.as_ref(), "SELECT count(*) FROM site_events").await[0][0], Cell::Int(4));
+
+    // reconcile, with the scheduler's input shape: A-5 and A-6 never arrived in real
+    // time, R-1 and R-2 are not in batch; A-4 agrees once batch converted its dollars.
+    let reconcile = tidemark_reconcile::Env {
+        pipeline: pipeline.clone(),
+        warehouse: warehouse.clone(),
+        kv: kv.clone(),
+        layout: layout.clone(),
+        clock: clock.clone(),
+    };
+    let answer = tidemark_reconcile::handle(&reconcile, &fixture("scheduler-input.json")).await.unwrap();
+    let report = &answer[0];
+    assert_eq!(report["report"], "sales_by_region", "{answer}");
+    assert_eq!(report["missing_in_realtime"], 2, "{answer}");
+    assert_eq!(report["missing_in_batch"], 2, "{answer}");
+    assert_eq!(report["mismatched"], 0, "{answer}");
+
+    // analyze: the BI view holds batch before the tidemark (15:00) and the real-time
+    // rollup from the search index after it.
+    let analyze = tidemark_analyze::Env {
+        pipeline: pipeline.clone(),
+        warehouse: warehouse.clone(),
+        index: index.clone(),
+        clock: clock.clone(),
+    };
+    let answer = tidemark_analyze::handle(&analyze, &scheduled).await.unwrap();
+    assert_eq!(answer[0]["view"], "report_sales_by_region", "{answer}");
+    let sides = rows(
+        warehouse.as_ref(),
+        "SELECT side, CAST(SUM(value) AS DOUBLE PRECISION) FROM report_sales_by_region GROUP BY side ORDER BY side",
+    )
+    .await;
+    assert_eq!(
+        sides,
+        vec![vec![Cell::str("batch"), Cell::Float(280.0)], vec![Cell::str("realtime"), Cell::Float(33.0)]]
+    );
+}
