@@ -145,4 +145,30 @@ mod tests {
         let (_, body) = get("/v1/realtime?by=user_id", index).await;
         assert_eq!(body["field"], "query");
     }
+
+    /// An IAM-signed API Gateway HTTP API (payload 2.0) request, as the report Lambda
+    /// receives it, through `lambda_http`'s own conversion and the router.
+    #[tokio::test]
+    async fn answers_an_api_gateway_request() {
+        let fixture = include_str!("../tests/fixtures/apigw-v2-realtime-iam.json");
+        let send = |text: String| async move {
+            let index = Arc::new(CannedIndex::default());
+            let (parts, body) = lambda_http::request::from_str(&text).unwrap().into_parts();
+            let app = router(ReportState { index: index.clone(), clock: Arc::new(SystemClock), batch: None });
+            let response = app.oneshot(Request::from_parts(parts, Body::from(body.to_vec()))).await.unwrap();
+            let status = response.status();
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            let asked = index.0.lock().unwrap().clone();
+            (status, serde_json::from_slice::<serde_json::Value>(&body).unwrap(), asked)
+        };
+        let (status, body, asked) = send(fixture.to_string()).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body["points"][0]["groups"]["EU"], 20.0);
+        assert_eq!(asked.unwrap().aggs["over_time"]["date_histogram"]["fixed_interval"], "1m");
+        // The same request with a bad interval: 400 naming the field, the index never asked.
+        let (status, body, asked) = send(fixture.replace("interval=1m", "interval=fortnight")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body["field"], "interval");
+        assert!(asked.is_none());
+    }
 }
