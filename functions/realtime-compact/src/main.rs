@@ -7,7 +7,6 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 use tidemark_aws::{settings, AwsClients, Endpoint};
 use tidemark_core::clock::SystemClock;
-use tidemark_core::kv_key::KvLayout;
 use tidemark_realtime_compact::{handle, Env};
 
 #[tokio::main]
@@ -21,7 +20,7 @@ async fn main() -> Result<(), Error> {
         store: Arc::new(store),
         warehouse: Arc::new(settings::warehouse(&clients)?),
         kv: Arc::new(settings::kv(&clients)?),
-        layout: KvLayout { write_shards: settings::write_shards()?, ..KvLayout::default() },
+        layout: settings::kv_layout()?,
         clock: Arc::new(SystemClock),
     };
     let env = &env;

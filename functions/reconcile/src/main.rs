@@ -7,7 +7,6 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 use tidemark_aws::{settings, AwsClients, Endpoint};
 use tidemark_core::clock::SystemClock;
-use tidemark_core::kv_key::KvLayout;
 use tidemark_reconcile::{handle, Env};
 
 #[tokio::main]
@@ -19,7 +18,7 @@ async fn main() -> Result<(), Error> {
         pipeline: Arc::new(settings::pipeline(&clients).await?),
         warehouse: Arc::new(settings::warehouse(&clients)?),
         kv: Arc::new(settings::kv(&clients)?),
-        layout: KvLayout { write_shards: settings::write_shards()?, ..KvLayout::default() },
+        layout: settings::kv_layout()?,
         clock: Arc::new(SystemClock),
     };
     let env = &env;

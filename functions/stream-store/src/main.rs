@@ -2,7 +2,6 @@
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use tidemark_aws::{settings, AwsClients, Endpoint};
-use tidemark_core::kv_key::KvLayout;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -10,7 +9,7 @@ async fn main() -> Result<(), Error> {
     let endpoint = Endpoint::from_env()?;
     let clients = AwsClients::load(&endpoint).await;
     let kv = settings::kv(&clients)?;
-    let layout = KvLayout { write_shards: settings::write_shards()?, ..KvLayout::default() };
+    let layout = settings::kv_layout()?;
     let (kv, layout) = (&kv, &layout);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move {
         Ok::<_, Error>(tidemark_stream_store::handle(event.payload, kv, layout).await)

@@ -37,7 +37,7 @@ pub async fn stream(clients: &AwsClients, name: &str) -> Result<(), ProvisionErr
             return Err(fail(name, describe(&e)));
         }
     }
-    for _ in 0..100 {
+    wait_active(name, "stream", 100, Duration::from_millis(100), || async {
         let summary = clients
             .kinesis
             .describe_stream_summary()
@@ -45,12 +45,30 @@ pub async fn stream(clients: &AwsClients, name: &str) -> Result<(), ProvisionErr
             .send()
             .await
             .map_err(|e| fail(name, describe(&e)))?;
-        if summary.stream_description_summary().is_some_and(|s| s.stream_status() == &StreamStatus::Active) {
+        Ok(summary.stream_description_summary().is_some_and(|s| s.stream_status() == &StreamStatus::Active))
+    })
+    .await
+}
+
+/// Polls `active` up to `tries` times, `pause` apart, until it says yes.
+async fn wait_active<F, Fut>(
+    name: &str,
+    what: &str,
+    tries: u32,
+    pause: Duration,
+    active: F,
+) -> Result<(), ProvisionError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<bool, ProvisionError>>,
+{
+    for _ in 0..tries {
+        if active().await? {
             return Ok(());
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(pause).await;
     }
-    Err(fail(name, "stream did not become ACTIVE".into()))
+    Err(fail(name, format!("{what} did not become ACTIVE")))
 }
 
 /// The key-value table: `pk` (hash) and `sk` (range) strings, on-demand, TTL on
@@ -73,8 +91,7 @@ pub async fn kv_table(clients: &AwsClients, name: &str) -> Result<(), ProvisionE
     match created {
         Ok(_) => {
             // A real account answers CREATING first; TTL can be set once it is ACTIVE.
-            let mut active = false;
-            for _ in 0..240 {
+            wait_active(name, "table", 240, Duration::from_millis(500), || async {
                 let table = clients
                     .dynamodb
                     .describe_table()
@@ -82,15 +99,9 @@ pub async fn kv_table(clients: &AwsClients, name: &str) -> Result<(), ProvisionE
                     .send()
                     .await
                     .map_err(|e| fail(name, describe(&e)))?;
-                if table.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
-                    active = true;
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-            if !active {
-                return Err(fail(name, "table did not become ACTIVE".into()));
-            }
+                Ok(table.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active))
+            })
+            .await?;
             let ttl = TimeToLiveSpecification::builder()
                 .attribute_name("expires_at")
                 .enabled(true)

@@ -77,11 +77,7 @@ impl SourceReader for S3FileReader {
         let size = u64::try_from(head.content_length().unwrap_or(0)).unwrap_or(0);
         let etag = head.e_tag();
         let snapshot = self.file.mode == ExtractMode::Snapshot;
-        let mut start = if snapshot { 0 } else { from.offset };
-        if start > size {
-            tracing::warn!(source = %self.file.name, offset = start, len = size, "object shrank: reading it from the start");
-            start = 0;
-        }
+        let start = self.file.start_offset(from.offset, size);
         let parts = if start >= size {
             Vec::new()
         } else {

@@ -11,6 +11,7 @@ use crate::s3::S3ObjectStore;
 use crate::search::{OpenSearchIndex, SearchAuth};
 use crate::warehouse::{RedshiftWarehouse, S3Staging};
 use tidemark_core::batch::pipeline::Pipeline;
+use tidemark_core::kv_key::KvLayout;
 use tidemark_core::ports::ObjectStore;
 
 fn required(var: &'static str) -> Result<String, AwsConfigError> {
@@ -62,6 +63,12 @@ pub fn write_shards() -> Result<u16, AwsConfigError> {
         return Err(AwsConfigError::Invalid { var: "TIDEMARK_KV_WRITE_SHARDS", reason: "must be at least 1".into() });
     }
     Ok(n)
+}
+
+/// The key layout the stream-store writes and the jobs read: `TIDEMARK_KV_WRITE_SHARDS`
+/// write shards per hour.
+pub fn kv_layout() -> Result<KvLayout, AwsConfigError> {
+    Ok(KvLayout { write_shards: write_shards()?, ..KvLayout::default() })
 }
 
 /// `TIDEMARK_SEARCH_URL`, `TIDEMARK_SEARCH_BACKEND` (`domain` | `serverless`: SigV4

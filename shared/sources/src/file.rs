@@ -23,6 +23,20 @@ impl FileReader {
         SourceError::Read { source_name: self.name.clone(), message: format!("{}: {e}", self.path.display()) }
     }
 
+    /// Where this run reads from in a file (or object) of `len` bytes: the start for a
+    /// snapshot, else the last run's `offset`, unless the file is now shorter than that
+    /// (rotated or rewritten), when it is read from the start again.
+    pub fn start_offset(&self, offset: u64, len: u64) -> u64 {
+        if self.mode == ExtractMode::Snapshot {
+            return 0;
+        }
+        if offset > len {
+            tracing::warn!(source = %self.name, offset, len, "file shrank: reading it from the start");
+            return 0;
+        }
+        offset
+    }
+
     /// Cuts `bytes` (starting at file offset `base`) into parts; pure, for tests.
     pub fn cut(&self, file_start: &[u8], bytes: &[u8], base: u64, part_rows: usize, snapshot: bool) -> Vec<RawPart> {
         let csv = self.kind == SourceKind::Csv;
@@ -81,12 +95,7 @@ impl SourceReader for FileReader {
         let parts = tokio::task::spawn_blocking(move || -> Result<Vec<RawPart>, SourceError> {
             let all = std::fs::read(&me.path).map_err(|e| me.err(e))?;
             let snapshot = me.mode == ExtractMode::Snapshot;
-            let mut start = if snapshot { 0 } else { from.offset };
-            if start > all.len() as u64 {
-                tracing::warn!(source = %me.name, offset = start, len = all.len(), "file shrank: reading it from the start");
-                start = 0;
-            }
-            let start = usize::try_from(start).unwrap_or(0);
+            let start = usize::try_from(me.start_offset(from.offset, all.len() as u64)).unwrap_or(0);
             Ok(me.cut(&all, &all[start..], start as u64, from.part_rows.max(1), snapshot))
         })
         .await
@@ -117,5 +126,15 @@ mod tests {
         let next = reader(SourceKind::Csv).cut(more, &more[off..], off as u64, 10, false);
         assert_eq!(next[0].bytes, b"id,note\n4,half\n5,e\n");
         assert_eq!(next[0].rows, 2);
+    }
+
+    #[test]
+    fn a_run_starts_at_the_offset_unless_snapshot_or_the_file_shrank() {
+        let incremental = reader(SourceKind::Weblog);
+        assert_eq!(incremental.start_offset(40, 100), 40);
+        assert_eq!(incremental.start_offset(100, 100), 100);
+        assert_eq!(incremental.start_offset(140, 100), 0, "rotated: from the start");
+        let snapshot = FileReader { mode: ExtractMode::Snapshot, ..reader(SourceKind::Csv) };
+        assert_eq!(snapshot.start_offset(40, 100), 0);
     }
 }
