@@ -6,9 +6,11 @@
 //! A missing emulator skips the test that asked for it, unless
 //! `TIDEMARK_REQUIRE_EMULATORS` is set (CI sets it), in which case it fails.
 
+use std::collections::BTreeSet;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -58,8 +60,20 @@ impl Drop for RunningFunction {
     }
 }
 
+/// Ports this process has handed to an emulator. Binding port 0 and letting go can give
+/// two tests running at once the same port: the second emulator then fails to bind, its
+/// test talks to the first test's emulator, and fails once that test ends and kills it.
+static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+
+/// A loopback port that is free now and that no other emulator of this process got.
 fn free_port() -> std::io::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(PoisonError::into_inner);
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        if handed_out.insert(port) {
+            return Ok(port);
+        }
+    }
 }
 
 fn on_path(name: &str) -> Option<PathBuf> {
@@ -139,7 +153,7 @@ impl Emulator {
 
     fn spawn(bin: PathBuf, args: impl Fn(u16) -> Vec<String>) -> Emulator {
         let port = free_port().expect("a free loopback port");
-        let child = Command::new(&bin)
+        let mut child = Command::new(&bin)
             .args(args(port))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -149,6 +163,9 @@ impl Emulator {
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let started = Instant::now();
         while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("{} exited ({status}) before listening on {addr}", bin.display());
+            }
             assert!(started.elapsed() < Duration::from_secs(60), "{} did not listen on {addr}", bin.display());
             std::thread::sleep(Duration::from_millis(100));
         }
