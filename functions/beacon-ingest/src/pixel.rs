@@ -8,9 +8,10 @@
 
 use crate::auth::write_key;
 use crate::response::status_of;
+use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::{Map, Value};
 use std::sync::Arc;
 use tidemark_core::ingest::{EventResult, Ingestor};
@@ -80,21 +81,19 @@ fn event_from_params(pairs: Vec<(String, String)>) -> Value {
     Value::Object(event)
 }
 
+/// Static header values: no parsing or copying per request on this hot path.
 fn gif(status: StatusCode, rejected: Option<String>) -> Response {
-    let mut response = (
-        status,
-        [
-            (header::CONTENT_TYPE, "image/gif"),
-            (header::CACHE_CONTROL, "no-store, no-cache, must-revalidate, max-age=0"),
-            (header::PRAGMA, "no-cache"),
-            (header::EXPIRES, "0"),
-            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
-        ],
-        PIXEL_GIF,
-    )
-        .into_response();
+    let mut response = Response::new(Body::from(PIXEL_GIF));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/gif"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store, no-cache, must-revalidate, max-age=0"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    headers.insert(header::EXPIRES, HeaderValue::from_static("0"));
+    // An <img> needs no CORS; this lets a page also fetch() the pixel and read its status.
+    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
     if let Some(value) = rejected.and_then(|text| HeaderValue::from_str(&text).ok()) {
-        response.headers_mut().insert("x-tidemark-rejected", value);
+        headers.insert("x-tidemark-rejected", value);
     }
     response
 }

@@ -165,6 +165,33 @@ async fn beacon_js_is_served_and_ndjson_is_accepted() {
     assert_eq!(report["results"][1]["rule"], "json");
 }
 
+#[tokio::test]
+async fn a_page_on_another_origin_may_post_events() {
+    let stream = Arc::new(MemoryStream::default());
+    let preflight = Request::builder()
+        .method("OPTIONS")
+        .uri("/v1/events")
+        .header("origin", "https://shop.example")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type,x-tidemark-write-key")
+        .body(Body::empty())
+        .unwrap();
+    let (status, headers, _) = send(app(Arc::clone(&stream)), preflight).await;
+    assert!(status.is_success(), "{status}");
+    assert_eq!(headers["access-control-allow-origin"], "*");
+    let allowed = headers["access-control-allow-headers"].to_str().unwrap().to_ascii_lowercase();
+    assert!(allowed.contains("x-tidemark-write-key") && allowed.contains("content-type"), "{allowed}");
+    assert!(headers["access-control-allow-methods"].to_str().unwrap().contains("POST"));
+    assert!(stream.records.lock().unwrap().is_empty(), "a preflight writes nothing");
+
+    let mut request = post(r#"{"event_type":"page_view","anonymous_id":"a"}"#, Some("test-write-key"));
+    request.headers_mut().insert("origin", "https://shop.example".parse().unwrap());
+    let (status, headers, _) = send(app(Arc::clone(&stream)), request).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["access-control-allow-origin"], "*");
+    assert_eq!(stream.records.lock().unwrap().len(), 1);
+}
+
 /// API Gateway HTTP API (payload 2.0) requests, as the Lambda receives them, through
 /// `lambda_http`'s own conversion and the router.
 mod api_gateway {

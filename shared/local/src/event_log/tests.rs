@@ -92,3 +92,15 @@ fn sequence_numbers_are_unique_and_ordered() {
     assert!(sequence_number(2, 9) < sequence_number(2, 10));
     assert_eq!(parse_sequence_number("12"), None);
 }
+
+proptest::proptest! {
+    /// The hand-written digits say exactly what `format!` would, overflow included.
+    #[test]
+    fn ids_match_the_formatter(shard in proptest::prop_oneof![0usize..300, 0usize..2_000_000], seq: u64) {
+        proptest::prop_assert_eq!(sequence_number(shard, seq), format!("{seq:020}{shard:05}"));
+        proptest::prop_assert_eq!(shard_id(shard), format!("shardId-{shard:012}"));
+        if shard < 100_000 {
+            proptest::prop_assert_eq!(parse_sequence_number(&sequence_number(shard, seq)), Some((shard, seq)));
+        }
+    }
+}

@@ -3,23 +3,46 @@
 //! Every put request waiting when the writer wakes goes into one atomic fjall batch
 //! followed by one fsync; then each request is answered with its positions. Under
 //! load one fsync covers many requests, which is what makes durable acks cheap.
+//!
+//! Callers hand over records already encoded and assigned to a shard, so this one
+//! thread, which every put goes through, only numbers them and writes.
 
-use super::{codec, LogError, Shared, EMPTY};
-use chrono::Utc;
+use super::{LogError, Shared, EMPTY};
 use fjall::PersistMode;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use tidemark_core::ports::stream::StreamRecordIn;
-use tidemark_core::shard::shard_for;
 use tokio::sync::{mpsc, oneshot};
 
+/// A record ready for the log: its shard and its stored value (`codec::encode_record`).
+pub struct Encoded {
+    pub shard: usize,
+    pub value: Vec<u8>,
+}
+
 pub struct PutRequest {
-    pub records: Vec<StreamRecordIn>,
-    pub reply: oneshot::Sender<Result<Vec<(usize, u64)>, LogError>>,
+    pub records: Vec<Encoded>,
+    pub reply: oneshot::Sender<PutReply>,
+}
+
+/// The answer to a put. The request's records come back with it so that their buffers
+/// are freed on the caller's thread, which allocated them: the allocator frees faster
+/// on the owning thread, and the one writer that every put waits on does less.
+pub struct PutReply {
+    pub records: Vec<Encoded>,
+    pub result: Result<Vec<(usize, u64)>, LogError>,
 }
 
 /// Most records gathered into one group commit.
 const MAX_GROUP_RECORDS: usize = 50_000;
+
+/// A group of at least this many requests means they are arriving in a crowd ...
+const CROWD: usize = 8;
+/// ... and then the writer waits this long for more before it commits the next group.
+/// An fsync costs far more CPU than the requests it covers (on the 2-vCPU VM of
+/// BENCHMARKS.md about 200 µs, in the sync call and the block layer's completion work),
+/// so under load fewer, larger groups leave more CPU for the requests themselves; a
+/// lone request still commits at once. See "What limits the pixel" in BENCHMARKS.md.
+const LINGER: std::time::Duration = std::time::Duration::from_micros(150);
 
 pub type Spawned = (mpsc::UnboundedSender<PutRequest>, oneshot::Receiver<()>);
 
@@ -48,9 +71,13 @@ fn run(shared: Arc<Shared>, mut receiver: mpsc::UnboundedReceiver<PutRequest>) {
             seq => seq + 1,
         })
         .collect();
+    let mut last_group = 0;
     while let Some(first) = receiver.blocking_recv() {
         let mut group = vec![first];
         let mut gathered = group[0].records.len();
+        if last_group >= CROWD {
+            std::thread::sleep(LINGER);
+        }
         while gathered < MAX_GROUP_RECORDS {
             match receiver.try_recv() {
                 Ok(request) => {
@@ -60,6 +87,7 @@ fn run(shared: Arc<Shared>, mut receiver: mpsc::UnboundedReceiver<PutRequest>) {
                 Err(_) => break,
             }
         }
+        last_group = group.len();
         match commit_group(&shared, &group, &next_seq) {
             Ok((positions, committed_next)) => {
                 next_seq = committed_next;
@@ -70,7 +98,8 @@ fn run(shared: Arc<Shared>, mut receiver: mpsc::UnboundedReceiver<PutRequest>) {
                 }
                 shared.appended.notify_waiters();
                 for (request, placed) in group.into_iter().zip(positions) {
-                    if request.reply.send(Ok(placed)).is_err() {
+                    let reply = PutReply { records: request.records, result: Ok(placed) };
+                    if request.reply.send(reply).is_err() {
                         tracing::debug!("put caller went away before its answer");
                     }
                 }
@@ -80,7 +109,9 @@ fn run(shared: Arc<Shared>, mut receiver: mpsc::UnboundedReceiver<PutRequest>) {
                 let reason = error.to_string();
                 tracing::error!(error = %reason, requests = group.len(), "event log group commit failed");
                 for request in group {
-                    if request.reply.send(Err(LogError::CommitFailed(reason.clone()))).is_err() {
+                    let reply =
+                        PutReply { records: request.records, result: Err(LogError::CommitFailed(reason.clone())) };
+                    if request.reply.send(reply).is_err() {
                         tracing::debug!("put caller went away before its answer");
                     }
                 }
@@ -98,21 +129,15 @@ type Committed = (Vec<Vec<(usize, u64)>>, Vec<u64>);
 /// Writes the group on a copy of `next_seq`, so that a failed commit leaves it as it was.
 fn commit_group(shared: &Shared, group: &[PutRequest], next_seq: &[u64]) -> Result<Committed, LogError> {
     let mut next_seq = next_seq.to_vec();
-    let arrived = Utc::now().timestamp_millis();
-    let shard_count = shared.shards.len();
     let mut batch = shared.db.batch();
     let mut positions = Vec::with_capacity(group.len());
     for request in group {
         let mut placed = Vec::with_capacity(request.records.len());
         for record in &request.records {
-            let shard = shard_for(&record.partition_key, shard_count);
+            let shard = record.shard;
             let seq = next_seq[shard];
             next_seq[shard] += 1;
-            batch.insert(
-                &shared.shards[shard],
-                seq.to_be_bytes(),
-                codec::encode_record(arrived, &record.partition_key, &record.data),
-            );
+            batch.insert(&shared.shards[shard], seq.to_be_bytes(), record.value.as_slice());
             placed.push((shard, seq));
         }
         positions.push(placed);
