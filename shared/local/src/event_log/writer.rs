@@ -41,8 +41,10 @@ const CROWD: usize = 8;
 /// An fsync costs far more CPU than the requests it covers (on the 2-vCPU VM of
 /// BENCHMARKS.md about 200 µs, in the sync call and the block layer's completion work),
 /// so under load fewer, larger groups leave more CPU for the requests themselves; a
-/// lone request still commits at once. See "What limits the pixel" in BENCHMARKS.md.
-const LINGER: std::time::Duration = std::time::Duration::from_micros(150);
+/// lone request still commits at once. 300 µs measured better than 150 at 256 and
+/// 1,024 connections and no worse at 64; 500 µs lost at 64, where fewer wait. See
+/// "What limits the pixel" in BENCHMARKS.md.
+const LINGER: std::time::Duration = std::time::Duration::from_micros(300);
 
 pub type Spawned = (mpsc::UnboundedSender<PutRequest>, oneshot::Receiver<()>);
 
