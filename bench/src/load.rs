@@ -118,7 +118,8 @@ impl LoadResult {
 }
 
 pub fn run(target: Target, connections: usize, duration: Duration) -> anyhow::Result<LoadResult> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("bench-load").enable_all().build()?;
     runtime.block_on(async move {
         let progress = Arc::new(AtomicU64::new(0));
         let started = Instant::now();
@@ -189,7 +190,8 @@ async fn connection_loop(
     Ok((histogram, requests, errors))
 }
 
-/// The baseline: an axum server whose handler returns the same GIF and does nothing else.
+/// The baseline: an axum handler that returns the same GIF and does nothing else, on the
+/// same HTTP server as the product.
 pub async fn bare_gif_server() -> anyhow::Result<SocketAddr> {
     use axum::http::header;
     let app = axum::Router::new().route(
@@ -206,10 +208,8 @@ pub async fn bare_gif_server() -> anyhow::Result<SocketAddr> {
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    tokio::spawn(async move {
-        if let Err(error) = axum::serve(listener, app).await {
-            eprintln!("bare server failed: {error}");
-        }
-    });
+    // Served exactly as `tidemark up` serves the pixel, so that the two differ only in
+    // what the handler does.
+    tokio::spawn(tidemark::http::serve(listener, app, std::future::pending()));
     Ok(addr)
 }

@@ -51,6 +51,9 @@ enum Command {
         /// Records per consumer batch (one index commit and one KV sync each).
         #[arg(long, default_value_t = tidemark_local::RunnerConfig::default().batch_size)]
         consumer_batch: usize,
+        /// Only the pixel and bare phases: skip batch ingest and the consumers.
+        #[arg(long)]
+        pixel_only: bool,
     },
     /// Rule-engine, DuckDB load and (with --postgres) PostgreSQL-to-warehouse throughput.
     Batch {
@@ -81,8 +84,8 @@ fn main() -> anyhow::Result<()> {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     tracing_subscriber::fmt().with_env_filter(filter).init();
     match Cli::parse().command {
-        Command::Realtime { seconds, batch_connections, pixel_connections, consumer_batch } => {
-            realtime(Duration::from_secs(seconds), batch_connections, pixel_connections, consumer_batch)
+        Command::Realtime { seconds, batch_connections, pixel_connections, consumer_batch, pixel_only } => {
+            realtime(Duration::from_secs(seconds), batch_connections, pixel_connections, consumer_batch, pixel_only)
         }
         Command::Batch { rows, postgres } => batch::run(rows, postgres),
         Command::Report { rows, events, iterations } => report::run(rows, events, iterations),
@@ -110,7 +113,12 @@ fn pixel_vs_bare(
 }
 
 fn server_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("server runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("bench-server")
+        .enable_all()
+        .build()
+        .context("server runtime")
 }
 
 fn realtime(
@@ -118,6 +126,7 @@ fn realtime(
     batch_connections: usize,
     pixel_connections: Vec<usize>,
     consumer_batch: usize,
+    pixel_only: bool,
 ) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let server = server_runtime()?;
@@ -159,6 +168,10 @@ fn realtime(
     }
     if pixel_connections.len() > 1 {
         println!("pixel / bare     {:.2} at saturation (the best rate of each over the levels above)", best.0 / best.1);
+    }
+    if pixel_only {
+        server.block_on(stack.shutdown())?;
+        return Ok(());
     }
     // 2. Durable batch ingest, consumers still off so that the figure is ingest alone.
     let batch = load::run(

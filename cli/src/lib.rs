@@ -9,6 +9,7 @@ pub mod batch;
 pub mod config;
 pub mod consumers;
 pub mod demo;
+pub mod http;
 pub mod progress;
 pub mod report;
 pub mod schedule;

@@ -108,9 +108,7 @@ impl Stack {
                     tracing::debug!("shutdown sender dropped");
                 }
             };
-            if let Err(error) = axum::serve(listener, app).with_graceful_shutdown(stopped).await {
-                tracing::error!(%error, "http server failed");
-            }
+            crate::http::serve(listener, app, stopped).await;
         }));
 
         let udp_addr = match config.udp_addr {

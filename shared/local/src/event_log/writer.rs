@@ -38,13 +38,14 @@ const MAX_GROUP_RECORDS: usize = 50_000;
 /// A group of at least this many requests means they are arriving in a crowd ...
 const CROWD: usize = 8;
 /// ... and then the writer waits this long for more before it commits the next group.
-/// An fsync costs far more CPU than the requests it covers (on the 2-vCPU VM of
+/// An fsync costs far more CPU than the requests it covers (on the 2-vCPU VMs of
 /// BENCHMARKS.md about 200 µs, in the sync call and the block layer's completion work),
 /// so under load fewer, larger groups leave more CPU for the requests themselves; a
-/// lone request still commits at once. 300 µs measured better than 150 at 256 and
-/// 1,024 connections and no worse at 64; 500 µs lost at 64, where fewer wait. See
-/// "What limits the pixel" in BENCHMARKS.md.
-const LINGER: std::time::Duration = std::time::Duration::from_micros(300);
+/// lone request still commits at once. The wait is also latency that every waiting
+/// request pays, and where few requests are in flight (64 connections) the machine sat
+/// a fifth idle behind it at 300 µs: 100 µs measured best there and as good at 256 and
+/// 1,024 connections. See "What limits the pixel" in BENCHMARKS.md.
+const LINGER: std::time::Duration = std::time::Duration::from_micros(100);
 
 pub type Spawned = (mpsc::UnboundedSender<PutRequest>, oneshot::Receiver<()>);
 
