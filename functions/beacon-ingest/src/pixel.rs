@@ -25,9 +25,7 @@ pub const PIXEL_GIF: &[u8] = &[
 ];
 
 /// Takes the whole request rather than a `HeaderMap` extractor, which would clone the
-/// headers on this, the hottest route, and drops it before waiting for the log: its URI
-/// and headers share hyper's read buffer, which hyper can reuse for the connection's
-/// next request only once nothing else holds it.
+/// headers on this, the hottest route.
 pub async fn get_pixel(State(ingestor): State<Arc<Ingestor>>, request: Request) -> Response {
     let pairs: Vec<(String, String)> =
         serde_urlencoded::from_str(request.uri().query().unwrap_or("")).unwrap_or_default();
@@ -37,7 +35,6 @@ pub async fn get_pixel(State(ingestor): State<Arc<Ingestor>>, request: Request) 
         Err(error) => return gif(status_of(&error), None),
     };
     let event = event_from_params(pairs);
-    drop(request);
     match ingestor.ingest(&source, vec![Ok(event)]).await {
         Ok(report) => match report.results.into_iter().next() {
             Some(EventResult::Accepted { .. }) => gif(StatusCode::OK, None),
