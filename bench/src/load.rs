@@ -190,11 +190,10 @@ async fn connection_loop(
     Ok((histogram, requests, errors))
 }
 
-/// The baseline: an axum handler that returns the same GIF and does nothing else, on the
-/// same HTTP server as the product.
-pub async fn bare_gif_server() -> anyhow::Result<SocketAddr> {
+/// The baseline: an axum handler that returns the same GIF and does nothing else.
+pub fn bare_router() -> axum::Router {
     use axum::http::header;
-    let app = axum::Router::new().route(
+    axum::Router::new().route(
         "/p.gif",
         axum::routing::get(|| async {
             (
@@ -205,11 +204,15 @@ pub async fn bare_gif_server() -> anyhow::Result<SocketAddr> {
                 tidemark_beacon_ingest::PIXEL_GIF,
             )
         }),
-    );
+    )
+}
+
+/// The baseline on the same HTTP server as the product.
+pub async fn bare_gif_server() -> anyhow::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     // Served exactly as `tidemark up` serves the pixel, so that the two differ only in
     // what the handler does.
-    tokio::spawn(tidemark::http::serve(listener, app, std::future::pending()));
+    tokio::spawn(tidemark::http::serve(listener, bare_router(), std::future::pending()));
     Ok(addr)
 }

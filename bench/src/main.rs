@@ -1,6 +1,7 @@
 //! Benchmarks of the hot paths, printing their figures (see BENCHMARKS.md). The batch
 //! path's are in `batch.rs` (`tidemark-bench batch`), merged reports' in `report.rs`
-//! (`tidemark-bench report`).
+//! (`tidemark-bench report`), the pixel handler's own cost in `handler.rs`
+//! (`tidemark-bench handler`).
 //!
 //! `tidemark-bench realtime` runs, in one process on loopback:
 //! 1. the pixel `GET /v1/p.gif` and a bare axum handler returning the same GIF,
@@ -9,6 +10,7 @@
 //! 3. the consumers (stream-index + stream-store) draining the whole backlog.
 
 mod batch;
+mod handler;
 mod load;
 mod report;
 
@@ -55,6 +57,16 @@ enum Command {
         #[arg(long)]
         pixel_only: bool,
     },
+    /// The pixel handler's own cost, one request at a time through the router, beside
+    /// the bare handler; no sockets. Meant to run under callgrind as well.
+    Handler {
+        /// Requests per handler.
+        #[arg(long, default_value_t = 100_000)]
+        requests: u64,
+        /// Directory for the event log (e.g. under /dev/shm to take the disk out).
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+    },
     /// Rule-engine, DuckDB load and (with --postgres) PostgreSQL-to-warehouse throughput.
     Batch {
         /// Generated order rows.
@@ -87,6 +99,7 @@ fn main() -> anyhow::Result<()> {
         Command::Realtime { seconds, batch_connections, pixel_connections, consumer_batch, pixel_only } => {
             realtime(Duration::from_secs(seconds), batch_connections, pixel_connections, consumer_batch, pixel_only)
         }
+        Command::Handler { requests, dir } => handler::run(requests, dir),
         Command::Batch { rows, postgres } => batch::run(rows, postgres),
         Command::Report { rows, events, iterations } => report::run(rows, events, iterations),
     }

@@ -116,8 +116,14 @@ pub struct Event {
 impl Event {
     /// The wire form on the stream: compact JSON.
     pub fn to_record_bytes(&self) -> Vec<u8> {
+        // Room for a typical event up front: `to_vec` starts at 128 bytes and would
+        // grow twice on the way to one.
+        let mut bytes = Vec::with_capacity(512);
         // Serialising a struct of strings, numbers and a JSON map cannot fail.
-        serde_json::to_vec(self).unwrap_or_default()
+        match serde_json::to_writer(&mut bytes, self) {
+            Ok(()) => bytes,
+            Err(_) => Vec::new(),
+        }
     }
 
     pub fn from_record_bytes(data: &[u8]) -> Result<Event, serde_json::Error> {
