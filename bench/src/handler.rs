@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::time::Instant;
 use tidemark_core::clock::SystemClock;
 use tidemark_core::ingest::{Ingestor, WriteKeys};
-use tidemark_core::validate::ValidationLimits;
 use tidemark_local::EventLog;
 use tower::ServiceExt;
 
@@ -28,9 +27,11 @@ async fn measure(requests: u64, dir: Option<PathBuf>) -> anyhow::Result<()> {
         None => tempfile::tempdir()?,
     };
     println!("data in {}", temporary.path().display());
-    let log = EventLog::open(temporary.path(), 4)?;
     let keys = WriteKeys::parse(&format!("{}=bench", crate::WRITE_KEY)).map_err(anyhow::Error::msg)?;
-    let ingestor = Ingestor::new(Arc::new(log), keys, ValidationLimits::default(), Arc::new(SystemClock));
+    // The same shard count and limits as the stack `tidemark-bench realtime` starts.
+    let config = tidemark::UpConfig::for_tests(temporary.path().to_path_buf(), keys);
+    let log = EventLog::open(temporary.path(), config.stream_shards)?;
+    let ingestor = Ingestor::new(Arc::new(log), config.write_keys, config.limits, Arc::new(SystemClock));
     let pixel = tidemark_beacon_ingest::router(Arc::new(ingestor));
     let bare = crate::load::bare_router();
 
@@ -49,7 +50,7 @@ async fn measure(requests: u64, dir: Option<PathBuf>) -> anyhow::Result<()> {
         }
         let elapsed = started.elapsed();
         println!(
-            "{name:<5} {requests} requests one at a time: {:.2} µs each (wall, includes waiting for the log)",
+            "{name:<5} {requests} requests one at a time: {:.2} µs each (wall; the pixel's includes waiting for the log)",
             elapsed.as_secs_f64() * 1e6 / requests as f64
         );
     }
