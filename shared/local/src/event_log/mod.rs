@@ -186,6 +186,11 @@ impl EventLog {
     }
 
     /// Up to `max` records of `shard` after sequence number `after` (from the start when None).
+    ///
+    /// Only up to the head, which moves after the fsync: a record the writer has
+    /// committed but not yet synced is not handed out. Otherwise a consumer could index
+    /// an event that a crash then takes out of the log, and whose sender was never told
+    /// it was accepted, so may never send it again.
     pub fn read(&self, shard: usize, after: Option<u64>, max: usize) -> Result<Vec<LoggedRecord>, LogError> {
         let start = match after {
             Some(seq) => match seq.checked_add(1) {
@@ -194,8 +199,11 @@ impl EventLog {
             },
             None => 0,
         };
+        let Some(head) = self.head(shard).filter(|head| *head >= start) else {
+            return Ok(Vec::new());
+        };
         let mut records = Vec::new();
-        for guard in self.shared.shards[shard].range(start.to_be_bytes()..).take(max) {
+        for guard in self.shared.shards[shard].range(start.to_be_bytes()..=head.to_be_bytes()).take(max) {
             let (key, value) = guard.into_inner()?;
             let seq = codec::decode_seq(shard, &key)?;
             records.push(codec::decode_record(shard, seq, &value)?);

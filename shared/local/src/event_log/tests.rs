@@ -72,6 +72,21 @@ async fn concurrent_puts_are_group_committed_without_loss() {
 }
 
 #[tokio::test]
+async fn readers_stop_at_the_last_synced_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = EventLog::open(dir.path(), 1).unwrap();
+    log.put_records(records("a", 3)).await.unwrap();
+    assert_eq!(log.head(0), Some(2));
+    // A record committed but not yet synced, as the writer leaves it between its
+    // batch commit and its fsync: in the shard, past the head.
+    let pending = codec::encode_record(0, "late", b"not yet durable");
+    log.shared.shards[0].insert(3u64.to_be_bytes(), pending).unwrap();
+    let seqs: Vec<u64> = log.read(0, None, usize::MAX).unwrap().iter().map(|record| record.seq).collect();
+    assert_eq!(seqs, vec![0, 1, 2]);
+    assert!(log.read(0, Some(2), usize::MAX).unwrap().is_empty());
+}
+
+#[tokio::test]
 async fn dead_letters_keep_reason_and_bytes() {
     let dir = tempfile::tempdir().unwrap();
     let log = EventLog::open(dir.path(), 1).unwrap();
