@@ -119,3 +119,45 @@ proptest::proptest! {
         }
     }
 }
+
+/// Callers that go away while their put waits (a client hanging up) must not stall the
+/// group commit or lose anyone else's records: every answered put is in the log, no
+/// record is written twice, and a later put still goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn puts_whose_callers_go_away_do_not_stall_the_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = EventLog::open(dir.path(), 4).unwrap();
+    let mut kept = Vec::new();
+    for round in 0..20 {
+        let mut tasks = Vec::new();
+        for writer in 0..30 {
+            let log = log.clone();
+            let prefix = format!("r{round}w{writer}");
+            tasks.push(tokio::spawn(async move { log.put_records(records(&prefix, 5)).await }));
+        }
+        for (writer, task) in tasks.into_iter().enumerate() {
+            if writer % 3 == 0 {
+                task.abort();
+            } else {
+                kept.push(task);
+            }
+        }
+    }
+    let mut answered = 0;
+    for task in kept {
+        let outcomes = tokio::time::timeout(Duration::from_secs(10), task).await.unwrap().unwrap().unwrap();
+        answered += outcomes.len();
+    }
+    assert_eq!(answered, 20 * 20 * 5);
+    let last = tokio::time::timeout(Duration::from_secs(10), log.put_records(records("last", 1))).await.unwrap();
+    assert_eq!(last.unwrap().len(), 1);
+    let all = read_all(&log);
+    assert!(all.len() > answered, "answered puts and the last one are all in the log");
+    let keys: std::collections::HashSet<&str> = all.iter().map(|record| record.partition_key.as_str()).collect();
+    assert_eq!(keys.len(), all.len(), "no record written twice");
+    for round in 0..20 {
+        for writer in (0..30).filter(|writer| writer % 3 != 0) {
+            assert!(keys.contains(format!("r{round}w{writer}-4").as_str()));
+        }
+    }
+}
