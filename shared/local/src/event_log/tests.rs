@@ -155,9 +155,15 @@ async fn puts_whose_callers_go_away_do_not_stall_the_commit() {
     assert!(all.len() > answered, "answered puts and the last one are all in the log");
     let keys: std::collections::HashSet<&str> = all.iter().map(|record| record.partition_key.as_str()).collect();
     assert_eq!(keys.len(), all.len(), "no record written twice");
+    assert!(keys.contains("last-0"));
     for round in 0..20 {
         for writer in (0..30).filter(|writer| writer % 3 != 0) {
-            assert!(keys.contains(format!("r{round}w{writer}-4").as_str()));
+            for n in 0..5 {
+                assert!(
+                    keys.contains(format!("r{round}w{writer}-{n}").as_str()),
+                    "answered record r{round}w{writer}-{n}"
+                );
+            }
         }
     }
 }
