@@ -12,6 +12,7 @@
 mod batch;
 mod handler;
 mod load;
+mod machine;
 mod report;
 
 use anyhow::Context;
@@ -105,6 +106,27 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
+/// Both sides at one concurrency level, with how idle the machine was during each.
+struct Level {
+    pixel: load::LoadResult,
+    bare: load::LoadResult,
+    pixel_idle: machine::IdleShare,
+    bare_idle: machine::IdleShare,
+}
+
+/// One round of `target`, adding the machine's idle share over it to `idle`.
+fn timed_round(
+    target: load::Target,
+    connections: usize,
+    round: Duration,
+    idle: &mut machine::IdleShare,
+) -> anyhow::Result<load::LoadResult> {
+    let before = machine::CpuTicks::now();
+    let result = load::run(target, connections, round)?;
+    idle.add(before, machine::CpuTicks::now());
+    Ok(result)
+}
+
 /// The pixel and the bare handler at one concurrency, in alternating rounds so that
 /// drift in this shared VM's speed hits both alike.
 fn pixel_vs_bare(
@@ -113,16 +135,18 @@ fn pixel_vs_bare(
     connections: usize,
     round: Duration,
     first_round: u32,
-) -> anyhow::Result<(load::LoadResult, load::LoadResult)> {
+) -> anyhow::Result<Level> {
     let pixel_target =
         |number| load::Target::Pixel { addr: pixel_addr, write_key: WRITE_KEY, round: first_round + number };
-    let mut pixel = load::run(pixel_target(0), connections, round)?;
-    let mut bare = load::run(load::Target::Bare { addr: bare_addr }, connections, round)?;
+    let bare_target = load::Target::Bare { addr: bare_addr };
+    let (mut pixel_idle, mut bare_idle) = (machine::IdleShare::default(), machine::IdleShare::default());
+    let mut pixel = timed_round(pixel_target(0), connections, round, &mut pixel_idle)?;
+    let mut bare = timed_round(bare_target, connections, round, &mut bare_idle)?;
     for number in 1..ROUNDS {
-        pixel.merge(load::run(pixel_target(number), connections, round)?)?;
-        bare.merge(load::run(load::Target::Bare { addr: bare_addr }, connections, round)?)?;
+        pixel.merge(timed_round(pixel_target(number), connections, round, &mut pixel_idle)?)?;
+        bare.merge(timed_round(bare_target, connections, round, &mut bare_idle)?)?;
     }
-    Ok((pixel, bare))
+    Ok(Level { pixel, bare, pixel_idle, bare_idle })
 }
 
 fn server_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -165,13 +189,26 @@ fn realtime(
     let mut best = (0.0_f64, 0.0_f64);
     for (level, &connections) in (0..).zip(&pixel_connections) {
         // Distinct rounds per level keep every pixel's event id unique in the backlog.
-        let (pixel, bare) = pixel_vs_bare(stack.http_addr, bare_addr, connections, round, level * ROUNDS)?;
-        for (name, result) in [("GET /v1/p.gif    (durable)", &pixel), ("bare axum GIF    (no work)", &bare)] {
+        // Only the pixel rounds write to the log.
+        let commits_before = stack.log.commit_stats();
+        let Level { pixel, bare, pixel_idle, bare_idle } =
+            pixel_vs_bare(stack.http_addr, bare_addr, connections, round, level * ROUNDS)?;
+        let commits = stack.log.commit_stats().since(&commits_before);
+        for (name, result, idle) in
+            [("GET /v1/p.gif    (durable)", &pixel, &pixel_idle), ("bare axum GIF    (no work)", &bare, &bare_idle)]
+        {
             println!(
-                "{name}, {connections} connections, {:.1} s: {:.0} requests/s, latency p50 {:.2} ms p90 {:.2} ms p99 {:.2} ms, errors {}",
-                result.elapsed.as_secs_f64(), result.requests_per_second(), result.p(50.0), result.p(90.0), result.p(99.0), result.errors
+                "{name}, {connections} connections, {:.1} s: {:.0} requests/s, latency p50 {:.2} ms p90 {:.2} ms p99 {:.2} ms, errors {}{}",
+                result.elapsed.as_secs_f64(), result.requests_per_second(), result.p(50.0), result.p(90.0), result.p(99.0), result.errors,
+                idle.describe()
             );
         }
+        println!(
+            "  event log      {:.0} group commits/s, {:.1} pixels per group, {:.0} µs per commit with its fsync",
+            commits.groups as f64 / pixel.elapsed.as_secs_f64(),
+            commits.mean_requests(),
+            commits.mean_commit_micros()
+        );
         println!(
             "pixel / bare     {:.2} at {connections} connections",
             pixel.requests_per_second() / bare.requests_per_second()

@@ -50,6 +50,15 @@ pub fn shard_lag(log: &EventLog) -> Result<Vec<Value>, tidemark_local::LogError>
     Ok(shards)
 }
 
+/// The log's group commits since start: each one atomic batch and one fsync.
+fn group_commits(log: &EventLog) -> Value {
+    let commits = log.commit_stats();
+    json!({
+        "groups": commits.groups, "requests": commits.requests, "records": commits.records,
+        "mean_requests_per_group": commits.mean_requests(), "mean_commit_micros": commits.mean_commit_micros(),
+    })
+}
+
 async fn stats(State(state): State<StatsState>) -> Response {
     let shards = match shard_lag(&state.log) {
         Ok(shards) => shards,
@@ -75,7 +84,7 @@ async fn stats(State(state): State<StatsState>) -> Response {
             "datagrams": load(&state.udp.datagrams), "accepted": load(&state.udp.accepted),
             "rejected": load(&state.udp.rejected), "unauthorized": load(&state.udp.unauthorized),
         },
-        "stream": {"shards": shards},
+        "stream": {"shards": shards, "group_commits": group_commits(&state.log)},
         "index": {"documents": state.index.num_docs(), "consumer": consumer(&state.indexer)},
         "store": {"consumer": consumer(&state.storer)},
     }))

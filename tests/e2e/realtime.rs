@@ -188,6 +188,10 @@ async fn http_and_udp_events_land_exactly_once_and_survive_restart_and_replay() 
     let stats: Value =
         client.get(format!("http://{}/v1/stats", stack.http_addr)).send().await.unwrap().json().await.unwrap();
     assert_eq!(stats["index"]["documents"], unique);
+    let commits = &stats["stream"]["group_commits"];
+    assert_eq!(commits["records"], HTTP_EVENTS + 300 + 1_100, "one log record per accepted event, duplicates too");
+    assert!(commits["groups"].as_u64().unwrap() <= commits["requests"].as_u64().unwrap());
+    assert!(commits["mean_commit_micros"].as_f64().unwrap() > 0.0, "every group is synced, which takes time");
     assert!(stats["stream"]["shards"]
         .as_array()
         .unwrap()

@@ -10,7 +10,10 @@
 //! checkpoints and the dead-letter keyspace.
 
 mod codec;
+mod commits;
 mod writer;
+
+pub use commits::CommitStats;
 
 use chrono::{DateTime, Utc};
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
@@ -129,6 +132,7 @@ struct Shared {
     /// Last sequence number per shard, `EMPTY` when none.
     heads: Vec<AtomicU64>,
     appended: Notify,
+    commits: commits::CommitCounters,
 }
 
 /// Cheap to clone; every clone talks to the same writer thread.
@@ -161,7 +165,15 @@ impl EventLog {
         }
         let checkpoints = db.keyspace("checkpoints", KeyspaceCreateOptions::default)?;
         let dead_letters = db.keyspace("dead-letters", KeyspaceCreateOptions::default)?;
-        let shared = Arc::new(Shared { db, shards, checkpoints, dead_letters, heads, appended: Notify::new() });
+        let shared = Arc::new(Shared {
+            db,
+            shards,
+            checkpoints,
+            dead_letters,
+            heads,
+            appended: Notify::new(),
+            commits: commits::CommitCounters::default(),
+        });
         let (requests, done) = writer::spawn(Arc::clone(&shared))?;
         Ok(Self { shared, requests, writer_done: Arc::new(Mutex::new(Some(done))) })
     }
@@ -171,6 +183,11 @@ impl EventLog {
     /// Wait on it before reopening the same directory. Given out once.
     pub fn take_writer_done(&self) -> Option<oneshot::Receiver<()>> {
         self.writer_done.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take()
+    }
+
+    /// Group commits since the log was opened: how many, how big, how long.
+    pub fn commit_stats(&self) -> CommitStats {
+        self.shared.commits.snapshot()
     }
 
     pub fn shard_count(&self) -> usize {

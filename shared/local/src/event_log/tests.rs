@@ -69,6 +69,9 @@ async fn concurrent_puts_are_group_committed_without_loss() {
     keys.sort_unstable();
     keys.dedup();
     assert_eq!(keys.len(), 1600);
+    let commits = log.commit_stats();
+    assert_eq!((commits.requests, commits.records), (16, 1600), "every put is counted once, with its records");
+    assert!((1..=16).contains(&commits.groups), "puts share groups: {commits:?}");
 }
 
 #[tokio::test]

@@ -91,8 +91,10 @@ fn run(shared: Arc<Shared>, mut receiver: mpsc::UnboundedReceiver<PutRequest>) {
             }
         }
         last_group = group.len();
+        let started = std::time::Instant::now();
         match commit_group(&shared, &group, &next_seq) {
             Ok((positions, committed_next)) => {
+                shared.commits.add(group.len(), gathered, started.elapsed());
                 next_seq = committed_next;
                 for (shard, next) in next_seq.iter().enumerate() {
                     if *next > 0 {
