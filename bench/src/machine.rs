@@ -42,7 +42,6 @@ fn parse(stat: &str) -> Option<CpuTicks> {
 pub struct IdleShare {
     idle: u64,
     total: u64,
-    known: bool,
 }
 
 impl IdleShare {
@@ -51,13 +50,12 @@ impl IdleShare {
         if let (Some(before), Some(after)) = (before, after) {
             self.idle += after.idle.saturating_sub(before.idle);
             self.total += after.total.saturating_sub(before.total);
-            self.known = true;
         }
     }
 
-    /// ", machine 14 % idle", or nothing when it could not be read.
+    /// ", machine 14 % idle", or nothing when it could not be read (no ticks added).
     pub fn describe(&self) -> String {
-        if self.known && self.total > 0 {
+        if self.total > 0 {
             format!(", machine {:.0} % idle", self.idle as f64 * 100.0 / self.total as f64)
         } else {
             String::new()

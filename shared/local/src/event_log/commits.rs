@@ -37,7 +37,7 @@ impl CommitCounters {
 }
 
 /// Totals since the log was opened. Subtract two snapshots for a window.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CommitStats {
     /// Group commits, each one atomic batch and one fsync.
     pub groups: u64,
