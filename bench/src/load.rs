@@ -213,6 +213,11 @@ pub async fn bare_gif_server() -> anyhow::Result<SocketAddr> {
     let addr = listener.local_addr()?;
     // Served exactly as `tidemark up` serves the pixel, so that the two differ only in
     // what the handler does.
-    tokio::spawn(tidemark::http::serve(listener, bare_router(), std::future::pending()));
+    tokio::spawn(tidemark::http::serve(
+        listener,
+        bare_router(),
+        tidemark::http::ServeLimits::default(),
+        std::future::pending(),
+    ));
     Ok(addr)
 }

@@ -11,6 +11,7 @@
 
 mod batch;
 mod handler;
+mod hostile;
 mod load;
 mod machine;
 mod report;
@@ -77,6 +78,15 @@ enum Command {
         #[arg(long)]
         postgres: Option<String>,
     },
+    /// Peak memory while many clients send hostile 1 MiB bodies at once.
+    Hostile {
+        /// Clients sending at the same time.
+        #[arg(long, default_value_t = 50)]
+        clients: usize,
+        /// Rounds per body shape.
+        #[arg(long, default_value_t = 4)]
+        rounds: usize,
+    },
     /// Merged report latency over a large warehouse and index.
     Report {
         /// Order rows in the warehouse.
@@ -103,6 +113,7 @@ fn main() -> anyhow::Result<()> {
         Command::Handler { requests, dir } => handler::run(requests, dir),
         Command::Batch { rows, postgres } => batch::run(rows, postgres),
         Command::Report { rows, events, iterations } => report::run(rows, events, iterations),
+        Command::Hostile { clients, rounds } => hostile::run(clients, rounds),
     }
 }
 

@@ -12,7 +12,7 @@ use hdrhistogram::Histogram;
 use tidemark_core::batch::Pipeline;
 use tidemark_core::bucket::Interval;
 use tidemark_core::event::{Event, EventType};
-use tidemark_core::ports::{SearchIndex, Warehouse};
+use tidemark_core::ports::{SearchIndex, Step, Warehouse};
 use tidemark_core::report::{run_report, ReportQuery};
 use tidemark_local::{DuckWarehouse, TantivyIndex};
 
@@ -70,19 +70,19 @@ async fn measure(rows: u64, events: u64, iterations: u64) -> anyhow::Result<()> 
     // DuckDB's range() generates the rows inside the engine: the load path itself is
     // measured by `tidemark-bench batch`.
     warehouse
-        .execute(&[format!(
+        .execute(vec![Step::Sql(format!(
             "INSERT INTO orders SELECT CAST(i AS VARCHAR), CASE i % 3 WHEN 0 THEN 'EU' WHEN 1 THEN 'US' ELSE 'APAC' END, \
              CAST((i * 37 % 10000) / 100.0 AS DECIMAL(12,2)), CASE WHEN i % 70 = 0 THEN 'cancelled' ELSE 'paid' END, \
              epoch_ms(CAST({first_ms} + i * {step} AS BIGINT)) FROM range({rows}) t(i)"
-        )])
+        ))])
         .await?;
     let high_water = day + Duration::hours(12) - Duration::milliseconds(1);
     warehouse
-        .execute(&[format!(
+        .execute(vec![Step::Sql(format!(
             "INSERT INTO tidemark_watermarks VALUES ('orders', 'orders', TIMESTAMP '{}', 'bench', {rows}, 0, TIMESTAMP '{}')",
             high_water.format("%Y-%m-%d %H:%M:%S%.3f"),
             Utc::now().format("%Y-%m-%d %H:%M:%S")
-        )])
+        ))])
         .await?;
     let secs = started.elapsed().as_secs_f64();
     println!("warehouse        {rows} order rows generated in {secs:.1} s ({:.0} rows/s)", rows as f64 / secs);

@@ -10,22 +10,46 @@ use tidemark_core::kv_key::KvLayout;
 use tidemark_core::validate::ValidationLimits;
 use tidemark_local::RunnerConfig;
 
+use crate::http::ServeLimits;
+
 /// The development write key that `tidemark up` accepts when none is configured.
 pub const DEV_WRITE_KEYS: &str = "dev-write-key=web";
+/// ... which everyone knows, so it never serves a non-loopback address.
+pub const DEV_WRITE_KEY: &str = "dev-write-key";
+/// The shortest admin token accepted.
+pub const MIN_ADMIN_TOKEN_LEN: usize = 16;
 
 #[derive(Debug, Clone, Args)]
 pub struct UpArgs {
     /// Directory for every embedded store (log, key-value, index).
     #[arg(long, env = "TIDEMARK_DATA_DIR", default_value = "./tidemark-data")]
     pub data_dir: PathBuf,
-    /// HTTP address for the beacon, report and stats routes.
+    /// HTTP address of ingest: the beacon routes (`/v1/events`, `/v1/p.gif`,
+    /// `/v1/beacon.js`) and `/healthz`. The one listener that may face the internet.
     #[arg(long, env = "TIDEMARK_HTTP_ADDR", default_value = "127.0.0.1:8080")]
     pub http_addr: String,
+    /// HTTP address of the read side: reports, stats, reconciliation, watermarks, the
+    /// dashboard. Loopback only, unless TIDEMARK_ADMIN_TOKEN is set.
+    #[arg(long, env = "TIDEMARK_ADMIN_ADDR", default_value = "127.0.0.1:8081")]
+    pub admin_addr: String,
+    /// Bearer token(s) the read side requires, comma-separated for rotation (16+
+    /// characters each). Browsers sign in once at /login.
+    #[arg(long, env = "TIDEMARK_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Host names the read side answers to besides loopback ones, comma-separated.
+    #[arg(long, env = "TIDEMARK_ALLOWED_HOSTS", default_value = "")]
+    pub allowed_hosts: String,
+    /// Open connections per HTTP listener; more are answered 503.
+    #[arg(long, env = "TIDEMARK_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
+    /// Seconds a client has to send a request's headers (and the keep-alive idle limit).
+    #[arg(long, env = "TIDEMARK_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_timeout_secs: u64,
     /// UDP address for datagram events; `off` to disable.
     #[arg(long, env = "TIDEMARK_UDP_ADDR", default_value = "127.0.0.1:8125")]
     pub udp_addr: String,
     /// Write keys and their sources: `key=source,key2=source2` (keys of 8+ characters).
-    #[arg(long, env = "TIDEMARK_WRITE_KEYS", default_value = DEV_WRITE_KEYS)]
+    #[arg(long, env = "TIDEMARK_WRITE_KEYS", default_value = DEV_WRITE_KEYS, hide_env_values = true)]
     pub write_keys: String,
     /// Shards of the embedded event stream (fixed once the log exists).
     #[arg(long, env = "TIDEMARK_STREAM_SHARDS", default_value_t = 4)]
@@ -92,7 +116,15 @@ pub struct JobArgs {
 #[derive(Debug, Clone)]
 pub struct UpConfig {
     pub data_dir: PathBuf,
+    /// Ingest: the beacon routes.
     pub http_addr: SocketAddr,
+    /// The read side: reports, stats, dashboard.
+    pub admin_addr: SocketAddr,
+    /// Tokens the read side requires; empty: none (loopback only).
+    pub admin_tokens: Vec<String>,
+    /// Host names the read side answers to besides loopback ones.
+    pub allowed_hosts: Vec<String>,
+    pub serve: ServeLimits,
     /// `None` turns UDP ingest off.
     pub udp_addr: Option<SocketAddr>,
     pub write_keys: WriteKeys,
@@ -119,7 +151,7 @@ fn invalid(variable: &'static str, message: impl Into<String>) -> ConfigError {
 
 impl UpConfig {
     pub fn from_args(args: &UpArgs) -> Result<Self, ConfigError> {
-        let http_addr = args
+        let http_addr: SocketAddr = args
             .http_addr
             .parse()
             .map_err(|_| invalid("TIDEMARK_HTTP_ADDR", format!("{:?} is not host:port", args.http_addr)))?;
@@ -129,8 +161,40 @@ impl UpConfig {
                 text.parse().map_err(|_| invalid("TIDEMARK_UDP_ADDR", format!("{text:?} is not host:port or off")))?,
             ),
         };
+        let admin_addr: SocketAddr = args
+            .admin_addr
+            .parse()
+            .map_err(|_| invalid("TIDEMARK_ADMIN_ADDR", format!("{:?} is not host:port", args.admin_addr)))?;
         let write_keys =
             WriteKeys::parse(&args.write_keys).map_err(|message| invalid("TIDEMARK_WRITE_KEYS", message))?;
+        if !http_addr.ip().is_loopback() && write_keys.contains_key(DEV_WRITE_KEY) {
+            return Err(invalid(
+                "TIDEMARK_WRITE_KEYS",
+                format!("the development key {DEV_WRITE_KEY:?} must not serve {http_addr}: set keys of your own"),
+            ));
+        }
+        let admin_tokens: Vec<String> = args
+            .admin_token
+            .iter()
+            .flat_map(|list| list.split(','))
+            .map(|token| token.trim().to_owned())
+            .filter(|token| !token.is_empty())
+            .collect();
+        if admin_tokens.iter().any(|token| token.len() < MIN_ADMIN_TOKEN_LEN) {
+            return Err(invalid("TIDEMARK_ADMIN_TOKEN", format!("each token needs {MIN_ADMIN_TOKEN_LEN}+ characters")));
+        }
+        if !admin_addr.ip().is_loopback() && admin_tokens.is_empty() {
+            return Err(invalid(
+                "TIDEMARK_ADMIN_ADDR",
+                format!("the read side listens on loopback only unless TIDEMARK_ADMIN_TOKEN is set ({admin_addr})"),
+            ));
+        }
+        if args.max_connections == 0 {
+            return Err(invalid("TIDEMARK_MAX_CONNECTIONS", "must be at least 1"));
+        }
+        if !(1..=3_600).contains(&args.header_timeout_secs) {
+            return Err(invalid("TIDEMARK_HEADER_TIMEOUT_SECS", "must be from 1 to 3600"));
+        }
         if !(1..=256).contains(&args.stream_shards) {
             return Err(invalid("TIDEMARK_STREAM_SHARDS", "must be from 1 to 256"));
         }
@@ -151,6 +215,19 @@ impl UpConfig {
         Ok(Self {
             data_dir: args.data_dir.clone(),
             http_addr,
+            admin_addr,
+            admin_tokens,
+            allowed_hosts: args
+                .allowed_hosts
+                .split(',')
+                .map(str::trim)
+                .filter(|h| !h.is_empty())
+                .map(String::from)
+                .collect(),
+            serve: ServeLimits {
+                max_connections: args.max_connections,
+                header_timeout: Duration::from_secs(args.header_timeout_secs),
+            },
             udp_addr,
             write_keys,
             stream_shards: args.stream_shards,
@@ -171,6 +248,10 @@ impl UpConfig {
         Self {
             data_dir,
             http_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            admin_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            admin_tokens: Vec::new(),
+            allowed_hosts: Vec::new(),
+            serve: ServeLimits::default(),
             udp_addr: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             write_keys,
             stream_shards: 4,
@@ -212,5 +293,19 @@ mod tests {
         assert_eq!(parse(&["--write-keys", "abc"]).unwrap_err().variable, "TIDEMARK_WRITE_KEYS");
         assert_eq!(parse(&["--stream-shards", "0"]).unwrap_err().variable, "TIDEMARK_STREAM_SHARDS");
         assert!(parse(&["--udp-addr", "off"]).unwrap().udp_addr.is_none());
+    }
+
+    #[test]
+    fn nothing_is_exposed_by_accident() {
+        let public_dev_key = parse(&["--http-addr", "0.0.0.0:8080"]).unwrap_err();
+        assert_eq!(public_dev_key.variable, "TIDEMARK_WRITE_KEYS");
+        assert!(public_dev_key.message.contains("development key"), "{public_dev_key}");
+        let own_keys = parse(&["--http-addr", "0.0.0.0:8080", "--write-keys", "  a-real-key-123 =web"]).unwrap();
+        assert_eq!(own_keys.write_keys.source_of("a-real-key-123"), Some("web"));
+        assert_eq!(parse(&["--admin-addr", "0.0.0.0:8081"]).unwrap_err().variable, "TIDEMARK_ADMIN_ADDR");
+        let guarded =
+            parse(&["--admin-addr", "0.0.0.0:8081", "--admin-token", "token-one-0123456789,token-two-0123456789"]);
+        assert_eq!(guarded.unwrap().admin_tokens.len(), 2);
+        assert_eq!(parse(&["--admin-token", "short"]).unwrap_err().variable, "TIDEMARK_ADMIN_TOKEN");
     }
 }

@@ -16,6 +16,7 @@ pub mod schedule;
 pub mod stack;
 pub mod stats;
 pub mod udp;
+pub mod watermark;
 
 pub use config::{JobArgs, UpConfig};
 pub use stack::Stack;
@@ -32,7 +33,7 @@ pub async fn run_up(args: &config::UpArgs) -> anyhow::Result<()> {
     let stack = Stack::start(config).await?;
     let udp = stack.udp_addr.map(|addr| addr.to_string()).unwrap_or_else(|| "off".to_owned());
     // One parseable line on stdout: scripts and tests read the bound addresses from it.
-    println!("tidemark is up: http://{} udp={udp}", stack.http_addr);
+    println!("tidemark is up: http://{} admin=http://{} udp={udp}", stack.http_addr, stack.admin_addr);
     wait_for_stop_signal().await?;
     stack.shutdown().await
 }

@@ -30,6 +30,17 @@ enum Command {
         #[command(subcommand)]
         action: JobAction,
     },
+    /// Inspect or move batch watermarks.
+    Watermark {
+        #[command(subcommand)]
+        action: WatermarkAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum WatermarkAction {
+    /// Move a source's watermarks to `--to`, backwards too, and print each change.
+    Reset(tidemark::watermark::ResetArgs),
 }
 
 #[derive(Subcommand)]
@@ -55,5 +66,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Demo(args) => tidemark::demo::run(&args).await,
         Command::Report(args) => tidemark::report::run(&args).await,
         Command::Job { action: JobAction::Run { name, args } } => tidemark::run_job(&name, &args).await,
+        Command::Watermark { action: WatermarkAction::Reset(args) } => tidemark::watermark::reset(&args).await,
     }
 }

@@ -105,11 +105,17 @@ async fn ask_server(server: &str, args: &ReportArgs, query: &ReportQuery) -> any
     Ok((json, csv))
 }
 
+/// Text from the data (a group is an event's region) as a terminal shows it harmlessly:
+/// control characters, escape sequences among them, become `?`.
+pub(crate) fn printable(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
+}
+
 pub(crate) fn print_table(report: &Value) {
     let mark = &report["tidemark"];
     println!(
         "{} ({}), {} .. {} by {}; tidemark {} (batch loaded up to {})",
-        report["title"].as_str().unwrap_or_default(),
+        printable(report["title"].as_str().unwrap_or_default()),
         report["measure"].as_str().unwrap_or_default(),
         report["from"].as_str().unwrap_or_default(),
         report["to"].as_str().unwrap_or_default(),
@@ -125,7 +131,7 @@ pub(crate) fn print_table(report: &Value) {
     groups.dedup();
     print!("{:<26} {:<9} {:>14}", "bucket", "side", "value");
     for g in &groups {
-        print!(" {g:>12}");
+        print!(" {:>12}", printable(g));
     }
     println!();
     for point in points {
@@ -146,4 +152,15 @@ pub(crate) fn print_table(report: &Value) {
         report["batch_total"].as_f64().unwrap_or(0.0),
         report["realtime_total"].as_f64().unwrap_or(0.0)
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_sequences_do_not_reach_the_terminal() {
+        assert_eq!(printable("EU\u{1b}[2J\u{7}\r"), "EU?[2J??");
+        assert_eq!(printable("日本"), "日本");
+    }
 }

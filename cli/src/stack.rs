@@ -4,6 +4,7 @@
 use crate::batch::BatchEnv;
 use crate::config::UpConfig;
 use crate::consumers::{self, STREAM_INDEX, STREAM_STORE};
+use crate::http::ServeLimits;
 use crate::stats::{self, StatsState};
 use crate::udp::{self, UdpCounters};
 use anyhow::Context;
@@ -14,12 +15,16 @@ use tidemark_core::clock::SystemClock;
 use tidemark_core::ingest::Ingestor;
 use tidemark_core::kv_key::KvLayout;
 use tidemark_local::{runner, ConsumerStats, EventLog, FjallKvStore, TantivyIndex};
-use tokio::net::{TcpListener, UdpSocket};
+use tidemark_report::admin::{AdminGuard, FixedTokens, Tokens};
+use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 pub struct Stack {
+    /// Ingest: the beacon routes.
     pub http_addr: SocketAddr,
+    /// The read side: reports, stats, dashboard.
+    pub admin_addr: SocketAddr,
     pub udp_addr: Option<SocketAddr>,
     pub log: EventLog,
     pub kv: FjallKvStore,
@@ -34,6 +39,39 @@ pub struct Stack {
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     writer_done: Option<oneshot::Receiver<()>>,
+}
+
+/// The read side's guard: loopback host names unless the operator allows others, and
+/// the admin tokens when configured.
+fn read_guard(config: &UpConfig) -> AdminGuard {
+    let tokens = (!config.admin_tokens.is_empty())
+        .then(|| Arc::new(FixedTokens::new(config.admin_tokens.iter().map(String::as_str))) as Tokens);
+    let mut hosts = AdminGuard::loopback_hosts(&config.allowed_hosts);
+    if !config.admin_addr.ip().is_unspecified() {
+        hosts.push(config.admin_addr.ip().to_string());
+    }
+    AdminGuard { tokens, hosts: Some(Arc::new(hosts)) }
+}
+
+/// Binds `addr` (the error names `variable`) and serves `app` there until shutdown.
+async fn listen(
+    addr: SocketAddr,
+    variable: &str,
+    app: axum::Router,
+    limits: ServeLimits,
+    mut shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<(SocketAddr, JoinHandle<()>)> {
+    let listener = TcpListener::bind(addr).await.with_context(|| format!("binding HTTP on {addr} ({variable})"))?;
+    let bound = listener.local_addr()?;
+    let task = tokio::spawn(async move {
+        let stopped = async move {
+            if shutdown.changed().await.is_err() {
+                tracing::debug!("shutdown sender dropped");
+            }
+        };
+        crate::http::serve(listener, app, limits, stopped).await;
+    });
+    Ok((bound, task))
 }
 
 impl Stack {
@@ -83,38 +121,30 @@ impl Stack {
             reports: Arc::new(env.pipeline.reports.clone()),
             warehouse: Arc::new(env.warehouse.clone()),
         });
-        let app = tidemark_beacon_ingest::router(Arc::clone(&ingestor))
-            .merge(tidemark_report::router(tidemark_report::ReportState {
-                index: Arc::new(index.clone()),
-                clock,
-                batch: reports,
-            }))
-            .merge(stats::router(StatsState {
-                log: log.clone(),
-                index: index.clone(),
-                ingest: ingestor.counters(),
-                udp: Arc::clone(&udp_counters),
-                indexer: Arc::clone(&indexer_stats),
-                storer: Arc::clone(&storer_stats),
-            }));
-        let listener = TcpListener::bind(config.http_addr)
-            .await
-            .with_context(|| format!("binding HTTP on {} (TIDEMARK_HTTP_ADDR)", config.http_addr))?;
-        let http_addr = listener.local_addr()?;
-        let mut http_shutdown = shutdown_signal.clone();
-        tasks.push(tokio::spawn(async move {
-            let stopped = async move {
-                if http_shutdown.changed().await.is_err() {
-                    tracing::debug!("shutdown sender dropped");
-                }
-            };
-            crate::http::serve(listener, app, stopped).await;
+        let ingest_app = tidemark_beacon_ingest::router(Arc::clone(&ingestor)).merge(stats::health_router());
+        let read_app = tidemark_report::router(tidemark_report::ReportState {
+            index: Arc::new(index.clone()),
+            clock,
+            batch: reports,
+        })
+        .merge(stats::router(StatsState {
+            log: log.clone(),
+            index: index.clone(),
+            ingest: ingestor.counters(),
+            udp: Arc::clone(&udp_counters),
+            indexer: Arc::clone(&indexer_stats),
+            storer: Arc::clone(&storer_stats),
         }));
+        let read_app = read_guard(&config).protect(read_app);
+        let (http_addr, ingest_task) =
+            listen(config.http_addr, "TIDEMARK_HTTP_ADDR", ingest_app, config.serve, shutdown_signal.clone()).await?;
+        let (admin_addr, read_task) =
+            listen(config.admin_addr, "TIDEMARK_ADMIN_ADDR", read_app, config.serve, shutdown_signal.clone()).await?;
+        tasks.extend([ingest_task, read_task]);
 
         let udp_addr = match config.udp_addr {
             Some(addr) => {
-                let socket = UdpSocket::bind(addr)
-                    .await
+                let socket = udp::bind(addr, &udp_counters)
                     .with_context(|| format!("binding UDP on {addr} (TIDEMARK_UDP_ADDR)"))?;
                 let bound = socket.local_addr()?;
                 tasks.push(tokio::spawn(udp::serve(
@@ -135,9 +165,10 @@ impl Stack {
             };
             tasks.push(tokio::spawn(crate::schedule::run(env.clone(), realtime, shutdown_signal.clone())));
         }
-        tracing::info!(%http_addr, udp = ?udp_addr, data_dir = %config.data_dir.display(), "tidemark is up");
+        tracing::info!(%http_addr, %admin_addr, udp = ?udp_addr, data_dir = %config.data_dir.display(), "tidemark is up");
         Ok(Stack {
             http_addr,
+            admin_addr,
             udp_addr,
             log,
             kv,

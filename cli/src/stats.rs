@@ -24,11 +24,14 @@ pub struct StatsState {
     pub storer: Arc<ConsumerStats>,
 }
 
+/// `/v1/stats` and `/healthz`, for the read side.
 pub fn router(state: StatsState) -> Router {
-    Router::new()
-        .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
-        .route("/v1/stats", get(stats))
-        .with_state(state)
+    Router::new().route("/v1/stats", get(stats)).merge(health_router()).with_state(state)
+}
+
+/// `/healthz` alone, for the ingest listener (a load balancer's probe).
+pub fn health_router<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    Router::new().route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
 }
 
 fn load(counter: &AtomicU64) -> u64 {
@@ -83,6 +86,9 @@ async fn stats(State(state): State<StatsState>) -> Response {
         "udp": {
             "datagrams": load(&state.udp.datagrams), "accepted": load(&state.udp.accepted),
             "rejected": load(&state.udp.rejected), "unauthorized": load(&state.udp.unauthorized),
+            "failed": load(&state.udp.failed), "shed": load(&state.udp.shed),
+            "kernel_drops": state.udp.kernel_drops(), "queued_bytes": load(&state.udp.queued_bytes),
+            "receive_buffer_bytes": load(&state.udp.receive_buffer),
         },
         "stream": {"shards": shards, "group_commits": group_commits(&state.log)},
         "index": {"documents": state.index.num_docs(), "consumer": consumer(&state.indexer)},

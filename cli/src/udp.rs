@@ -4,6 +4,13 @@
 //! together are validated one by one and put on the stream in one call, so a burst
 //! costs one group commit instead of one per datagram. UDP has no answer channel:
 //! rejections are counted and logged with their reason.
+//!
+//! Receiving never waits for a commit: one task reads the socket continuously (with a
+//! large kernel buffer) and hands bursts to the task that validates and commits them.
+//! While commits lag, bursts queue in memory up to [`MAX_QUEUED_BYTES`]; past that a
+//! datagram is shed and counted. What the kernel itself dropped (its buffer full) is
+//! read from the socket's drop counter in `/proc/net/udp`. So no loss is silent:
+//! `/v1/stats` shows `udp.shed` and `udp.kernel_drops`.
 
 use serde_json::Value;
 use std::collections::HashMap;
@@ -13,13 +20,19 @@ use std::sync::Arc;
 use tidemark_core::ingest::{EventResult, Ingestor, MAX_BATCH_EVENTS};
 use tidemark_core::validate::ValidationError;
 use tokio::net::UdpSocket;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 /// Largest datagram read; bigger ones are truncated by the kernel and fail to parse.
 const MAX_DATAGRAM: usize = 64 * 1024;
+/// The kernel receive buffer asked for. Linux caps it at `net.core.rmem_max` (twice
+/// that, in fact); `/v1/stats` shows what was granted.
+pub const RECEIVE_BUFFER_BYTES: usize = 8 * 1024 * 1024;
+/// Datagram bytes waiting for the committer at most; beyond, datagrams are shed.
+pub const MAX_QUEUED_BYTES: u64 = 64 * 1024 * 1024;
 
 /// A datagram's sender and its parsed event (or why it could not be parsed).
 type Datagram = (SocketAddr, Result<Value, ValidationError>);
+type Burst = Vec<(SocketAddr, Vec<u8>)>;
 
 #[derive(Debug, Default)]
 pub struct UdpCounters {
@@ -28,11 +41,80 @@ pub struct UdpCounters {
     pub rejected: AtomicU64,
     pub unauthorized: AtomicU64,
     pub failed: AtomicU64,
+    /// Received but dropped here because the queue to the committer was full.
+    pub shed: AtomicU64,
+    /// Bytes of datagrams waiting for the committer.
+    pub queued_bytes: AtomicU64,
+    /// The kernel receive buffer granted, in bytes.
+    pub receive_buffer: AtomicU64,
+    /// The bound port, to find the socket's drop counter.
+    pub port: AtomicU64,
+}
+
+impl UdpCounters {
+    /// Datagrams the kernel dropped on this socket since it was opened (its buffer was
+    /// full): the `drops` column of `/proc/net/udp` and `/proc/net/udp6`.
+    pub fn kernel_drops(&self) -> Option<u64> {
+        let port = self.port.load(Ordering::Relaxed);
+        let mut found = None;
+        for table in ["/proc/net/udp", "/proc/net/udp6"] {
+            let Ok(text) = std::fs::read_to_string(table) else { continue };
+            for line in text.lines().skip(1) {
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                let local_port =
+                    fields.get(1).and_then(|a| a.rsplit(':').next()).and_then(|p| u64::from_str_radix(p, 16).ok());
+                if local_port == Some(port) {
+                    let drops: u64 = fields.last().and_then(|d| d.parse().ok()).unwrap_or(0);
+                    found = Some(found.unwrap_or(0) + drops);
+                }
+            }
+        }
+        found
+    }
+}
+
+/// A UDP socket with a large receive buffer, ready for tokio.
+pub fn bind(addr: SocketAddr, counters: &UdpCounters) -> std::io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if let Err(error) = socket.set_recv_buffer_size(RECEIVE_BUFFER_BYTES) {
+        tracing::warn!(%error, "udp receive buffer not enlarged");
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    let granted = socket.recv_buffer_size()?;
+    counters.receive_buffer.store(granted as u64, Ordering::Relaxed);
+    if granted < RECEIVE_BUFFER_BYTES {
+        tracing::info!(granted, asked = RECEIVE_BUFFER_BYTES, "udp receive buffer capped by net.core.rmem_max");
+    }
+    let socket = UdpSocket::from_std(socket.into())?;
+    counters.port.store(u64::from(socket.local_addr()?.port()), Ordering::Relaxed);
+    Ok(socket)
 }
 
 pub async fn serve(
     socket: UdpSocket,
     ingestor: Arc<Ingestor>,
+    counters: Arc<UdpCounters>,
+    shutdown: watch::Receiver<bool>,
+) {
+    let (bursts, mut pending) = mpsc::unbounded_channel::<Burst>();
+    let receiver = tokio::spawn(receive(socket, bursts, Arc::clone(&counters), shutdown));
+    while let Some(burst) = pending.recv().await {
+        let bytes: usize = burst.iter().map(|(_, datagram)| datagram.len()).sum();
+        handle_burst(&ingestor, &counters, burst).await;
+        counters.queued_bytes.fetch_sub(bytes as u64, Ordering::Relaxed);
+    }
+    if receiver.await.is_err() {
+        tracing::error!("udp receiver task failed");
+    }
+    tracing::info!("udp ingest stopped");
+}
+
+/// Reads the socket until shutdown, a burst at a time, never waiting for a commit.
+async fn receive(
+    socket: UdpSocket,
+    bursts: mpsc::UnboundedSender<Burst>,
     counters: Arc<UdpCounters>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -42,7 +124,7 @@ pub async fn serve(
             received = socket.recv_from(&mut buffer) => received,
             _ = shutdown.changed() => break,
         };
-        let mut burst: Vec<(SocketAddr, Vec<u8>)> = Vec::new();
+        let mut burst: Burst = Vec::new();
         match first {
             Ok((length, peer)) => burst.push((peer, buffer[..length].to_vec())),
             Err(error) => {
@@ -57,9 +139,17 @@ pub async fn serve(
             }
         }
         counters.datagrams.fetch_add(burst.len() as u64, Ordering::Relaxed);
-        handle_burst(&ingestor, &counters, burst).await;
+        let bytes: u64 = burst.iter().map(|(_, datagram)| datagram.len() as u64).sum();
+        if counters.queued_bytes.load(Ordering::Relaxed) + bytes > MAX_QUEUED_BYTES {
+            counters.shed.fetch_add(burst.len() as u64, Ordering::Relaxed);
+            tracing::error!(datagrams = burst.len(), "udp datagrams shed: the commit queue is full");
+            continue;
+        }
+        counters.queued_bytes.fetch_add(bytes, Ordering::Relaxed);
+        if bursts.send(burst).is_err() {
+            break;
+        }
     }
-    tracing::info!("udp ingest stopped");
 }
 
 /// Groups a burst by source (write key) and ingests each group in one stream put.

@@ -20,7 +20,7 @@ use tidemark_core::clock::FixedClock;
 use tidemark_core::consume::{index_batch, store_batch, StreamRecord};
 use tidemark_core::event::Event;
 use tidemark_core::kv_key::KvLayout;
-use tidemark_core::ports::{ObjectStore, Warehouse};
+use tidemark_core::ports::{ObjectStore, Query, Warehouse};
 use tidemark_sources::Connectors;
 
 const PG: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -84,11 +84,12 @@ columns = [
 [[table]]
 name             = "site_events"
 source           = "site"
-key              = ["event_id"]
+key              = ["source", "event_id"]   # an event is one event by source and id
 event_time       = "occurred_at"
 load             = "overwrite"
 overwrite_period = "day"
 columns = [
+  { name = "source",      type = "varchar" },
   { name = "event_id",    type = "varchar" },
   { name = "event_type",  type = "varchar" },
   { name = "occurred_at", type = "timestamp" },
@@ -181,7 +182,7 @@ fn events() -> Vec<StreamRecord> {
 }
 
 async fn rows(warehouse: &dyn Warehouse, sql: &str) -> Vec<Vec<Cell>> {
-    warehouse.query(sql).await.unwrap().rows
+    warehouse.query(&Query::new(sql)).await.unwrap().rows
 }
 
 #[tokio::test]

@@ -8,5 +8,6 @@
 // Test code: a failed unwrap is a failed test, which is the point.
 #![allow(clippy::unwrap_used)]
 
+mod hostile;
 mod jobs;
 mod realtime;

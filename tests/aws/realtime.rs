@@ -125,7 +125,7 @@ async fn beacons_through_kinesis_into_opensearch_and_dynamodb() {
 
     // beacon-ingest's router on Kinesis, served on loopback.
     let stream = KinesisStream::new(clients.kinesis.clone(), "events");
-    let keys = WriteKeys::new([(KEY.to_string(), "web".to_string())]);
+    let keys = WriteKeys::new([(KEY.to_string(), "web".to_string())]).unwrap();
     let ingestor = Ingestor::new(Arc::new(stream), keys, ValidationLimits::default(), Arc::new(SystemClock));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

@@ -11,7 +11,7 @@ use tidemark_core::batch::jobs::{self, JobError};
 use tidemark_core::batch::load::LoadSummary;
 use tidemark_core::batch::manifest::Manifest;
 use tidemark_core::batch::{Pipeline, Silent, Value};
-use tidemark_core::ports::{ObjectStore, QueryResult, Warehouse, WarehouseError};
+use tidemark_core::ports::{ObjectStore, Query, QueryResult, Warehouse, WarehouseError};
 use tidemark_core::{Clock, FixedClock};
 use tidemark_local::{DirObjectStore, DuckWarehouse};
 use tidemark_sources::Connectors;
@@ -163,11 +163,11 @@ impl Shop {
     }
 
     pub async fn query(&self, sql: &str) -> Result<QueryResult, WarehouseError> {
-        self.warehouse.query(sql).await
+        self.warehouse.query(&Query::new(sql)).await
     }
 
     pub async fn rows(&self, table: Table) -> Vec<Vec<Value>> {
-        self.warehouse.query(table.sql()).await.expect("query").rows
+        self.warehouse.query(&Query::new(table.sql())).await.expect("query").rows
     }
 
     /// The latest quarantine file of `table`, one JSON object per bad row.
@@ -197,7 +197,7 @@ impl Shop {
         }
         for sql in ["SELECT * FROM tidemark_watermarks ORDER BY 1, 2", "SELECT * FROM tidemark_loads ORDER BY 1, 3, 4"]
         {
-            out.push(self.warehouse.query(sql).await.expect("bookkeeping").rows);
+            out.push(self.warehouse.query(&Query::new(sql)).await.expect("bookkeeping").rows);
         }
         out
     }

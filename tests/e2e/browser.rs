@@ -72,6 +72,7 @@ async fn dashboard_draws_both_sides_and_the_tidemark() {
     let demo = Demo::start(DemoArgs {
         data_dir: dir.path().join("demo"),
         http_addr: "127.0.0.1:0".parse().unwrap(),
+        admin_addr: "127.0.0.1:0".parse().unwrap(),
         postgres: "postgres://postgres@127.0.0.1:1/postgres".to_owned(),
         orders: 400,
         seed: 11,

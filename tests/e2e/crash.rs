@@ -17,7 +17,16 @@ use tokio::process::Command;
 async fn acknowledged_events_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_tidemark-node"))
-        .args(["--data-dir", dir.path().to_str().unwrap(), "--http-addr", "127.0.0.1:0", "--udp-addr", "off"])
+        .args([
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+            "--http-addr",
+            "127.0.0.1:0",
+            "--admin-addr",
+            "127.0.0.1:0",
+            "--udp-addr",
+            "off",
+        ])
         .env("TIDEMARK_WRITE_KEYS", format!("{WRITE_KEY}=web"))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -6,13 +6,14 @@
 use chrono::Duration;
 use tidemark::demo::day::{Day, Order};
 use tidemark::demo::{Demo, DemoArgs};
-use tidemark_core::ports::Warehouse;
+use tidemark_core::ports::{Query, Warehouse};
 use tidemark_core::report::{Report, Side};
 
 fn args(dir: &std::path::Path, postgres: &str) -> DemoArgs {
     DemoArgs {
         data_dir: dir.join("demo"),
         http_addr: "127.0.0.1:0".parse().unwrap(),
+        admin_addr: "127.0.0.1:0".parse().unwrap(),
         postgres: postgres.to_owned(),
         orders: 600,
         seed: 7,
@@ -82,7 +83,7 @@ async fn tell_the_story(postgres: &str, expect_postgres: bool) {
     let count_by_type = || async {
         let result = env
             .warehouse
-            .query("SELECT event_type, CAST(COUNT(*) AS BIGINT), CAST(COUNT(DISTINCT event_id) AS BIGINT) FROM site_events GROUP BY 1 ORDER BY 1")
+            .query(&Query::new("SELECT event_type, CAST(COUNT(*) AS BIGINT), CAST(COUNT(DISTINCT event_id) AS BIGINT) FROM site_events GROUP BY 1 ORDER BY 1"))
             .await
             .unwrap();
         result.rows.iter().map(|r| r.iter().map(ToString::to_string).collect::<Vec<_>>().join(" ")).collect::<Vec<_>>()
@@ -98,7 +99,7 @@ async fn tell_the_story(postgres: &str, expect_postgres: bool) {
     // The BI view merges at the same tidemark as the report.
     let sides = env
         .warehouse
-        .query("SELECT side, SUM(value) FROM report_sales_by_region GROUP BY side ORDER BY side")
+        .query(&Query::new("SELECT side, SUM(value) FROM report_sales_by_region GROUP BY side ORDER BY side"))
         .await
         .unwrap();
     let sums: Vec<(String, i64)> =
@@ -106,7 +107,7 @@ async fn tell_the_story(postgres: &str, expect_postgres: bool) {
     let (batch, realtime) = expected(day, 18);
     assert_eq!(sums, vec![("batch".to_owned(), batch), ("realtime".to_owned(), realtime)]);
 
-    let page = reqwest::get(format!("http://{}/", demo.stack.http_addr)).await.unwrap();
+    let page = reqwest::get(format!("http://{}/", demo.stack.admin_addr)).await.unwrap();
     assert!(page.text().await.unwrap().contains("tidemark-line"));
     demo.shutdown().await.unwrap();
 }

@@ -4,7 +4,9 @@
 
 mod browser;
 mod crash;
+mod day_precision;
 mod demo;
+mod hostile;
 mod realtime;
 mod reports;
 mod support;

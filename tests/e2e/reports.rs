@@ -116,7 +116,7 @@ fn expected(orders: &[Order], keep: impl Fn(&Order) -> bool) -> BTreeMap<u32, (i
 
 async fn report(client: &reqwest::Client, stack: &Stack, query: &str) -> Value {
     let response =
-        client.get(format!("http://{}/v1/reports/sales_by_region?{query}", stack.http_addr)).send().await.unwrap();
+        client.get(format!("http://{}/v1/reports/sales_by_region?{query}", stack.admin_addr)).send().await.unwrap();
     assert_eq!(response.status(), 200);
     response.json().await.unwrap()
 }
@@ -216,7 +216,7 @@ async fn reports_switch_at_the_tidemark_and_reconciliation_finds_the_differences
 
     // CSV: one line per bucket plus one per group.
     let csv_answer = client
-        .get(format!("http://{}/v1/reports/sales_by_region?{query}&format=csv", stack.http_addr))
+        .get(format!("http://{}/v1/reports/sales_by_region?{query}&format=csv", stack.admin_addr))
         .send()
         .await
         .unwrap()
@@ -246,7 +246,7 @@ async fn reports_switch_at_the_tidemark_and_reconciliation_finds_the_differences
     // Re-running replaces the window's results instead of adding to them.
     env.reconcile(&stack.kv, &stack.layout, None, Duration::days(7)).await.unwrap();
     let answer: Value = client
-        .get(format!("http://{}/v1/reconciliation?limit=1000", stack.http_addr))
+        .get(format!("http://{}/v1/reconciliation?limit=1000", stack.admin_addr))
         .send()
         .await
         .unwrap()

@@ -136,10 +136,29 @@ fn schedules_and_routes_are_declared() {
         assert!(schedules.contains(&job), "{job} has no schedule");
     }
     for (route, signed) in &routes {
-        let beacon = ["POST /v1/events", "GET /v1/p.gif", "GET /v1/beacon.js"].contains(&route.as_str());
-        assert_eq!(*signed, !beacon, "{route}: beacons use write keys, reports need IAM");
+        let beacon =
+            ["POST /v1/events", "OPTIONS /v1/events", "GET /v1/p.gif", "GET /v1/beacon.js"].contains(&route.as_str());
+        let browser = route.starts_with("ANY /ui");
+        assert_eq!(
+            *signed,
+            !beacon && !browser,
+            "{route}: beacons use write keys, /ui/ the admin tokens, the other read routes IAM"
+        );
     }
-    assert_eq!(routes.len(), 8);
+    assert_eq!(routes.len(), 11);
+}
+
+/// Only the beacon routes answer other origins: no API-wide CORS, which would let any
+/// web page read the reports; the beacon function answers its own preflight.
+#[test]
+fn cors_applies_to_the_beacon_routes_only() {
+    let t = template();
+    let r = resources(&t);
+    let api = &r["HttpApi"]["Properties"];
+    assert!(api.get("CorsConfiguration").is_none(), "no API-wide CORS: {api}");
+    let report = &r["ReportFunction"]["Properties"];
+    assert_eq!(report["Environment"]["Variables"]["TIDEMARK_ADMIN_TOKENS_SECRET"]["Ref"], "AdminTokens");
+    assert_eq!(r["AdminTokens"]["Type"], "AWS::SecretsManager::Secret");
 }
 
 #[test]

@@ -40,9 +40,12 @@ pub struct DemoArgs {
     /// earlier demo made it; refused if it holds anything else).
     #[arg(long, default_value = "./tidemark-demo")]
     pub data_dir: PathBuf,
-    /// Where the dashboard and the beacon endpoint listen.
+    /// Where the beacon endpoint listens.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub http_addr: SocketAddr,
+    /// Where the dashboard and the other read routes listen (loopback).
+    #[arg(long, default_value = "127.0.0.1:8081")]
+    pub admin_addr: SocketAddr,
     /// The shop's orders database; when it does not answer, the orders go to a CSV export.
     #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
     pub postgres: String,
@@ -109,17 +112,21 @@ impl Demo {
         let keys = WriteKeys::parse(DEV_WRITE_KEYS).map_err(anyhow::Error::msg)?;
         let mut config = UpConfig::for_tests(dir.join("data"), keys);
         config.http_addr = args.http_addr;
+        config.admin_addr = args.admin_addr;
         config.udp_addr = None;
         config.pipeline = Some(pipeline);
-        let stack = Stack::start(config)
-            .await
-            .with_context(|| format!("starting the demo stack on {} (--http-addr)", args.http_addr))?;
+        let stack = Stack::start(config).await.with_context(|| {
+            format!(
+                "starting the demo stack on {} (--http-addr) and {} (--admin-addr)",
+                args.http_addr, args.admin_addr
+            )
+        })?;
         Ok(Demo { stack, day, dir, orders, args })
     }
 
     /// The dashboard showing the demo's day.
     pub fn dashboard_url(&self) -> String {
-        format!("http://{}/?day={}", self.stack.http_addr, self.day.start.format("%Y-%m-%d"))
+        format!("http://{}/?day={}", self.stack.admin_addr, self.day.start.format("%Y-%m-%d"))
     }
 
     fn batch(&self) -> anyhow::Result<&BatchEnv> {

@@ -245,11 +245,12 @@ fields = ["properties.url", "keys.customer_id"]
 [[table]]
 name             = "site_events"
 source           = "site"
-key              = ["event_id"]
+key              = ["source", "event_id"]   # an event is one event by source and id
 event_time       = "occurred_at"
 load             = "overwrite"
 overwrite_period = "day"
 columns = [
+  { name = "source",      type = "varchar" },
   { name = "event_id",    type = "varchar" },
   { name = "event_type",  type = "varchar" },
   { name = "occurred_at", type = "timestamp" },

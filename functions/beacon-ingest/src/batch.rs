@@ -10,6 +10,10 @@ use serde::Deserialize;
 use std::sync::Arc;
 use tidemark_core::ingest::{parse_batch, IngestError, Ingestor, MAX_REQUEST_BYTES};
 
+/// How long a client may take to send a whole body (1 MiB at most): a slow sender
+/// cannot hold a connection and a buffer for longer.
+pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 #[derive(Debug, Deserialize)]
 pub struct KeyParam {
     wk: Option<String>,
@@ -32,16 +36,17 @@ pub async fn post_events(
     if let Some(bytes) = declared.filter(|bytes| *bytes > MAX_REQUEST_BYTES) {
         return error_response(&IngestError::TooLarge { bytes });
     }
-    let bytes = match axum::body::to_bytes(body, MAX_REQUEST_BYTES + 1).await {
-        Ok(bytes) => bytes,
-        Err(_) => return error_response(&IngestError::TooLarge { bytes: MAX_REQUEST_BYTES + 1 }),
+    let bytes = match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, MAX_REQUEST_BYTES + 1)).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(_)) => return error_response(&IngestError::TooLarge { bytes: MAX_REQUEST_BYTES + 1 }),
+        Err(_) => return error_response(&IngestError::SlowBody { seconds: BODY_TIMEOUT.as_secs() }),
     };
     let events = match parse_batch(&bytes) {
         Ok(events) => events,
         Err(error) => return error_response(&error),
     };
     let count = events.len();
-    match ingestor.ingest(&source, events).await {
+    match ingestor.ingest_batch(&source, events).await {
         Ok(report) => {
             tracing::debug!(source = %source, events = count, accepted = report.accepted, rejected = report.rejected, "batch ingested");
             report_response(report)

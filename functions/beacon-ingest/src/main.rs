@@ -1,5 +1,5 @@
 //! The beacon-ingest Lambda behind API Gateway: the same router as `tidemark up`, with
-//! Kinesis as the stream and write keys from Secrets Manager.
+//! Kinesis as the stream and write keys from Secrets Manager, re-read every minute.
 
 use std::sync::Arc;
 
@@ -15,6 +15,18 @@ async fn main() -> Result<(), lambda_http::Error> {
     let clients = AwsClients::load(&endpoint).await;
     let stream = settings::stream(&clients)?;
     let write_keys = secrets::write_keys(&clients).await?;
-    let ingestor = Ingestor::new(Arc::new(stream), write_keys, ValidationLimits::default(), Arc::new(SystemClock));
-    lambda_http::run(tidemark_beacon_ingest::router(Arc::new(ingestor))).await
+    let ingestor =
+        Arc::new(Ingestor::new(Arc::new(stream), write_keys, ValidationLimits::default(), Arc::new(SystemClock)));
+    let router = tidemark_beacon_ingest::router(Arc::clone(&ingestor));
+    let Some(refresh) = secrets::KeyRefresh::from_env(&clients).map(Arc::new) else {
+        return lambda_http::run(router).await;
+    };
+    lambda_http::run(router.layer(axum::middleware::from_fn(move |request, next: axum::middleware::Next| {
+        let (refresh, ingestor) = (Arc::clone(&refresh), Arc::clone(&ingestor));
+        async move {
+            refresh.refresh_if_stale(&ingestor).await;
+            next.run(request).await
+        }
+    })))
+    .await
 }

@@ -10,8 +10,9 @@ use tidemark_core::ingest::{IngestError, IngestReport};
 pub fn status_of(error: &IngestError) -> StatusCode {
     match error {
         IngestError::Unauthorized => StatusCode::UNAUTHORIZED,
-        IngestError::TooManyEvents { .. } | IngestError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        IngestError::TooManyEvents | IngestError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         IngestError::Malformed(_) | IngestError::Empty => StatusCode::BAD_REQUEST,
+        IngestError::SlowBody { .. } => StatusCode::REQUEST_TIMEOUT,
         IngestError::Stream(stream) if stream.is_retryable() => StatusCode::SERVICE_UNAVAILABLE,
         IngestError::Stream(_) => StatusCode::BAD_REQUEST,
     }

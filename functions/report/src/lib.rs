@@ -2,6 +2,7 @@
 //! (`GET /v1/realtime`), and reports merged at the tidemark from the warehouse and the
 //! index (`GET /v1/reports/{name}`).
 
+pub mod admin;
 mod realtime;
 mod reconciliation;
 mod reports;
@@ -45,6 +46,14 @@ pub fn router(state: ReportState) -> Router {
         .route("/v1/reconciliation", get(reconciliation::get_reconciliation))
         .route("/v1/watermarks", get(watermarks::get_watermarks))
         .with_state(state)
+}
+
+/// The read side for people in a browser on AWS: the same routes under `/ui/`, behind
+/// the admin tokens (API Gateway leaves `/ui/` unsigned; IAM keeps guarding `/v1/`).
+/// The dashboard asks relative URLs, so under `/ui/` it reads `/ui/v1/...`.
+pub fn browser_router(state: ReportState, guard: admin::AdminGuard) -> Router {
+    let ui = guard.protect(router(state));
+    Router::new().route("/ui", get(|| async { axum::response::Redirect::permanent("/ui/") })).nest_service("/ui/", ui)
 }
 
 /// An RFC 3339 time parameter, or `default` when absent; the error names the field.

@@ -1,12 +1,15 @@
-//! The report Lambda behind API Gateway (IAM-signed routes): the same router as
-//! `tidemark up`, with OpenSearch as the index and Redshift as the warehouse. Reports come
+//! The report Lambda behind API Gateway: the same router as `tidemark up`, with
+//! OpenSearch as the index and Redshift as the warehouse, on IAM-signed routes for
+//! programs and under `/ui/` behind the admin tokens for people in a browser. Reports come
 //! from the pipeline file in the interim bucket, read once at cold start.
 
 use std::sync::Arc;
 
+use tidemark_aws::secrets::SecretTokens;
 use tidemark_aws::{settings, AwsClients, Endpoint};
 use tidemark_core::clock::SystemClock;
 use tidemark_core::ports::Warehouse;
+use tidemark_report::admin::AdminGuard;
 use tidemark_report::{BatchReports, ReportState};
 
 #[tokio::main]
@@ -24,5 +27,8 @@ async fn main() -> Result<(), lambda_http::Error> {
         clock: Arc::new(SystemClock),
         batch: Some(BatchReports { reports: Arc::new(pipeline.reports), warehouse: Arc::new(warehouse) }),
     };
-    lambda_http::run(tidemark_report::router(state)).await
+    let tokens = std::env::var("TIDEMARK_ADMIN_TOKENS_SECRET")
+        .map_err(|_| "TIDEMARK_ADMIN_TOKENS_SECRET: set it to the admin tokens secret (the template does)")?;
+    let guard = AdminGuard { tokens: Some(Arc::new(SecretTokens::new(&clients, tokens))), hosts: None };
+    lambda_http::run(tidemark_report::router(state.clone()).merge(tidemark_report::browser_router(state, guard))).await
 }

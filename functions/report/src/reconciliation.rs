@@ -6,6 +6,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value as JsonValue};
 use tidemark_core::batch::Value;
+use tidemark_core::ports::Query as WarehouseQuery;
 use tidemark_core::reconcile::sql;
 use tidemark_core::report::ReportError;
 
@@ -23,7 +24,11 @@ pub async fn get_reconciliation(
 ) -> Result<Json<JsonValue>, ReportsError> {
     let batch = state.batch.as_ref().ok_or(ReportsError::NoPipeline)?;
     let limit = params.limit.unwrap_or(100).clamp(1, 10_000);
-    let tables = batch.warehouse.query("SELECT table_name FROM information_schema.tables").await;
+    let exists_query = WarehouseQuery::with_params(
+        "SELECT table_name FROM information_schema.tables WHERE table_name = $1",
+        vec![sql::TABLE.to_owned()],
+    );
+    let tables = batch.warehouse.query(&exists_query).await;
     let exists =
         tables.is_ok_and(|t| t.rows.iter().any(|r| matches!(r.first(), Some(Value::Str(n)) if &**n == sql::TABLE)));
     if !exists {

@@ -27,6 +27,6 @@ async fn poison_is_reported_duplicates_absorbed_items_bucketed_by_hour() {
     let hour = |h| HourBucket::of(Utc.with_ymd_and_hms(2026, 11, 25, h, 0, 0).unwrap());
     let at13 = read_bucket(&kv, &layout, hour(13)).await.unwrap();
     let ids: Vec<&str> = at13.iter().map(|i| i.key.sk.rsplit('#').next().unwrap()).collect();
-    assert_eq!(ids, vec!["e1", "e2"], "time order, the duplicate absorbed");
+    assert_eq!(ids, vec!["web/e1", "web/e2"], "time order, the duplicate absorbed");
     assert_eq!(read_bucket(&kv, &layout, hour(14)).await.unwrap().len(), 1);
 }

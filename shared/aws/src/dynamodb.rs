@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::primitives::Blob;
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, PutRequest, WriteRequest};
 use aws_sdk_dynamodb::Client;
 use futures::{StreamExt, TryStreamExt};
 use tidemark_core::kv_key::{KvItem, KvKey};
@@ -27,6 +27,8 @@ use tidemark_core::ports::{KvError, KvStore, PutItemOutcome};
 use crate::retry::{describe, is_retryable, RetryPolicy};
 
 pub const BATCH_WRITE_MAX: usize = 25;
+/// `BatchGetItem` takes at most 100 keys.
+pub const BATCH_GET_MAX: usize = 100;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum WriteMode {
@@ -111,6 +113,45 @@ impl DynamoKv {
             match delays.next() {
                 Some(pause) => tokio::time::sleep(pause).await,
                 None => return Err(KvError::Unavailable(format!("PutItem {}: {}", self.table, describe(&err)))),
+            }
+        }
+    }
+
+    /// Reads one group of at most 100 keys with `BatchGetItem` (strongly consistent),
+    /// asking again for `UnprocessedKeys` after a pause until none are left.
+    async fn batch_get(&self, keys: &[&KvKey]) -> Result<Vec<KvItem>, KvError> {
+        let key_attrs = |key: &KvKey| {
+            HashMap::from([
+                ("pk".to_string(), AttributeValue::S(key.pk.clone())),
+                ("sk".to_string(), AttributeValue::S(key.sk.clone())),
+            ])
+        };
+        let mut request = KeysAndAttributes::builder()
+            .set_keys(Some(keys.iter().map(|key| key_attrs(key)).collect()))
+            .consistent_read(true)
+            .build()
+            .map_err(|e| KvError::Rejected(e.to_string()))?;
+        let mut items = Vec::new();
+        let mut delays = self.retry.delays();
+        loop {
+            let sent = self.client.batch_get_item().request_items(self.table.clone(), request.clone()).send().await;
+            let reason = match sent {
+                Ok(mut out) => {
+                    for attrs in out.responses.as_mut().and_then(|r| r.remove(&self.table)).unwrap_or_default() {
+                        items.push(item_from(&attrs)?);
+                    }
+                    match out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)) {
+                        Some(rest) if !rest.keys().is_empty() => request = rest,
+                        _ => return Ok(items),
+                    }
+                    format!("{} keys unprocessed", request.keys().len())
+                }
+                Err(e) if is_retryable(&e) => describe(&e),
+                Err(e) => return Err(KvError::Rejected(format!("BatchGetItem {}: {}", self.table, describe(&e)))),
+            };
+            match delays.next() {
+                Some(pause) => tokio::time::sleep(pause).await,
+                None => return Err(KvError::Unavailable(format!("BatchGetItem {}: {reason}", self.table))),
             }
         }
     }
@@ -200,6 +241,18 @@ impl KvStore for DynamoKv {
                 },
             )
             .collect())
+    }
+
+    async fn get_items(&self, keys: Vec<KvKey>) -> Result<Vec<Option<Vec<u8>>>, KvError> {
+        let mut found: HashMap<KvKey, Vec<u8>> = HashMap::with_capacity(keys.len());
+        let mut unique: Vec<&KvKey> = keys.iter().collect::<HashSet<_>>().into_iter().collect();
+        unique.sort();
+        for group in unique.chunks(BATCH_GET_MAX) {
+            for item in self.batch_get(group).await? {
+                found.insert(item.key, item.value);
+            }
+        }
+        Ok(keys.iter().map(|key| found.get(key).cloned()).collect())
     }
 
     async fn query_partition(&self, pk: &str) -> Result<Vec<KvItem>, KvError> {

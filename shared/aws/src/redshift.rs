@@ -8,12 +8,12 @@
 
 use std::time::{Duration, Instant};
 
-use aws_sdk_redshiftdata::types::{ColumnMetadata, Field, StatusString};
+use aws_sdk_redshiftdata::types::{ColumnMetadata, Field, SqlParameter, StatusString};
 use aws_sdk_redshiftdata::Client;
 use chrono::Utc;
 use tidemark_core::batch::value::{parse_date, parse_timestamp};
 use tidemark_core::batch::Value;
-use tidemark_core::ports::{QueryResult, WarehouseError};
+use tidemark_core::ports::{Query, QueryResult, WarehouseError};
 
 use crate::retry::{describe, is_retryable, RetryPolicy};
 
@@ -63,7 +63,7 @@ impl DataApi {
         match statements {
             [] => Ok(()),
             [one] => {
-                let id = self.submit_one(one).await?;
+                let id = self.submit(one, &[]).await?;
                 self.wait(&id, &head(one)).await.map(|_| ())
             }
             _ => {
@@ -86,9 +86,11 @@ impl DataApi {
         }
     }
 
-    /// Runs one query and reads its whole result set.
-    pub async fn query(&self, sql: &str) -> Result<QueryResult, WarehouseError> {
-        let id = self.submit_one(sql).await?;
+    /// Runs one query with its parameters bound and reads its whole result set.
+    pub async fn query(&self, query: &Query) -> Result<QueryResult, WarehouseError> {
+        let sql = named_placeholders(&query.sql);
+        let sql = sql.as_str();
+        let id = self.submit(sql, &query.params).await?;
         let has_result = self.wait(&id, &head(sql)).await?;
         if !has_result {
             return Ok(QueryResult::default());
@@ -122,13 +124,22 @@ impl DataApi {
         Ok(result)
     }
 
-    async fn submit_one(&self, sql: &str) -> Result<String, WarehouseError> {
+    /// `ExecuteStatement` with its parameters (`:p1`, `:p2`, … in `sql`), which Redshift
+    /// binds as text and converts to the type the context asks for.
+    async fn submit(&self, sql: &str, params: &[String]) -> Result<String, WarehouseError> {
+        let parameters = params
+            .iter()
+            .enumerate()
+            .map(|(i, value)| SqlParameter::builder().name(format!("p{}", i + 1)).value(value).build())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| WarehouseError::Sql { context: head(sql), message: e.to_string() })?;
         let sent = self
             .client
             .execute_statement()
             .workgroup_name(&self.workgroup)
             .database(&self.database)
             .sql(sql)
+            .set_parameters((!parameters.is_empty()).then_some(parameters))
             .send()
             .await;
         match sent {
@@ -169,6 +180,27 @@ impl DataApi {
     }
 }
 
+/// `$1`, `$2`, … (the port's placeholders) as the Data API's named `:p1`, `:p2`, …,
+/// outside quoted literals and identifiers only.
+pub fn named_placeholders(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut quote: Option<char> = None;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (None, '\'' | '"') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            (None, '$') if chars.peek().is_some_and(char::is_ascii_digit) => {
+                out.push_str(":p");
+                continue;
+            }
+            _ => {}
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// A result field as a tidemark value, by the column's Redshift type: timestamps and
 /// dates come back as text, `numeric` as text too (exact), read here as a float.
 fn value(field: &Field, type_name: &str) -> Value {
@@ -186,5 +218,19 @@ fn value(field: &Field, type_name: &str) -> Value {
             _ => Value::str(s.as_str()),
         },
         _ => Value::Null,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_renamed_outside_quotes_only() {
+        assert_eq!(
+            named_placeholders(r#"SELECT "$1", '$1 it''s $2' FROM t WHERE a = $1 AND b = $12"#),
+            r#"SELECT "$1", '$1 it''s $2' FROM t WHERE a = :p1 AND b = :p12"#
+        );
+        assert_eq!(named_placeholders("SELECT 1 $ x"), "SELECT 1 $ x");
     }
 }

@@ -2,12 +2,16 @@
 //! server of the OpenSearch API), through the `opensearch` client.
 //!
 //! Events go to daily indices `<prefix>-YYYY.MM.DD` cut on `occurred_at`, with
-//! `_id` = `event_id`: a replay lands on the same index and id and overwrites, never
-//! double-counts. An index template created at start gives every daily index the same
+//! `_id` = the idempotency key (`source/event_id`): a replay lands on the same index and
+//! id and overwrites, never double-counts. A retry that carries another day's
+//! `occurred_at` would land in another index, so before each bulk the batch's ids are
+//! looked up across the daily indices (`ids` query) and one already kept elsewhere is
+//! absorbed: the first delivery wins, as in the key-value store. An index template created at start gives every daily index the same
 //! mapping (the fields of `tidemark_core::search::fields`; `properties` and `keys` are
 //! kept in `_source` only, so that client-chosen names cannot explode the mapping).
 //! Searches run on `<prefix>-*` with the request body unchanged.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -138,6 +142,35 @@ impl OpenSearchIndex {
         Ok((status, value))
     }
 
+    /// The documents whose id is already kept in another daily index than their own.
+    async fn kept_elsewhere(&self, docs: &[(String, String, Value)]) -> Result<HashSet<usize>, SearchError> {
+        let ids: Vec<&str> = docs.iter().map(|(_, id, _)| id.as_str()).collect();
+        let body = json!({ "size": ids.len(), "_source": false, "query": { "ids": { "values": ids } } });
+        let path = format!("/{}-*/_search", self.prefix);
+        let (status, answer) = self.call(Method::Post, &path, body.to_string(), "application/json").await?;
+        if status == StatusCode::NOT_FOUND {
+            return Ok(HashSet::new());
+        }
+        if !status.is_success() {
+            return Err(unavailable(format!("POST {path}: {status}: {answer}")));
+        }
+        let found: HashSet<(&str, &str)> = answer["hits"]["hits"]
+            .as_array()
+            .map(|hits| hits.iter().filter_map(|h| Some((h["_index"].as_str()?, h["_id"].as_str()?))).collect())
+            .unwrap_or_default();
+        let by_id: std::collections::HashMap<&str, Vec<&str>> =
+            found.iter().fold(Default::default(), |mut map, (index, id)| {
+                map.entry(*id).or_default().push(*index);
+                map
+            });
+        Ok(docs
+            .iter()
+            .enumerate()
+            .filter(|(_, (index, id, _))| by_id.get(id.as_str()).is_some_and(|held| held.iter().any(|h| h != index)))
+            .map(|(i, _)| i)
+            .collect())
+    }
+
     /// Sends one `_bulk` body; per document: indexed, retry, or failed for good.
     async fn bulk(&self, docs: &[(String, String, Value)]) -> Result<Vec<ItemResult>, SearchError> {
         let mut body = String::new();
@@ -208,13 +241,17 @@ impl SearchIndex for OpenSearchIndex {
             .iter()
             .map(|e| {
                 let doc = serde_json::to_value(e).map_err(|err| SearchError::BadRequest(err.to_string()))?;
-                Ok((self.index_name(e.occurred_at), e.event_id.clone(), doc))
+                Ok((self.index_name(e.occurred_at), e.idempotency_key(), doc))
             })
             .collect::<Result<_, SearchError>>()?;
+        let kept_elsewhere = self.kept_elsewhere(&docs).await?;
         // Action line + document line, as sent.
         let sizes: Vec<usize> = docs.iter().map(|(i, id, d)| d.to_string().len() + i.len() + id.len() + 40).collect();
         let mut outcomes: Vec<Option<IndexOutcome>> = vec![None; docs.len()];
-        let mut pending: Vec<usize> = (0..docs.len()).collect();
+        for &i in &kept_elsewhere {
+            outcomes[i] = Some(IndexOutcome::Indexed);
+        }
+        let mut pending: Vec<usize> = (0..docs.len()).filter(|i| !kept_elsewhere.contains(i)).collect();
         let mut delays = self.retry.delays();
         let mut last = String::new();
         while !pending.is_empty() {

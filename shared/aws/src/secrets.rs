@@ -1,16 +1,26 @@
-//! Secrets from Secrets Manager, read once at cold start.
+//! Secrets from Secrets Manager.
 //!
 //! Beacon write keys: the secret the template generates is `{"key": "<write key>",
 //! "source": "web"}`; for several keys, store `{"write_keys": "key1=web,key2=app"}` (the
-//! format of `TIDEMARK_WRITE_KEYS` in `tidemark up`).
+//! format of `TIDEMARK_WRITE_KEYS` in `tidemark up`). Keys are read at cold start and
+//! again whenever [`SECRETS_TTL`] has passed ([`KeyRefresh`]), so a revoked key stops
+//! working within a minute on every warm function; list old and new key side by side
+//! while clients move over.
+//!
+//! Admin tokens of the read side: `{"tokens": "token1,token2"}`, re-read the same way
+//! ([`SecretTokens`]).
 //!
 //! Source connections: a JSON object of variables, `{"SHOP_PG_URL": "postgres://..."}`,
 //! that `${SHOP_PG_URL}` in the pipeline file's source URLs expand to.
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
+use async_trait::async_trait;
 use serde_json::Value;
-use tidemark_core::ingest::WriteKeys;
+use tidemark_core::ingest::{Ingestor, WriteKeys};
+use tidemark_core::secret::{digest, Digest, SecretError, SecretSet};
+use tokio::sync::Mutex;
 
 use crate::config::{AwsClients, AwsConfigError};
 use crate::retry::describe;
@@ -22,7 +32,7 @@ pub fn parse_write_keys(secret: &str) -> Result<WriteKeys, String> {
     }
     match (value["key"].as_str(), value["source"].as_str()) {
         (Some(key), Some(source)) if !key.is_empty() && !source.is_empty() => {
-            Ok(WriteKeys::new([(key.to_string(), source.to_string())]))
+            WriteKeys::new([(key.to_string(), source.to_string())])
         }
         _ => Err("expected {\"key\": .., \"source\": ..} or {\"write_keys\": \"key=source,..\"}".into()),
     }
@@ -40,6 +50,85 @@ pub async fn write_keys(clients: &AwsClients) -> Result<WriteKeys, AwsConfigErro
         .map_err(|_| AwsConfigError::Invalid { var, reason: "set it, or TIDEMARK_WRITE_KEYS".into() })?;
     let text = secret_string(clients, var, &id).await?;
     parse_write_keys(&text).map_err(|reason| AwsConfigError::Invalid { var, reason: format!("{id}: {reason}") })
+}
+
+/// How long a secret read from Secrets Manager is trusted before it is read again.
+pub const SECRETS_TTL: Duration = Duration::from_secs(60);
+
+/// Re-reads the write-key secret when [`SECRETS_TTL`] has passed and hands the new keys
+/// to the ingestor. A failed read keeps the keys in use and says so in the log: a
+/// Secrets Manager hiccup must not lock every client out.
+pub struct KeyRefresh {
+    clients: AwsClients,
+    secret_id: String,
+    last_read: Mutex<Instant>,
+}
+
+impl KeyRefresh {
+    /// `None` when the keys are fixed by `TIDEMARK_WRITE_KEYS`.
+    pub fn from_env(clients: &AwsClients) -> Option<Self> {
+        if std::env::var("TIDEMARK_WRITE_KEYS").is_ok() {
+            return None;
+        }
+        let secret_id = std::env::var("TIDEMARK_WRITE_KEYS_SECRET").ok()?;
+        Some(Self { clients: clients.clone(), secret_id, last_read: Mutex::new(Instant::now()) })
+    }
+
+    pub async fn refresh_if_stale(&self, ingestor: &Ingestor) {
+        let mut last_read = self.last_read.lock().await;
+        if last_read.elapsed() < SECRETS_TTL {
+            return;
+        }
+        *last_read = Instant::now();
+        let read = secret_string(&self.clients, "TIDEMARK_WRITE_KEYS_SECRET", &self.secret_id).await;
+        match read.map(|text| parse_write_keys(&text)) {
+            Ok(Ok(keys)) => ingestor.replace_write_keys(keys),
+            Ok(Err(reason)) => tracing::error!(secret = %self.secret_id, %reason, "write keys not refreshed"),
+            Err(error) => tracing::error!(secret = %self.secret_id, %error, "write keys not refreshed"),
+        }
+    }
+}
+
+/// Admin tokens from the secret named by `TIDEMARK_ADMIN_TOKENS_SECRET`
+/// (`{"tokens": "t1,t2"}`), cached for [`SECRETS_TTL`].
+pub struct SecretTokens {
+    clients: AwsClients,
+    secret_id: String,
+    cached: Mutex<Option<(Instant, Vec<Digest>)>>,
+}
+
+impl SecretTokens {
+    pub fn new(clients: &AwsClients, secret_id: impl Into<String>) -> Self {
+        Self { clients: clients.clone(), secret_id: secret_id.into(), cached: Mutex::new(None) }
+    }
+}
+
+pub fn parse_tokens(secret: &str) -> Result<Vec<Digest>, String> {
+    let value: Value = serde_json::from_str(secret).map_err(|e| format!("not JSON: {e}"))?;
+    let list = value["tokens"].as_str().ok_or("expected {\"tokens\": \"token1,token2\"}")?;
+    let tokens: Vec<Digest> = list.split(',').map(str::trim).filter(|t| t.len() >= 16).map(digest).collect();
+    if tokens.is_empty() {
+        return Err("no token of 16 or more characters".into());
+    }
+    Ok(tokens)
+}
+
+#[async_trait]
+impl SecretSet for SecretTokens {
+    async fn digests(&self) -> Result<Vec<Digest>, SecretError> {
+        let mut cached = self.cached.lock().await;
+        if let Some((read_at, tokens)) = cached.as_ref() {
+            if read_at.elapsed() < SECRETS_TTL {
+                return Ok(tokens.clone());
+            }
+        }
+        let text = secret_string(&self.clients, "TIDEMARK_ADMIN_TOKENS_SECRET", &self.secret_id)
+            .await
+            .map_err(|e| SecretError(e.to_string()))?;
+        let tokens = parse_tokens(&text).map_err(|reason| SecretError(format!("{}: {reason}", self.secret_id)))?;
+        *cached = Some((Instant::now(), tokens.clone()));
+        Ok(tokens)
+    }
 }
 
 pub fn parse_source_vars(secret: &str) -> Result<HashMap<String, String>, String> {
@@ -89,6 +178,13 @@ mod tests {
         let several = parse_write_keys(r#"{"write_keys": "key-one-1=web,key-two-2=app"}"#).unwrap();
         assert_eq!(several.source_of("key-two-2"), Some("app"));
         assert!(parse_write_keys(r#"{"source": "web"}"#).is_err());
+    }
+
+    #[test]
+    fn admin_tokens_are_a_list_of_long_secrets() {
+        let tokens = parse_tokens(r#"{"tokens": "old-token-0123456789, new-token-0123456789"}"#).unwrap();
+        assert_eq!(tokens, vec![digest("old-token-0123456789"), digest("new-token-0123456789")]);
+        assert!(parse_tokens(r#"{"tokens": "short"}"#).is_err());
     }
 
     #[test]

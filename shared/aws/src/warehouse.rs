@@ -5,11 +5,13 @@
 //! - [`S3Staging`]: each chunk becomes a JSON-lines object under
 //!   `staged/<table>/`, and the commit fills the stage table with
 //!   `COPY .. FROM 's3://..' IAM_ROLE .. FORMAT AS JSON 'auto'` (Redshift's bulk path);
-//! - [`InlineStaging`]: `INSERT .. VALUES` statements kept until the commit (small
-//!   loads, and databases without COPY from S3).
+//! - [`InlineStaging`]: rows kept until the commit and inserted there with bound
+//!   parameters (small loads, and databases without COPY from S3).
 //!
 //! The commit is one transaction (`BatchExecuteStatement`): create the stage table, fill
 //! it, apply it by load mode, record the load, move the watermark, drop the stage.
+//! Rows of other transactions (reconciliation results, rollups) take the same path, so
+//! no event value is ever written into SQL text.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -17,27 +19,42 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use serde_json::{Map, Value as Json};
 use tidemark_core::batch::pipeline::TableDef;
-use tidemark_core::batch::{sql, Value};
-use tidemark_core::ports::{CommitOutcome, LoadCommit, ObjectStore, QueryResult, Warehouse, WarehouseError, Watermark};
+use tidemark_core::batch::{sql, ColumnType, Value};
+use tidemark_core::ports::{
+    steps, CommitOutcome, LoadCommit, ObjectStore, Query, QueryResult, Rows, Step, Warehouse, WarehouseError, Watermark,
+};
 
 use crate::redshift::DataApi;
 use crate::s3::S3ObjectStore;
 
-/// Runs statements: several in one transaction, or one query with its rows.
+/// Runs steps in one transaction, or one query with its parameters bound.
 #[async_trait]
 pub trait SqlRunner: Send + Sync {
-    async fn run(&self, statements: &[String]) -> Result<(), WarehouseError>;
-    async fn query(&self, sql: &str) -> Result<QueryResult, WarehouseError>;
+    /// `Step::Rows` reaches a runner only from [`InlineStaging`], which pairs with a
+    /// runner that binds them (PostgreSQL); S3 staging turns rows into `COPY` first.
+    async fn run(&self, steps: &[Step]) -> Result<(), WarehouseError>;
+    async fn query(&self, query: &Query) -> Result<QueryResult, WarehouseError>;
 }
 
 #[async_trait]
 impl SqlRunner for DataApi {
-    async fn run(&self, statements: &[String]) -> Result<(), WarehouseError> {
-        DataApi::run(self, statements).await
+    async fn run(&self, steps: &[Step]) -> Result<(), WarehouseError> {
+        let statements = steps
+            .iter()
+            .map(|step| match step {
+                Step::Sql(sql) => Ok(sql.clone()),
+                // `BatchExecuteStatement` takes no parameters: rows must come staged.
+                Step::Rows(rows) => Err(WarehouseError::Sql {
+                    context: rows.table.clone(),
+                    message: "the Data API takes rows only through S3 staging".into(),
+                }),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        DataApi::run(self, &statements).await
     }
 
-    async fn query(&self, sql: &str) -> Result<QueryResult, WarehouseError> {
-        DataApi::query(self, sql).await
+    async fn query(&self, query: &Query) -> Result<QueryResult, WarehouseError> {
+        DataApi::query(self, query).await
     }
 }
 
@@ -46,10 +63,14 @@ impl SqlRunner for DataApi {
 pub trait Staging: Send + Sync {
     /// Keeps one chunk: rows in the table's column order, then their `tidemark_seq`.
     async fn put(&self, table: &TableDef, part: u64, rows: Vec<Vec<Value>>) -> Result<(), WarehouseError>;
-    /// Statements that fill the (existing, empty) stage table, run inside the commit.
-    async fn load_statements(&self, table: &TableDef) -> Result<Vec<String>, WarehouseError>;
+    /// Steps that fill the (existing, empty) stage table, run inside the commit.
+    async fn load_steps(&self, table: &TableDef) -> Result<Vec<Step>, WarehouseError>;
     /// Forgets everything staged for `table`.
     async fn clear(&self, table: &TableDef) -> Result<(), WarehouseError>;
+    /// A transaction's rows as the runner takes them; `tag` names them uniquely.
+    async fn rows(&self, rows: Rows, tag: &str) -> Result<Step, WarehouseError>;
+    /// Forgets what [`Staging::rows`] kept for `tag`, once its transaction ended.
+    async fn forget_rows(&self, table: &str, tag: &str) -> Result<(), WarehouseError>;
 }
 
 fn staging_err(e: impl std::fmt::Display) -> WarehouseError {
@@ -72,13 +93,29 @@ impl S3Staging {
     fn dir(table: &TableDef) -> String {
         format!("staged/{}/", table.name)
     }
+
+    fn rows_key(table: &str, tag: &str) -> String {
+        format!("staged/tx/{table}/{tag}.jsonl")
+    }
+
+    fn copy(&self, table: &str, columns: &str, key: &str) -> String {
+        format!(
+            "COPY {table}{columns} FROM '{}{key}' IAM_ROLE '{}' FORMAT AS JSON 'auto' TIMEFORMAT 'auto' DATEFORMAT 'auto'",
+            self.url,
+            self.copy_role_arn.replace('\'', "")
+        )
+    }
 }
 
 /// One staged row as a JSON object keyed by column name, the shape `FORMAT AS JSON
 /// 'auto'` maps onto the stage table.
 pub fn json_row(table: &TableDef, row: &[Value]) -> Json {
-    let mut object = Map::new();
     let names = table.columns.iter().map(|c| c.name.as_str()).chain(std::iter::once(sql::SEQ));
+    json_object(names, row)
+}
+
+fn json_object<'a>(names: impl Iterator<Item = &'a str>, row: &[Value]) -> Json {
+    let mut object = Map::new();
     for (name, v) in names.zip(row) {
         let cell = match v {
             Value::Null => Json::Null,
@@ -106,14 +143,8 @@ impl Staging for S3Staging {
         self.store.put(&key, body).await.map_err(staging_err)
     }
 
-    async fn load_statements(&self, table: &TableDef) -> Result<Vec<String>, WarehouseError> {
-        Ok(vec![format!(
-            "COPY {} FROM '{}{}' IAM_ROLE '{}' FORMAT AS JSON 'auto' TIMEFORMAT 'auto' DATEFORMAT 'auto'",
-            sql::stage_name(&table.name),
-            self.url,
-            Self::dir(table),
-            self.copy_role_arn.replace('\'', "")
-        )])
+    async fn load_steps(&self, table: &TableDef) -> Result<Vec<Step>, WarehouseError> {
+        Ok(vec![Step::Sql(self.copy(&sql::stage_name(&table.name), "", &Self::dir(table)))])
     }
 
     async fn clear(&self, table: &TableDef) -> Result<(), WarehouseError> {
@@ -122,47 +153,59 @@ impl Staging for S3Staging {
         }
         Ok(())
     }
+
+    async fn rows(&self, rows: Rows, tag: &str) -> Result<Step, WarehouseError> {
+        let mut body = Vec::with_capacity(rows.rows.len() * 128);
+        for row in &rows.rows {
+            body.extend_from_slice(
+                json_object(rows.columns.iter().map(|(n, _)| n.as_str()), row).to_string().as_bytes(),
+            );
+            body.push(b'\n');
+        }
+        let key = Self::rows_key(&rows.table, tag);
+        self.store.put(&key, body).await.map_err(staging_err)?;
+        let columns: Vec<String> = rows.columns.iter().map(|(name, _)| sql::ident(name)).collect();
+        Ok(Step::Sql(self.copy(&rows.table, &format!(" ({})", columns.join(", ")), &key)))
+    }
+
+    async fn forget_rows(&self, table: &str, tag: &str) -> Result<(), WarehouseError> {
+        self.store.delete(&Self::rows_key(table, tag)).await.map_err(staging_err)
+    }
 }
 
-/// `INSERT .. VALUES` statements of at most this many rows each.
-const ROWS_PER_INSERT: usize = 500;
-
-/// Staged rows kept as `INSERT` statements until the commit.
+/// Staged rows kept in memory until the commit, where the runner inserts them with
+/// bound parameters.
 #[derive(Default)]
 pub struct InlineStaging {
-    statements: Mutex<HashMap<String, Vec<String>>>,
+    rows: Mutex<HashMap<String, Vec<Vec<Value>>>>,
 }
 
 #[async_trait]
 impl Staging for InlineStaging {
     async fn put(&self, table: &TableDef, _part: u64, rows: Vec<Vec<Value>>) -> Result<(), WarehouseError> {
-        let cols: Vec<String> =
-            table.columns.iter().map(|c| sql::ident(&c.name)).chain(std::iter::once(sql::SEQ.to_string())).collect();
-        let mut out = Vec::new();
-        for chunk in rows.chunks(ROWS_PER_INSERT) {
-            let values: Vec<String> = chunk
-                .iter()
-                .map(|row| format!("({})", row.iter().map(sql::literal).collect::<Vec<_>>().join(", ")))
-                .collect();
-            out.push(format!(
-                "INSERT INTO {} ({}) VALUES {}",
-                sql::stage_name(&table.name),
-                cols.join(", "),
-                values.join(", ")
-            ));
-        }
-        let mut map = self.statements.lock().unwrap_or_else(|p| p.into_inner());
-        map.entry(table.name.clone()).or_default().extend(out);
+        let mut map = self.rows.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(table.name.clone()).or_default().extend(rows);
         Ok(())
     }
 
-    async fn load_statements(&self, table: &TableDef) -> Result<Vec<String>, WarehouseError> {
-        let map = self.statements.lock().unwrap_or_else(|p| p.into_inner());
-        Ok(map.get(&table.name).cloned().unwrap_or_default())
+    async fn load_steps(&self, table: &TableDef) -> Result<Vec<Step>, WarehouseError> {
+        let map = self.rows.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(rows) = map.get(&table.name).filter(|rows| !rows.is_empty()) else { return Ok(Vec::new()) };
+        let mut columns: Vec<(String, ColumnType)> = table.columns.iter().map(|c| (c.name.clone(), c.ty)).collect();
+        columns.push((sql::SEQ.to_owned(), ColumnType::BigInt));
+        Ok(vec![Step::Rows(Rows { table: sql::stage_name(&table.name), columns, rows: rows.clone() })])
     }
 
     async fn clear(&self, table: &TableDef) -> Result<(), WarehouseError> {
-        self.statements.lock().unwrap_or_else(|p| p.into_inner()).remove(&table.name);
+        self.rows.lock().unwrap_or_else(|p| p.into_inner()).remove(&table.name);
+        Ok(())
+    }
+
+    async fn rows(&self, rows: Rows, _tag: &str) -> Result<Step, WarehouseError> {
+        Ok(Step::Rows(rows))
+    }
+
+    async fn forget_rows(&self, _table: &str, _tag: &str) -> Result<(), WarehouseError> {
         Ok(())
     }
 }
@@ -212,7 +255,7 @@ impl<R: SqlRunner, S: Staging> Warehouse for SqlWarehouse<R, S> {
             let suffix = if self.redshift { sql::redshift_sort_key(t) } else { String::new() };
             ddl.push(format!("{}{suffix}", sql::create_table(t)));
         }
-        self.runner.run(&ddl).await
+        self.runner.run(&steps(ddl)).await
     }
 
     async fn loaded_runs(&self, table: &str) -> Result<Vec<(String, String)>, WarehouseError> {
@@ -251,12 +294,12 @@ impl<R: SqlRunner, S: Staging> Warehouse for SqlWarehouse<R, S> {
             self.abort(table).await?;
             return Ok(CommitOutcome::AlreadyLoaded);
         }
-        let mut statements: Vec<String> = sql::create_stage(table).into_iter().collect();
-        statements.extend(self.staging.load_statements(table).await?);
-        statements.extend(sql::apply_stage(table));
-        statements.extend(sql::bookkeeping(table, commit));
-        statements.push(sql::drop_stage(table));
-        self.runner.run(&statements).await?;
+        let mut work = steps(sql::create_stage(table));
+        work.extend(self.staging.load_steps(table).await?);
+        work.extend(steps(sql::apply_stage(table)));
+        work.extend(steps(sql::bookkeeping(table, commit)));
+        work.push(Step::Sql(sql::drop_stage(table)));
+        self.runner.run(&work).await?;
         let rows = self.state(&table.name).rows;
         self.staging.clear(table).await?;
         self.set_state(&table.name, None);
@@ -266,7 +309,7 @@ impl<R: SqlRunner, S: Staging> Warehouse for SqlWarehouse<R, S> {
     async fn abort(&self, table: &TableDef) -> Result<(), WarehouseError> {
         self.staging.clear(table).await?;
         self.set_state(&table.name, None);
-        self.runner.run(&[sql::drop_stage(table)]).await
+        self.runner.run(&[Step::Sql(sql::drop_stage(table))]).await
     }
 
     async fn watermarks(&self) -> Result<Vec<Watermark>, WarehouseError> {
@@ -274,12 +317,28 @@ impl<R: SqlRunner, S: Staging> Warehouse for SqlWarehouse<R, S> {
         Ok(res.rows.iter().map(|r| Watermark::from_row(r)).collect())
     }
 
-    async fn execute(&self, statements: &[String]) -> Result<(), WarehouseError> {
-        self.runner.run(statements).await
+    async fn execute(&self, work: Vec<Step>) -> Result<(), WarehouseError> {
+        let tag = uuid::Uuid::now_v7().to_string();
+        let mut staged = Vec::new();
+        let mut ready = Vec::with_capacity(work.len());
+        for step in work {
+            match step {
+                Step::Rows(rows) => {
+                    staged.push(rows.table.clone());
+                    ready.push(self.staging.rows(rows, &tag).await?);
+                }
+                sql => ready.push(sql),
+            }
+        }
+        let outcome = self.runner.run(&ready).await;
+        for table in &staged {
+            self.staging.forget_rows(table, &tag).await?;
+        }
+        outcome
     }
 
-    async fn query(&self, sql: &str) -> Result<QueryResult, WarehouseError> {
-        self.runner.query(sql).await
+    async fn query(&self, query: &Query) -> Result<QueryResult, WarehouseError> {
+        self.runner.query(query).await
     }
 }
 
@@ -320,18 +379,18 @@ columns = [
     }
 
     #[tokio::test]
-    async fn inline_staging_inserts_into_the_stage_table() {
+    async fn inline_staging_keeps_rows_for_the_stage_table() {
         let p = Pipeline::parse(PIPE).unwrap();
         let staging = InlineStaging::default();
-        let rows =
-            (0..501).map(|n| vec![Value::Int(n), Value::Null, Value::Float(1.5), Value::str("it's"), Value::Int(n)]);
-        staging.put(&p.tables[0], 0, rows.collect()).await.unwrap();
-        let statements = staging.load_statements(&p.tables[0]).await.unwrap();
-        assert_eq!(statements.len(), 2, "500 rows per INSERT");
-        assert!(statements[0].starts_with(
-            r#"INSERT INTO tidemark_stage_facts ("id", "at", "amount", "note", tidemark_seq) VALUES (0, NULL, 1.5, 'it''s', 0)"#
-        ));
+        let rows: Vec<Vec<Value>> = (0..501)
+            .map(|n| vec![Value::Int(n), Value::Null, Value::Float(1.5), Value::str("it's \\"), Value::Int(n)])
+            .collect();
+        staging.put(&p.tables[0], 0, rows.clone()).await.unwrap();
+        let steps = staging.load_steps(&p.tables[0]).await.unwrap();
+        let [Step::Rows(staged)] = steps.as_slice() else { panic!("one step of rows: {steps:?}") };
+        assert_eq!((staged.table.as_str(), staged.columns.len()), ("tidemark_stage_facts", 5));
+        assert_eq!(staged.rows, rows, "values stay values, never SQL");
         staging.clear(&p.tables[0]).await.unwrap();
-        assert!(staging.load_statements(&p.tables[0]).await.unwrap().is_empty());
+        assert!(staging.load_steps(&p.tables[0]).await.unwrap().is_empty());
     }
 }

@@ -22,6 +22,12 @@ async fn opensearch_replays_do_not_double_count() {
 }
 
 #[tokio::test]
+async fn opensearch_keeps_one_document_per_source_and_id() {
+    let Some(server) = Emulator::osmem() else { return };
+    contract::search::one_document_per_source_and_id(&index(&server, "idem").await).await;
+}
+
+#[tokio::test]
 async fn opensearch_aggregations_match_the_events() {
     let Some(server) = Emulator::osmem() else { return };
     contract::search::aggregations_match_the_events(&index(&server, "aggs").await).await;

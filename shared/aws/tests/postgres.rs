@@ -37,6 +37,11 @@ async fn execute_is_all_or_nothing() {
 }
 
 #[tokio::test]
+async fn hostile_text_is_staged_and_bound_byte_for_byte() {
+    contract::warehouse::hostile_text_is_staged_and_bound_byte_for_byte(&warehouse("tm_wh_hostile").await).await;
+}
+
+#[tokio::test]
 async fn fresh_warehouse_has_no_watermarks() {
     let wh = warehouse("tm_wh_fresh").await;
     // The DuckDB adapter creates its bookkeeping tables at open; here ensure_tables does.

@@ -68,7 +68,10 @@ async fn a_query_polls_until_finished_and_reads_every_page() {
                 .unwrap()
         });
     let rules = [&submit, &submitted, &started, &finished, &page1, &page2];
-    let result = api(&rules).query("SELECT source, high_water, rows_loaded, amount FROM w").await.unwrap();
+    let result = api(&rules)
+        .query(&tidemark_core::ports::Query::new("SELECT source, high_water, rows_loaded, amount FROM w"))
+        .await
+        .unwrap();
     assert_eq!(result.columns, vec!["source", "high_water", "rows_loaded", "amount"]);
     let at = Utc.with_ymd_and_hms(2026, 11, 24, 18, 0, 0).unwrap();
     assert_eq!(

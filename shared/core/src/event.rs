@@ -114,6 +114,14 @@ pub struct Event {
 }
 
 impl Event {
+    /// What makes an event one event in every store: its source and its id. A write
+    /// key for one source can never name another source's event, whatever id it
+    /// sends. Source names hold no `/` (see `ingest::WriteKeys`), so the key is
+    /// unambiguous.
+    pub fn idempotency_key(&self) -> String {
+        format!("{}/{}", self.source, self.event_id)
+    }
+
     /// The wire form on the stream: compact JSON.
     pub fn to_record_bytes(&self) -> Vec<u8> {
         // Room for a typical event up front: `to_vec` starts at 128 bytes and would

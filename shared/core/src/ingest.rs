@@ -7,37 +7,44 @@ use crate::clock::Clock;
 use crate::event::Event;
 use crate::ports::stream::{EventStream, PutOutcome, StreamError, StreamRecordIn};
 use crate::validate::{validate, ValidationError, ValidationLimits};
+use serde::de::{SeqAccess, Visitor};
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
+
+use crate::secret::{digest, Digest};
 
 /// Kinesis PutRecords takes at most 500 records per call; one request maps to one call.
 pub const MAX_BATCH_EVENTS: usize = 500;
 /// ... and at most 1 MiB per record: we hold a whole request to that bound.
 pub const MAX_REQUEST_BYTES: usize = 1024 * 1024;
 
-/// Write keys and the source each one stands for.
+/// Write keys and the source each one stands for, kept as digests (see `secret`).
+/// Several keys may stand for one source: that is how a key is rotated, the new one
+/// added beside the old until every client has it.
 #[derive(Debug, Clone, Default)]
-pub struct WriteKeys(HashMap<String, String>);
+pub struct WriteKeys(HashMap<Digest, String>);
+
+/// The shortest write key accepted.
+pub const MIN_WRITE_KEY_LEN: usize = 8;
 
 impl WriteKeys {
-    pub fn new(pairs: impl IntoIterator<Item = (String, String)>) -> Self {
-        Self(pairs.into_iter().collect())
-    }
-
-    /// Parses `key=source,key2=source2`.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    /// Keys and their sources; each key trimmed, each source a valid name.
+    pub fn new(pairs: impl IntoIterator<Item = (String, String)>) -> Result<Self, String> {
         let mut keys = HashMap::new();
-        for pair in text.split(',').map(str::trim).filter(|pair| !pair.is_empty()) {
-            let Some((key, source)) = pair.split_once('=') else {
-                return Err(format!("write key entry {pair:?} is not of the form key=source"));
-            };
-            if key.len() < 8 {
-                return Err(format!("write key for source {source:?} is shorter than 8 characters"));
+        for (key, source) in pairs {
+            let (key, source) = (key.trim(), source.trim());
+            if key.len() < MIN_WRITE_KEY_LEN {
+                return Err(format!("write key for source {source:?} is shorter than {MIN_WRITE_KEY_LEN} characters"));
             }
-            keys.insert(key.trim().to_owned(), source.trim().to_owned());
+            if !valid_source(source) {
+                return Err(format!("source {source:?} must be 1 to 64 characters of a-z 0-9 _ -"));
+            }
+            keys.insert(digest(key), source.to_owned());
         }
         if keys.is_empty() {
             return Err("no write keys given".to_owned());
@@ -45,8 +52,25 @@ impl WriteKeys {
         Ok(Self(keys))
     }
 
+    /// Parses `key=source,key2=source2`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut pairs = Vec::new();
+        for pair in text.split(',').map(str::trim).filter(|pair| !pair.is_empty()) {
+            let Some((key, source)) = pair.split_once('=') else {
+                return Err("a write key entry is not of the form key=source".to_owned());
+            };
+            pairs.push((key.to_owned(), source.to_owned()));
+        }
+        Self::new(pairs)
+    }
+
+    /// The source a presented key stands for; the key is trimmed and compared by digest.
     pub fn source_of(&self, key: &str) -> Option<&str> {
-        self.0.get(key).map(String::as_str)
+        self.0.get(&digest(key.trim())).map(String::as_str)
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.source_of(key).is_some()
     }
 
     pub fn len(&self) -> usize {
@@ -58,19 +82,28 @@ impl WriteKeys {
     }
 }
 
+/// A source name travels with every event into every store: a short plain name.
+fn valid_source(source: &str) -> bool {
+    (1..=64).contains(&source.len())
+        && source.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
     /// No key, or a key we do not know: 401, nothing written.
     #[error("missing or unknown write key")]
     Unauthorized,
-    #[error("{count} events in one request; the limit is {MAX_BATCH_EVENTS} (the Kinesis PutRecords limit)")]
-    TooManyEvents { count: usize },
+    #[error("more than {MAX_BATCH_EVENTS} events in one request; that is the limit (the Kinesis PutRecords limit)")]
+    TooManyEvents,
     #[error("request body is {bytes} bytes; the limit is {MAX_REQUEST_BYTES} bytes (1 MiB, the Kinesis record limit)")]
     TooLarge { bytes: usize },
     #[error("request body is not a JSON array, a JSON object or NDJSON: {0}")]
     Malformed(String),
     #[error("no events in the request")]
     Empty,
+    /// The client did not send its whole body in time: the connection is freed.
+    #[error("the request body did not arrive within {seconds} s")]
+    SlowBody { seconds: u64 },
     /// The stream took none of the batch; the client should retry all of it.
     #[error(transparent)]
     Stream(#[from] StreamError),
@@ -121,43 +154,99 @@ impl IngestCounters {
     }
 }
 
+/// The events of one request body, found but not yet parsed. [`Ingestor::ingest_batch`]
+/// parses each in turn within its size limit and validates it, so a request holds its
+/// body, at most [`MAX_BATCH_EVENTS`] slices of it, and one parsed event at a time:
+/// memory stays bounded by the body whatever its shape.
+#[derive(Debug)]
+pub struct RawBatch<'a> {
+    items: Vec<Result<&'a str, ValidationError>>,
+}
+
+impl RawBatch<'_> {
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+}
+
 /// Splits a request body into events: a JSON array, a single JSON object, or NDJSON
 /// (one object per line). A broken NDJSON line is rejected alone; a broken array
-/// cannot be split, so it fails the request.
-pub fn parse_batch(body: &[u8]) -> Result<Vec<Result<Value, ValidationError>>, IngestError> {
+/// cannot be split, so it fails the request. The count limit is checked while the
+/// events are found, before any is parsed.
+pub fn parse_batch(body: &[u8]) -> Result<RawBatch<'_>, IngestError> {
     if body.len() > MAX_REQUEST_BYTES {
         return Err(IngestError::TooLarge { bytes: body.len() });
     }
     let first = body.iter().find(|byte| !byte.is_ascii_whitespace());
-    let events: Vec<Result<Value, ValidationError>> = match first {
+    let items = match first {
         None => return Err(IngestError::Empty),
-        Some(b'[') => match serde_json::from_slice::<Vec<Value>>(body) {
-            Ok(values) => values.into_iter().map(Ok).collect(),
-            Err(error) => return Err(IngestError::Malformed(error.to_string())),
-        },
-        Some(_) => body
-            .split(|byte| *byte == b'\n')
-            .filter(|line| line.iter().any(|byte| !byte.is_ascii_whitespace()))
-            .enumerate()
-            .map(|(line, text)| {
-                serde_json::from_slice::<Value>(text).map_err(|error| {
-                    ValidationError::new("$", "json", format!("line {} is not JSON: {error}", line + 1))
-                })
-            })
-            .collect(),
+        Some(b'[') => array_elements(body)?.into_iter().map(|raw| Ok(raw.get())).collect(),
+        Some(_) => ndjson_lines(body)?,
     };
-    if events.is_empty() {
+    if items.is_empty() {
         return Err(IngestError::Empty);
     }
-    if events.len() > MAX_BATCH_EVENTS {
-        return Err(IngestError::TooManyEvents { count: events.len() });
+    Ok(RawBatch { items })
+}
+
+/// The elements of a JSON array as slices of the body, stopping at the one past the limit.
+fn array_elements(body: &[u8]) -> Result<Vec<&RawValue>, IngestError> {
+    struct Elements<'f>(&'f Cell<bool>);
+    impl<'de> Visitor<'de> for Elements<'_> {
+        type Value = Vec<&'de RawValue>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON array of events")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(raw) = seq.next_element::<&'de RawValue>()? {
+                if out.len() == MAX_BATCH_EVENTS {
+                    self.0.set(true);
+                    return Err(serde::de::Error::custom("too many events"));
+                }
+                out.push(raw);
+            }
+            Ok(out)
+        }
     }
-    Ok(events)
+    let too_many = Cell::new(false);
+    let mut reader = serde_json::Deserializer::from_slice(body);
+    let parsed = serde::Deserializer::deserialize_seq(&mut reader, Elements(&too_many)).and_then(|out| {
+        reader.end()?;
+        Ok(out)
+    });
+    match parsed {
+        Ok(elements) => Ok(elements),
+        Err(_) if too_many.get() => Err(IngestError::TooManyEvents),
+        Err(error) => Err(IngestError::Malformed(error.to_string())),
+    }
+}
+
+/// The non-blank lines of an NDJSON body, counted before any is parsed.
+fn ndjson_lines(body: &[u8]) -> Result<Vec<Result<&str, ValidationError>>, IngestError> {
+    let lines = || body.split(|byte| *byte == b'\n').filter(|line| line.iter().any(|byte| !byte.is_ascii_whitespace()));
+    if lines().nth(MAX_BATCH_EVENTS).is_some() {
+        return Err(IngestError::TooManyEvents);
+    }
+    Ok(lines()
+        .enumerate()
+        .map(|(line, text)| {
+            std::str::from_utf8(text)
+                .map_err(|_| ValidationError::new("$", "json", format!("line {} is not UTF-8 text", line + 1)))
+        })
+        .collect())
 }
 
 pub struct Ingestor {
     stream: Arc<dyn EventStream>,
-    write_keys: WriteKeys,
+    /// Swapped whole when the keys are re-read (a rotation, a revocation).
+    write_keys: RwLock<Arc<WriteKeys>>,
     limits: ValidationLimits,
     clock: Arc<dyn Clock>,
     counters: Arc<IngestCounters>,
@@ -170,7 +259,16 @@ impl Ingestor {
         limits: ValidationLimits,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        Self { stream, write_keys, limits, clock, counters: Arc::default() }
+        Self { stream, write_keys: RwLock::new(Arc::new(write_keys)), limits, clock, counters: Arc::default() }
+    }
+
+    /// Replaces the write keys: requests from now on are checked against the new set.
+    pub fn replace_write_keys(&self, keys: WriteKeys) {
+        *self.write_keys.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(keys);
+    }
+
+    fn keys(&self) -> Arc<WriteKeys> {
+        Arc::clone(&self.write_keys.read().unwrap_or_else(|p| p.into_inner()))
     }
 
     pub fn counters(&self) -> Arc<IngestCounters> {
@@ -179,13 +277,32 @@ impl Ingestor {
 
     /// The source a write key stands for.
     pub fn authenticate(&self, key: Option<&str>) -> Result<String, IngestError> {
-        match key.and_then(|key| self.write_keys.source_of(key)) {
+        let keys = self.keys();
+        match key.and_then(|key| keys.source_of(key)) {
             Some(source) => Ok(source.to_owned()),
             None => {
                 self.counters.unauthorized.fetch_add(1, Ordering::Relaxed);
                 Err(IngestError::Unauthorized)
             }
         }
+    }
+
+    /// [`Ingestor::ingest`] for a request body: each event is parsed only when its turn
+    /// comes and only within the size limit, then validated; one parsed event at a time.
+    pub async fn ingest_batch(&self, source: &str, batch: RawBatch<'_>) -> Result<IngestReport, IngestError> {
+        let limit = self.limits.max_event_bytes;
+        let events = batch.items.into_iter().map(move |item| {
+            let text = item?;
+            if text.len() > limit {
+                return Err(ValidationError::new(
+                    "$",
+                    "oversize",
+                    format!("event is {} bytes; the limit is {limit} bytes", text.len()),
+                ));
+            }
+            serde_json::from_str::<Value>(text).map_err(|error| ValidationError::new("$", "json", error.to_string()))
+        });
+        self.ingest_each(source, events).await
     }
 
     /// Validates and stamps each event, puts the valid ones on the stream in one call,
@@ -195,13 +312,21 @@ impl Ingestor {
         source: &str,
         events: Vec<Result<Value, ValidationError>>,
     ) -> Result<IngestReport, IngestError> {
+        self.ingest_each(source, events.into_iter()).await
+    }
+
+    async fn ingest_each(
+        &self,
+        source: &str,
+        events: impl ExactSizeIterator<Item = Result<Value, ValidationError>> + Send,
+    ) -> Result<IngestReport, IngestError> {
         if events.len() > MAX_BATCH_EVENTS {
-            return Err(IngestError::TooManyEvents { count: events.len() });
+            return Err(IngestError::TooManyEvents);
         }
         let received_at = self.clock.now();
         let mut results: Vec<Option<EventResult>> = Vec::with_capacity(events.len());
         let mut valid: Vec<(usize, Event)> = Vec::with_capacity(events.len());
-        for (position, parsed) in events.into_iter().enumerate() {
+        for (position, parsed) in events.enumerate() {
             let checked = parsed
                 .and_then(|raw| validate(raw, source, received_at, &self.limits, || uuid::Uuid::now_v7().to_string()));
             match checked {
@@ -297,7 +422,7 @@ mod tests {
             {"event_type": "nope", "anonymous_id": "a"},
             {"event_type": "click", "anonymous_id": "a", "properties": {"note": "flaky"}}
         ]"#;
-        let report = futures::executor::block_on(service.ingest(&source, parse_batch(body).unwrap())).unwrap();
+        let report = futures::executor::block_on(service.ingest_batch(&source, parse_batch(body).unwrap())).unwrap();
         assert_eq!((report.accepted, report.rejected, report.failed), (1, 1, 1));
         assert_eq!(report.results[0], EventResult::Accepted { event_id: "e1".into() });
         assert!(
@@ -319,20 +444,36 @@ mod tests {
         assert_eq!(service.counters().unauthorized.load(Ordering::Relaxed), 2);
         assert!(WriteKeys::parse("short=web").is_err());
         assert!(WriteKeys::parse("no-equals-sign").is_err());
+        assert!(WriteKeys::parse("long-enough-key=Web Site").is_err(), "source names are plain");
+        assert!(WriteKeys::parse("long-enough-key=").is_err());
+    }
+
+    #[test]
+    fn keys_are_trimmed_and_rotate() {
+        let service = ingestor(Arc::new(MemoryStream::default()));
+        assert_eq!(service.authenticate(Some("  secret-key-1\t")).unwrap(), "web");
+        service.replace_write_keys(WriteKeys::parse("secret-key-2=web, secret-key-3=web").unwrap());
+        assert!(matches!(service.authenticate(Some("secret-key-1")), Err(IngestError::Unauthorized)), "revoked");
+        assert_eq!(service.authenticate(Some("secret-key-2")).unwrap(), "web");
+        assert_eq!(service.authenticate(Some("secret-key-3")).unwrap(), "web");
     }
 
     #[test]
     fn parses_arrays_objects_and_ndjson() {
         assert_eq!(parse_batch(br#"[{"a":1},{"b":2}]"#).unwrap().len(), 2);
         assert_eq!(parse_batch(br#"{"a":1}"#).unwrap().len(), 1);
-        let lines = parse_batch(b"{\"a\":1}\n\nnot json\n{\"b\":2}\n").unwrap();
-        assert_eq!(lines.len(), 3);
-        assert_eq!(lines[1].as_ref().unwrap_err().rule, "json");
+        let lines = parse_batch(b"{\"a\":1}\n\nnot json\n{\"b\":2}\n\xff\n").unwrap();
+        assert_eq!(lines.len(), 4);
+        assert_eq!(lines.items[3].as_ref().unwrap_err().rule, "json");
         assert!(matches!(parse_batch(b"[{"), Err(IngestError::Malformed(_))));
         assert!(matches!(parse_batch(b"  "), Err(IngestError::Empty)));
         let many = format!("[{}]", vec!["{}"; 501].join(","));
         let error = parse_batch(many.as_bytes()).unwrap_err();
         assert!(error.to_string().contains("PutRecords"), "{error}");
+        assert_eq!(parse_batch(format!("[{}]", vec!["{}"; 500].join(",")).as_bytes()).unwrap().len(), 500);
+        let many_lines = vec!["{}"; 501].join("\n");
+        assert!(matches!(parse_batch(many_lines.as_bytes()), Err(IngestError::TooManyEvents)));
+        assert!(matches!(parse_batch(b"[{}] x"), Err(IngestError::Malformed(_))), "trailing text after the array");
         let huge = vec![b' '; MAX_REQUEST_BYTES + 1];
         assert!(matches!(parse_batch(&huge), Err(IngestError::TooLarge { .. })));
     }

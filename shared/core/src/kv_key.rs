@@ -1,9 +1,13 @@
 //! The key-value layout that buckets a time range (DESIGN.md):
 //! partition key `<stream>#<hour bucket>#<write shard>`, sort key
-//! `<event time, fixed-width RFC 3339>#<event_id>`.
+//! `<event time, fixed-width RFC 3339>#<source>/<event_id>`.
 //!
-//! The write shard comes from a hash of `event_id`, never from chance: a duplicate
-//! delivery must land on the very same key to be absorbed.
+//! The write shard comes from a hash of the event's idempotency key (source and id),
+//! never from chance: a duplicate delivery must land on the very same key to be
+//! absorbed. A retry that carries the same id with another `occurred_at` would land on
+//! another key, so each event also has a **marker**, keyed by source and id alone
+//! (`<stream>#id#<hash shard>` / `<source>/<event_id>`), whose value is the key of
+//! the event's item: the first time written wins (see `consume::store`).
 
 use crate::bucket::HourBucket;
 use crate::event::{millis_rfc3339, Event};
@@ -23,6 +27,10 @@ pub struct KvItem {
     pub value: Vec<u8>,
 }
 
+/// Partitions markers are spread over (DynamoDB writes at most 1,000 items a second
+/// to one partition key).
+const MARKER_SHARDS: u64 = 64;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KvLayout {
     /// Logical stream name, the first part of every partition key.
@@ -38,9 +46,9 @@ impl Default for KvLayout {
 }
 
 impl KvLayout {
-    pub fn write_shard(&self, event_id: &str) -> u16 {
+    pub fn write_shard(&self, idempotency_key: &str) -> u16 {
         debug_assert!(self.write_shards > 0);
-        (stable_hash64(event_id) % u64::from(self.write_shards.max(1))) as u16
+        (stable_hash64(idempotency_key) % u64::from(self.write_shards.max(1))) as u16
     }
 
     pub fn partition_key(&self, bucket: HourBucket, shard: u16) -> String {
@@ -48,12 +56,32 @@ impl KvLayout {
     }
 
     pub fn sort_key(event: &Event) -> String {
-        format!("{}#{}", millis_rfc3339::format(&event.occurred_at), event.event_id)
+        format!("{}#{}", millis_rfc3339::format(&event.occurred_at), event.idempotency_key())
     }
 
     pub fn key_for(&self, event: &Event) -> KvKey {
         let bucket = HourBucket::of(event.occurred_at);
-        KvKey { pk: self.partition_key(bucket, self.write_shard(&event.event_id)), sk: Self::sort_key(event) }
+        KvKey { pk: self.partition_key(bucket, self.write_shard(&event.idempotency_key())), sk: Self::sort_key(event) }
+    }
+
+    /// The event's marker: where the key of its first stored item is kept.
+    pub fn marker_key(&self, event: &Event) -> KvKey {
+        let id = event.idempotency_key();
+        let shard = stable_hash64(&id) % MARKER_SHARDS;
+        KvKey { pk: format!("{}#id#{shard}", self.stream), sk: id }
+    }
+
+    /// The marker item of `event`, pointing at `item`.
+    pub fn marker_for(&self, event: &Event, item: &KvKey) -> KvItem {
+        KvItem { key: self.marker_key(event), value: format!("{}\n{}", item.pk, item.sk).into_bytes() }
+    }
+
+    /// Whether a marker's value points at `item`.
+    pub fn marker_points_at(value: &[u8], item: &KvKey) -> bool {
+        value.len() == item.pk.len() + 1 + item.sk.len()
+            && value.starts_with(item.pk.as_bytes())
+            && value[item.pk.len()] == b'\n'
+            && value.ends_with(item.sk.as_bytes())
     }
 
     pub fn item_for(&self, event: &Event) -> KvItem {
@@ -93,6 +121,16 @@ mod tests {
         }
     }
 
+    #[test]
+    fn two_sources_may_use_the_same_id() {
+        let web = event("e1", 0);
+        let mut app = event("e1", 0);
+        app.source = "app".into();
+        let layout = KvLayout::default();
+        assert_ne!(layout.key_for(&web), layout.key_for(&app));
+        assert_ne!(layout.marker_key(&web), layout.marker_key(&app));
+    }
+
     proptest! {
         /// Sort keys order like event times (ties by event_id), so a partition scan is
         /// a time-ordered read.
@@ -113,6 +151,18 @@ mod tests {
             prop_assert_eq!(&first, &layout.key_for(&event(&id, millis)));
             let bucket = HourBucket::of(Utc.timestamp_millis_opt(millis).unwrap());
             prop_assert!(layout.partitions(bucket).contains(&first.pk));
+        }
+
+        /// The marker does not depend on the time: a retry with another occurred_at
+        /// finds the first delivery's marker, which points at the first item only.
+        #[test]
+        fn the_marker_is_the_same_whatever_the_time(a in 0i64..4_102_444_800_000, b in 0i64..4_102_444_800_000, id in "[A-Za-z0-9_-]{1,40}") {
+            let layout = KvLayout::default();
+            let (first, retry) = (event(&id, a), event(&id, b));
+            prop_assert_eq!(layout.marker_key(&first), layout.marker_key(&retry));
+            let marker = layout.marker_for(&first, &layout.key_for(&first));
+            prop_assert!(KvLayout::marker_points_at(&marker.value, &layout.key_for(&first)));
+            prop_assert_eq!(KvLayout::marker_points_at(&marker.value, &layout.key_for(&retry)), a == b);
         }
     }
 }

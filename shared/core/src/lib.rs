@@ -11,17 +11,20 @@ pub mod bucket;
 pub mod clock;
 pub mod compact;
 pub mod consume;
-#[cfg(feature = "contract")]
+#[cfg(any(test, feature = "contract"))]
 pub mod contract;
 pub mod event;
 pub mod ingest;
 pub mod kv_key;
+#[cfg(any(test, feature = "contract"))]
+pub mod memory;
 pub mod merge;
 pub mod ports;
 pub mod realtime;
 pub mod reconcile;
 pub mod report;
 pub mod search;
+pub mod secret;
 pub mod shard;
 pub mod validate;
 

@@ -43,16 +43,20 @@ pub struct ValidationLimits {
     pub max_age: Duration,
     /// Largest accepted event, as compact JSON, in bytes.
     pub max_event_bytes: usize,
-    /// Longest identifier or short text field.
+    /// Longest identifier or short text field, in bytes of UTF-8.
     pub max_text_len: usize,
     /// Most keys in `properties`.
     pub max_properties: usize,
 }
 
+/// How far ahead of the server's clock an event time may be, by default: a client's
+/// clock for beacons, a source database's for batch rows.
+pub const MAX_FUTURE_SKEW: Duration = Duration::minutes(5);
+
 impl Default for ValidationLimits {
     fn default() -> Self {
         Self {
-            max_future_skew: Duration::minutes(5),
+            max_future_skew: MAX_FUTURE_SKEW,
             max_age: Duration::days(7),
             max_event_bytes: 32 * 1024,
             max_text_len: 256,
@@ -210,17 +214,28 @@ fn take_text(
         Some(Value::Number(number)) => number.to_string(),
         Some(_) => return Err(ValidationError::new(field, "type", format!("{field} must be a string"))),
     };
+    check_text(field, &text, limits)?;
+    Ok(Some(text))
+}
+
+/// A text value fits every store it reaches: not empty, at most `max_text_len` bytes of
+/// UTF-8 (Redshift's `VARCHAR(256)` counts bytes, not characters), and no NUL, which
+/// PostgreSQL and Redshift text cannot hold. Other control characters are kept as sent.
+fn check_text(field: &str, text: &str, limits: &ValidationLimits) -> Result<(), ValidationError> {
     if text.is_empty() {
         return Err(ValidationError::new(field, "empty", format!("{field} must not be empty")));
     }
-    if text.chars().count() > limits.max_text_len {
+    if text.len() > limits.max_text_len {
         return Err(ValidationError::new(
             field,
             "too_long",
-            format!("{field} is longer than {} characters", limits.max_text_len),
+            format!("{field} is longer than {} bytes of UTF-8", limits.max_text_len),
         ));
     }
-    Ok(Some(text))
+    if text.contains('\0') {
+        return Err(ValidationError::new(field, "nul", format!("{field} holds a NUL character, which no store keeps")));
+    }
+    Ok(())
 }
 
 fn check_event_id(id: String) -> Result<String, ValidationError> {
@@ -313,13 +328,7 @@ fn take_keys(
             Value::Number(number) => number.to_string(),
             _ => return Err(ValidationError::new(field, "type", "business keys must be strings or numbers")),
         };
-        if text.is_empty() || text.chars().count() > limits.max_text_len {
-            return Err(ValidationError::new(
-                field,
-                "too_long",
-                format!("must be 1 to {} characters", limits.max_text_len),
-            ));
-        }
+        check_text(&field, &text, limits)?;
         keys.insert(name, text);
     }
     Ok(keys)
@@ -442,6 +451,20 @@ mod tests {
         );
         let long = "x".repeat(300);
         assert_eq!(rejected(json!({"event_type": "click", "user_id": long})), ("user_id".into(), "too_long"));
+        assert_eq!(rejected(json!({"event_type": "click", "user_id": "a\u{0}b"})), ("user_id".into(), "nul"));
+        let keyed = json!({"event_type": "click", "user_id": "u", "keys": {"customer_id": "é".repeat(129)}});
+        assert_eq!(rejected(keyed), ("keys.customer_id".into(), "too_long"));
+    }
+
+    /// The limit counts bytes, as `VARCHAR(256)` does: 128 two-byte characters fit, 129 do
+    /// not; control characters other than NUL are kept byte for byte.
+    #[test]
+    fn text_limits_are_the_stores_limits() {
+        let fits = "é".repeat(128);
+        let event = check(json!({"event_type": "click", "user_id": fits, "region": "a\tb\u{1b}"})).unwrap();
+        assert_eq!((event.user_id.as_deref().map(str::len), event.region.as_str()), (Some(256), "a\tb\u{1b}"));
+        let over = "é".repeat(129);
+        assert_eq!(rejected(json!({"event_type": "click", "user_id": over})), ("user_id".into(), "too_long"));
     }
 
     #[test]

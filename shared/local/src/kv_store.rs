@@ -65,6 +65,12 @@ impl FjallKvStore {
         Ok(outcomes)
     }
 
+    fn get_blocking(&self, keys: &[KvKey]) -> Result<Vec<Option<Vec<u8>>>, KvError> {
+        keys.iter()
+            .map(|key| Ok(self.inner.items.get(item_key(key)).map_err(storage)?.map(|value| value.to_vec())))
+            .collect()
+    }
+
     fn query_blocking(&self, pk: &str) -> Result<Vec<KvItem>, KvError> {
         let mut prefix = pk.as_bytes().to_vec();
         prefix.push(0);
@@ -85,6 +91,13 @@ impl KvStore for FjallKvStore {
         tokio::task::spawn_blocking(move || store.put_blocking(items))
             .await
             .map_err(|error| KvError::Unavailable(format!("kv writer task: {error}")))?
+    }
+
+    async fn get_items(&self, keys: Vec<KvKey>) -> Result<Vec<Option<Vec<u8>>>, KvError> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.get_blocking(&keys))
+            .await
+            .map_err(|error| KvError::Unavailable(format!("kv reader task: {error}")))?
     }
 
     async fn query_partition(&self, pk: &str) -> Result<Vec<KvItem>, KvError> {

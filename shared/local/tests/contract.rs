@@ -32,6 +32,21 @@ async fn kv_duplicates_are_absorbed() {
 }
 
 #[tokio::test]
+async fn kv_items_are_read_by_key() {
+    let (_dir, store) = kv();
+    contract::kv::items_are_read_by_key(&store).await;
+}
+
+#[tokio::test]
+async fn memory_kv_keeps_the_same_contract() {
+    let store = tidemark_core::memory::MemoryKv::default();
+    contract::kv::duplicates_are_absorbed(&store).await;
+    contract::kv::items_are_read_by_key(&store).await;
+    contract::kv::partitions_are_exact_and_sorted(&store).await;
+    contract::kv::bucket_reads_merge_write_shards(&store).await;
+}
+
+#[tokio::test]
 async fn kv_partitions_are_exact_and_sorted() {
     let (_dir, store) = kv();
     contract::kv::partitions_are_exact_and_sorted(&store).await;
@@ -47,6 +62,12 @@ async fn kv_bucket_reads_merge_write_shards() {
 async fn search_replays_do_not_double_count() {
     let (_dir, index) = index();
     contract::search::replays_do_not_double_count(&index).await;
+}
+
+#[tokio::test]
+async fn search_keeps_one_document_per_source_and_id() {
+    let (_dir, index) = index();
+    contract::search::one_document_per_source_and_id(&index).await;
 }
 
 #[tokio::test]
@@ -110,6 +131,12 @@ async fn warehouse_execute_is_all_or_nothing() {
     contract::warehouse::execute_is_all_or_nothing(&wh).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warehouse_hostile_text_is_staged_and_bound_byte_for_byte() {
+    let wh = DuckWarehouse::in_memory().unwrap();
+    contract::warehouse::hostile_text_is_staged_and_bound_byte_for_byte(&wh).await;
+}
+
 /// A process that dies with rows staged leaves the table as it was: reopen the file,
 /// the next load starts a fresh stage and commits.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -131,7 +158,7 @@ async fn warehouse_crash_mid_stage_leaves_no_partial_rows() {
         // Dropped here without commit or abort, as in a crash.
     }
     let wh = DuckWarehouse::open(&path).unwrap();
-    assert!(wh.query("SELECT * FROM t").await.unwrap().rows.is_empty());
+    assert!(wh.query(&tidemark_core::ports::Query::new("SELECT * FROM t")).await.unwrap().rows.is_empty());
     assert!(wh.watermarks().await.unwrap().is_empty());
     wh.begin_stage(t).await.unwrap();
     wh.stage(t, vec![vec![Value::Int(3)]]).await.unwrap();
@@ -144,5 +171,8 @@ async fn warehouse_crash_mid_stage_leaves_no_partial_rows() {
         loaded_at: chrono::Utc::now(),
     };
     wh.commit(t, &commit).await.unwrap();
-    assert_eq!(wh.query("SELECT id FROM t").await.unwrap().rows, vec![vec![Value::Int(3)]]);
+    assert_eq!(
+        wh.query(&tidemark_core::ports::Query::new("SELECT id FROM t")).await.unwrap().rows,
+        vec![vec![Value::Int(3)]]
+    );
 }

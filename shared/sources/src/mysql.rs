@@ -8,7 +8,6 @@ use futures::StreamExt;
 use mysql_async::consts::ColumnType as My;
 use mysql_async::prelude::Queryable;
 use tidemark_core::batch::manifest::SourceColumn;
-use tidemark_core::batch::sql::quote;
 use tidemark_core::ports::{ExtractFrom, Extraction, SourceError, SourceReader};
 
 use crate::parts::PartWriter;
@@ -44,6 +43,17 @@ fn type_name(t: My) -> &'static str {
     }
 }
 
+/// `@tidemark_cursor` as a value of the cursor column's type (see [`type_name`]).
+fn cast_cursor(ty: &str) -> &'static str {
+    match ty {
+        "int" | "bigint" | "year" => "CAST(@tidemark_cursor AS SIGNED)",
+        "double" | "decimal" => "CAST(@tidemark_cursor AS DECIMAL(65, 30))",
+        "date" => "CAST(@tidemark_cursor AS DATE)",
+        "datetime" | "timestamp" => "CAST(@tidemark_cursor AS DATETIME(6))",
+        _ => "@tidemark_cursor",
+    }
+}
+
 fn numeric(ty: &str) -> bool {
     matches!(ty, "int" | "bigint" | "year" | "double" | "decimal")
 }
@@ -53,10 +63,15 @@ impl MysqlReader {
         SourceError::Query { source_name: self.name.clone(), message: e.to_string() }
     }
 
-    pub fn sql(&self, from: Option<&serde_json::Value>) -> String {
+    /// The extraction query over the text protocol. The last cursor value is a value of
+    /// the source's data, never SQL text: it is bound first into the session variable
+    /// `@tidemark_cursor` (the binary protocol binds it), and the query compares with
+    /// that, cast to the cursor column's type.
+    pub fn sql(&self, columns: &[SourceColumn], resumes: bool) -> String {
         let mut sql = format!("SELECT * FROM ({}) q", query::inner(&self.query));
-        if let (Some(c), Some(v)) = (&self.cursor, from) {
-            sql.push_str(&format!(" WHERE q.{} > {}", ident(c), quote(&query::cursor_text(v))));
+        if let (Some(c), true) = (&self.cursor, resumes) {
+            let ty = columns.iter().find(|col| &col.name == c).map_or("text", |col| col.ty.as_str());
+            sql.push_str(&format!(" WHERE q.{} > {}", ident(c), cast_cursor(ty)));
         }
         sql + &query::order_by(self.cursor.as_ref(), &self.key, ident)
     }
@@ -96,7 +111,10 @@ impl SourceReader for MysqlReader {
             ),
             None => None,
         };
-        let sql = self.sql(from.cursor.as_ref());
+        if let Some(last) = &from.cursor {
+            conn.exec_drop("SET @tidemark_cursor = ?", (query::cursor_text(last),)).await.map_err(|e| self.err(e))?;
+        }
+        let sql = self.sql(&columns, from.cursor.is_some());
         let (tx, rx) = mpsc::channel(2);
         let me = self.clone();
         let cols = columns.clone();

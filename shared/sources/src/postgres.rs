@@ -7,7 +7,6 @@ use async_trait::async_trait;
 use futures::channel::mpsc;
 use futures::{pin_mut, StreamExt};
 use tidemark_core::batch::manifest::SourceColumn;
-use tidemark_core::batch::sql::quote;
 use tidemark_core::ports::{ExtractFrom, Extraction, SourceError, SourceReader};
 use tokio_postgres::NoTls;
 
@@ -36,18 +35,23 @@ impl PostgresReader {
         SourceError::Query { source_name: self.name.clone(), message: e.to_string() }
     }
 
-    /// The extraction query, its cursor condition, and the order that makes parts repeatable.
-    pub fn sql(&self, columns: &[SourceColumn], from: Option<&serde_json::Value>) -> String {
+    /// The extraction query, its cursor condition, and the order that makes parts
+    /// repeatable. The last cursor value is bound (`$1`), never written into the SQL:
+    /// it is a value of the source's data, and a text cursor can hold anything.
+    pub fn sql(&self, columns: &[SourceColumn], from: Option<&serde_json::Value>) -> (String, Vec<String>) {
         let mut sql = String::from("SELECT row_to_json(q)::text");
         if let Some(c) = &self.cursor {
             sql.push_str(&format!(", q.{}::text", ident(c)));
         }
         sql.push_str(&format!(" FROM ({}) q", query::inner(&self.query)));
+        let mut params = Vec::new();
         if let (Some(c), Some(v)) = (&self.cursor, from) {
             let ty = columns.iter().find(|col| &col.name == c).map_or("text", |col| col.ty.as_str());
-            sql.push_str(&format!(" WHERE q.{} > CAST({} AS {ty})", ident(c), quote(&query::cursor_text(v))));
+            // `ty` is the server's own name for the column's type, from the probe above.
+            sql.push_str(&format!(" WHERE q.{} > CAST($1::text AS {ty})", ident(c)));
+            params.push(query::cursor_text(v));
         }
-        sql + &query::order_by(self.cursor.as_ref(), &self.key, ident)
+        (sql + &query::order_by(self.cursor.as_ref(), &self.key, ident), params)
     }
 }
 
@@ -75,12 +79,12 @@ impl SourceReader for PostgresReader {
                 return Err(self.err_query(format!("cursor column {c:?} is not in the query's columns")));
             }
         }
-        let sql = self.sql(&columns, from.cursor.as_ref());
+        let (sql, params) = self.sql(&columns, from.cursor.as_ref());
         let (tx, rx) = mpsc::channel(2);
         let me = self.clone();
         tokio::spawn(async move {
             let mut w = PartWriter::new(tx, from.part_rows);
-            let rows = match client.query_raw(sql.as_str(), Vec::<String>::new()).await {
+            let rows = match client.query_raw(sql.as_str(), params).await {
                 Ok(rows) => rows,
                 Err(e) => return w.fail(me.err_query(e)).await,
             };

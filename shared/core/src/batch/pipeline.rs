@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use super::rules::RuleDef;
 use super::value::ColumnType;
+use crate::bucket::Period;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -176,24 +177,6 @@ pub enum InputMode {
     Snapshot,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Period {
-    Hour,
-    Day,
-    Month,
-}
-
-impl Period {
-    pub fn sql_unit(self) -> &'static str {
-        match self {
-            Period::Hour => "hour",
-            Period::Day => "day",
-            Period::Month => "month",
-        }
-    }
-}
-
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ColumnDef {
@@ -222,6 +205,10 @@ pub struct TableDef {
     pub sort_key: Vec<String>,
     /// The column whose high-water mark is the watermark of this table's sources.
     pub event_time: Option<String>,
+    /// How finely `event_time` records an event, where its type does not say: a
+    /// timestamp column that holds midnights (`"day"`) or hour starts (`"hour"`). A
+    /// `date` column is a day without saying so. See [`TableDef::event_time_precision`].
+    pub event_time_grain: Option<Period>,
     #[serde(default)]
     pub load: LoadMode,
     /// With `load = "overwrite"`: replace only the periods present in the new rows.
@@ -240,6 +227,18 @@ fn default_error_ratio() -> f64 {
 impl TableDef {
     pub fn column(&self, name: &str) -> Option<&ColumnDef> {
         self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// The period one event-time value stands for: a row stamped with it may have
+    /// happened anywhere inside that period, so batch covers a period whole or not at
+    /// all. `None`: the column holds instants.
+    pub fn event_time_precision(&self) -> Option<Period> {
+        let column = self.column(self.event_time.as_deref()?)?;
+        match (self.event_time_grain, column.ty) {
+            (Some(declared), _) => Some(declared),
+            (None, ColumnType::Date) => Some(Period::Day),
+            (None, _) => None,
+        }
     }
 
     /// Sources this table reads: its own plus every joined one.
@@ -263,8 +262,12 @@ pub enum PipelineError {
 
 impl Pipeline {
     pub fn parse(text: &str) -> Result<Pipeline, PipelineError> {
-        let p: Pipeline = toml::from_str(text).map_err(|e| PipelineError::Syntax(e.to_string()))?;
-        p.validate().map_err(PipelineError::Invalid)?;
+        let mut p: Pipeline = toml::from_str(text).map_err(|e| PipelineError::Syntax(e.to_string()))?;
+        let filters = p.validate().map_err(PipelineError::Invalid)?;
+        for (i, filter_sql) in filters.into_iter().enumerate() {
+            p.reports[i].precision = p.table(&p.reports[i].batch.table).and_then(TableDef::event_time_precision);
+            p.reports[i].batch.filter_sql = filter_sql;
+        }
         Ok(p)
     }
 
@@ -280,7 +283,8 @@ impl Pipeline {
         self.tables.iter().find(|t| t.name == name)
     }
 
-    fn validate(&self) -> Result<(), String> {
+    /// Checks the whole file; returns each report's filter as the SQL that runs.
+    fn validate(&self) -> Result<Vec<Option<String>>, String> {
         let mut names = HashSet::new();
         for s in &self.sources {
             if !valid_name(&s.name) {
@@ -305,6 +309,7 @@ impl Pipeline {
             self.validate_table(t).map_err(|e| format!("table {}: {e}", t.name))?;
         }
         let mut reports = HashSet::new();
+        let mut checked = Vec::new();
         for r in &self.reports {
             if !valid_name(&r.name) {
                 return Err(format!("report {:?}: name must be lowercase letters, digits and _", r.name));
@@ -312,9 +317,10 @@ impl Pipeline {
             if !reports.insert(&r.name) {
                 return Err(format!("report {:?} is declared twice", r.name));
             }
-            r.validate(&self.tables).map_err(|e| format!("report {}: {e}", r.name))?;
+            let filter_sql = r.validate(&self.tables).map_err(|e| format!("report {}: {e}", r.name))?;
+            checked.push(filter_sql);
         }
-        Ok(())
+        Ok(checked)
     }
 
     fn validate_table(&self, t: &TableDef) -> Result<(), String> {
@@ -348,6 +354,15 @@ impl Pipeline {
                 Some(other) => return Err(format!("event_time column {et:?} is {}, not a timestamp", other.name())),
                 None => return Err(format!("event_time column {et:?} is not a declared column")),
             }
+        }
+        match (t.event_time_grain, t.event_time.as_ref().and_then(|et| t.column(et)).map(|c| c.ty)) {
+            (Some(_), None) => return Err("event_time_grain needs an event_time column".into()),
+            (Some(Period::Hour), Some(ColumnType::Date)) => {
+                return Err(
+                    "event_time_grain \"hour\" is finer than a date column records; use \"day\" or \"month\"".into()
+                )
+            }
+            _ => {}
         }
         if t.load == LoadMode::Merge && t.key.is_empty() {
             return Err("load = \"merge\" needs a key".into());
@@ -433,5 +448,64 @@ mod tests {
         assert_eq!(expand_vars("${PG}/x", env).unwrap(), "postgres://db/x");
         assert_eq!(expand_vars("${NOPE:-mysql://local}", env).unwrap(), "mysql://local");
         assert_eq!(expand_vars("${NOPE}", env).unwrap_err(), "environment variable NOPE is not set");
+    }
+}
+
+#[cfg(test)]
+mod precision_tests {
+    use super::*;
+
+    fn pipeline(table_extra: &str, time_type: &str, report_time: &str) -> Result<Pipeline, PipelineError> {
+        Pipeline::parse(&format!(
+            r#"
+[[source]]
+name = "orders"
+kind = "csv"
+path = "orders.csv"
+
+[[table]]
+name = "orders"
+source = "orders"
+event_time = "day"
+load = "append"
+{table_extra}
+columns = [{{ name = "day", type = "{time_type}" }}, {{ name = "other", type = "timestamp" }}, {{ name = "amount", type = "double" }}]
+
+[[report]]
+name = "sales"
+batch = {{ table = "orders", time = "{report_time}", value = "amount" }}
+realtime = {{ event_type = "purchase", value = "amount" }}
+"#
+        ))
+    }
+
+    #[test]
+    fn a_date_column_records_days_and_the_report_learns_it() {
+        let p = pipeline("", "date", "day").unwrap();
+        assert_eq!(p.tables[0].event_time_precision(), Some(Period::Day));
+        assert_eq!(p.reports[0].precision, Some(Period::Day));
+        let p = pipeline("", "timestamp", "day").unwrap();
+        assert_eq!(p.reports[0].precision, None, "a timestamp records instants");
+    }
+
+    #[test]
+    fn a_timestamp_column_can_declare_what_it_records() {
+        let p = pipeline(r#"event_time_grain = "month""#, "timestamp", "day").unwrap();
+        assert_eq!(p.reports[0].precision, Some(Period::Month));
+    }
+
+    #[test]
+    fn precision_rules_are_checked_when_the_file_is_read() {
+        let err = pipeline(r#"event_time_grain = "hour""#, "date", "day").unwrap_err().to_string();
+        assert!(err.contains("table orders: event_time_grain \"hour\" is finer than a date column"), "{err}");
+        let err = pipeline("", "date", "other").unwrap_err().to_string();
+        assert!(err.contains("report sales: batch.time \"other\" must be the event_time of table orders"), "{err}");
+        let err = Pipeline::parse(
+            "[[source]]\nname = \"s\"\nkind = \"csv\"\npath = \"x\"\n[[table]]\nname = \"t\"\nsource = \"s\"\n\
+             load = \"append\"\nevent_time_grain = \"day\"\ncolumns = [{ name = \"a\", type = \"date\" }]\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("event_time_grain needs an event_time column"), "{err}");
     }
 }

@@ -65,6 +65,11 @@ impl Schema {
         self.slots.len()
     }
 
+    /// The visible name of a slot.
+    pub fn name_of(&self, slot: usize) -> Option<&str> {
+        self.slots.get(slot).and_then(|s| s.as_deref())
+    }
+
     /// Visible names in slot order.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.slots.iter().filter_map(|s| s.as_deref())

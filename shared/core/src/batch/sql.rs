@@ -1,13 +1,13 @@
 //! The warehouse SQL, shared by the DuckDB and Redshift adapters. Kept to what both
 //! accept: plain DDL, `CREATE TABLE .. AS SELECT`, `DELETE .. USING`, `ROW_NUMBER()`,
 //! `DATE_TRUNC`, explicit transactions. Names come from the validated pipeline file;
-//! values are written as escaped literals.
+//! rows reach tables through staging and text reaches queries as bound parameters, so
+//! the only text literals are names and ids ([`name_literal`]).
 
 use chrono::{DateTime, Utc};
 
 use super::pipeline::{LoadMode, TableDef};
-use super::value::Value;
-use crate::ports::warehouse::LoadCommit;
+use crate::ports::warehouse::{LoadCommit, Query};
 
 pub const LOADS: &str = "tidemark_loads";
 pub const WATERMARKS: &str = "tidemark_watermarks";
@@ -70,12 +70,15 @@ pub fn drop_stage(t: &TableDef) -> String {
     format!("DROP TABLE IF EXISTS {}", stage_name(&t.name))
 }
 
-pub fn already_loaded(load_id: &str) -> String {
-    format!("SELECT COUNT(*) FROM {LOADS} WHERE load_id = {}", quote(load_id))
+pub fn already_loaded(load_id: &str) -> Query {
+    Query::with_params(format!("SELECT COUNT(*) FROM {LOADS} WHERE load_id = $1"), vec![load_id.to_owned()])
 }
 
-pub fn loaded_runs(table: &str) -> String {
-    format!("SELECT DISTINCT source, extract_run_id FROM {LOADS} WHERE table_name = {} ORDER BY 1, 2", quote(table))
+pub fn loaded_runs(table: &str) -> Query {
+    Query::with_params(
+        format!("SELECT DISTINCT source, extract_run_id FROM {LOADS} WHERE table_name = $1 ORDER BY 1, 2"),
+        vec![table.to_owned()],
+    )
 }
 
 /// The statements that move staged rows into the table, by load mode. Run inside the
@@ -153,10 +156,10 @@ pub fn record_load(
     format!(
         "INSERT INTO {LOADS} (load_id, table_name, source, extract_run_id, rows_loaded, rows_quarantined, loaded_at) \
          VALUES ({}, {}, {}, {}, {rows}, {bad}, {})",
-        quote(load_id),
-        quote(table),
-        quote(source),
-        quote(run_id),
+        name_literal(load_id),
+        name_literal(table),
+        name_literal(source),
+        name_literal(run_id),
         timestamp(at)
     )
 }
@@ -173,7 +176,7 @@ pub fn set_watermark(
     at: DateTime<Utc>,
 ) -> [String; 2] {
     let new = high_water.map_or("CAST(NULL AS TIMESTAMP)".to_string(), timestamp);
-    let (s, t, id) = (quote(source), quote(table), quote(load_id));
+    let (s, t, id) = (name_literal(source), name_literal(table), name_literal(load_id));
     [
         format!(
             "INSERT INTO {WATERMARKS} (source, table_name, high_water, load_id, rows_loaded, rows_quarantined, loaded_at) \
@@ -186,10 +189,22 @@ pub fn set_watermark(
     ]
 }
 
-pub fn watermarks() -> String {
-    format!(
+pub fn watermarks() -> Query {
+    Query::new(format!(
         "SELECT source, table_name, high_water, load_id, rows_loaded, rows_quarantined, loaded_at \
          FROM {WATERMARKS} ORDER BY source, table_name"
+    ))
+}
+
+/// Sets the watermarks of `source` (every table it feeds, or only `table`) to `to`,
+/// backwards as well as forwards: the one way a watermark goes back, for the day a
+/// source's clock ran ahead. Nothing is reloaded; the tidemark follows at once.
+pub fn reset_watermark(source: &str, table: Option<&str>, to: DateTime<Utc>) -> String {
+    let only_table = table.map(|t| format!(" AND table_name = {}", name_literal(t))).unwrap_or_default();
+    format!(
+        "UPDATE {WATERMARKS} SET high_water = {} WHERE source = {}{only_table}",
+        timestamp(to),
+        name_literal(source)
     )
 }
 
@@ -203,26 +218,25 @@ fn idents(names: &[String]) -> String {
     names.iter().map(|n| ident(n)).collect::<Vec<_>>().join(", ")
 }
 
-pub fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
+/// A name or an id as a SQL string literal: a table, source or report name (the
+/// pipeline parser allows `[a-z0-9_]`), or an id Tidemark makes (`orders:20261125T020000123Z..`,
+/// `reconcile:sales:20261125T024500`). Text from outside never comes here: it is bound
+/// or staged. Such text has no quote or backslash, so every engine reads the literal
+/// the same way (Redshift treats `\` as an escape, DuckDB and PostgreSQL do not); a
+/// character outside the set, which no caller produces, becomes `_`.
+pub fn name_literal(name: &str) -> String {
+    debug_assert!(name.chars().all(is_name_char), "not a name or id: {name:?}");
+    let safe: String = name.chars().map(|c| if is_name_char(c) { c } else { '_' }).collect();
+    format!("'{safe}'")
 }
 
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':')
+}
+
+/// A time as a literal; formatted here from a typed value, so never text from outside.
 pub fn timestamp(t: DateTime<Utc>) -> String {
     format!("CAST('{}' AS TIMESTAMP)", t.format("%Y-%m-%d %H:%M:%S%.6f"))
-}
-
-/// A value as a SQL literal.
-pub fn literal(v: &Value) -> String {
-    match v {
-        Value::Null => "NULL".into(),
-        Value::Bool(b) => if *b { "TRUE" } else { "FALSE" }.into(),
-        Value::Int(i) => i.to_string(),
-        Value::Float(f) if f.is_finite() => format!("{f:?}"),
-        Value::Float(_) => "NULL".into(),
-        Value::Str(s) => quote(s),
-        Value::Date(d) => format!("CAST('{}' AS DATE)", d.format("%Y-%m-%d")),
-        Value::Timestamp(t) => timestamp(*t),
-    }
 }
 
 #[cfg(test)]
@@ -262,6 +276,9 @@ columns = [
             r#"DELETE FROM "orders" USING tidemark_stage_orders WHERE "orders"."order_id" = tidemark_stage_orders."order_id""#
         );
         assert!(stmts[1].contains(r#"ROW_NUMBER() OVER (PARTITION BY "order_id" ORDER BY tidemark_seq DESC)"#));
-        assert_eq!(quote("it's"), "'it''s'");
+        assert_eq!(
+            name_literal("orders:20261125T020000123Z..20261126T020000123Z"),
+            "'orders:20261125T020000123Z..20261126T020000123Z'"
+        );
     }
 }

@@ -231,8 +231,11 @@ impl ColumnType {
             ColumnType::Timestamp => match v {
                 Value::Timestamp(_) => Ok(v.clone()),
                 Value::Date(d) => Ok(Value::Timestamp(midnight(*d))),
-                Value::Str(s) => parse_timestamp(s, &Utc).map(Value::Timestamp).ok_or_else(fail),
-                Value::Int(secs) => DateTime::from_timestamp(*secs, 0).map(Value::Timestamp).ok_or_else(fail),
+                Value::Str(s) => parse_timestamp(s, &Utc)
+                    .or_else(|| s.trim().parse::<i64>().ok().and_then(epoch))
+                    .map(Value::Timestamp)
+                    .ok_or_else(fail),
+                Value::Int(n) => epoch(*n).map(Value::Timestamp).ok_or_else(fail),
                 _ => Err(fail()),
             },
         }
@@ -240,6 +243,17 @@ impl ColumnType {
 
     pub fn name(&self) -> String {
         self.sql().to_ascii_lowercase().replace("(65535)", "")
+    }
+}
+
+/// An epoch number as a time, by its digits as the sources write them: 13 digits are
+/// milliseconds (JavaScript's `Date.now()`, Java's `currentTimeMillis`), up to 11 are
+/// seconds (Unix time). Anything else is ambiguous and refused.
+fn epoch(n: i64) -> Option<DateTime<Utc>> {
+    match n.unsigned_abs() {
+        0..=99_999_999_999 => DateTime::from_timestamp(n, 0),
+        1_000_000_000_000..=9_999_999_999_999 => DateTime::from_timestamp_millis(n),
+        _ => None,
     }
 }
 
@@ -341,6 +355,17 @@ pub fn parse_timestamp<Tz: TimeZone>(s: &str, naive_zone: &Tz) -> Option<DateTim
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn epoch_numbers_are_seconds_or_thirteen_digit_milliseconds() {
+        let at = Utc.with_ymd_and_hms(2026, 12, 2, 10, 0, 0).unwrap();
+        let ts = ColumnType::Timestamp;
+        assert_eq!(ts.cast(&Value::Int(at.timestamp())).unwrap(), Value::Timestamp(at));
+        assert_eq!(ts.cast(&Value::Int(at.timestamp_millis())).unwrap(), Value::Timestamp(at));
+        assert_eq!(ts.cast(&Value::str(at.timestamp_millis().to_string())).unwrap(), Value::Timestamp(at));
+        assert!(ts.cast(&Value::Int(at.timestamp_micros())).is_err(), "16 digits: refused, not year 58,000");
+        assert!(ts.cast(&Value::Int(123_456_789_012)).is_err(), "12 digits: ambiguous");
+    }
 
     #[test]
     fn casts_name_the_reason() {

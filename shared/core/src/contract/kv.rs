@@ -24,6 +24,19 @@ pub async fn duplicates_are_absorbed(kv: &dyn KvStore) {
     assert_eq!(stored[0].value, b"s#h#0|t1#a".to_vec(), "the first write wins");
 }
 
+/// `get_items` answers each key in order: its value, or nothing.
+pub async fn items_are_read_by_key(kv: &dyn KvStore) {
+    kv.put_items(vec![item("g#1", "a"), item("g#2", "b")]).await.expect("put");
+    let keys = vec![
+        KvKey { pk: "g#2".into(), sk: "b".into() },
+        KvKey { pk: "g#1".into(), sk: "missing".into() },
+        KvKey { pk: "g#1".into(), sk: "a".into() },
+    ];
+    let values = kv.get_items(keys).await.expect("get");
+    assert_eq!(values, vec![Some(b"g#2|b".to_vec()), None, Some(b"g#1|a".to_vec())]);
+    assert!(kv.get_items(Vec::new()).await.expect("get nothing").is_empty());
+}
+
 /// A partition query returns exactly that partition, in sort-key order, even when
 /// another partition key starts with the same text.
 pub async fn partitions_are_exact_and_sorted(kv: &dyn KvStore) {

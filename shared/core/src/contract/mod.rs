@@ -11,6 +11,24 @@ pub mod warehouse;
 use crate::event::{Event, EventType};
 use chrono::{DateTime, Utc};
 
+/// Text an attacker sends, as an event value or a batch cell: quotes and backslashes
+/// that break SQL literals (Redshift reads `\` as an escape), a statement after a
+/// quote, placeholder syntax, multi-byte text at the 256-byte limit, control
+/// characters. Every store must keep each byte for byte and run none of it.
+pub const HOSTILE_TEXT: &[&str] = &[
+    "\\",
+    "'",
+    "EU\\",
+    "\\'); DROP TABLE x; --",
+    "'); DROP TABLE x; --",
+    "$1 :p1 ? %s {0}",
+    "\"quoted\" ident",
+    "tab\tline\nfeed\rbell\u{7}esc\u{1b}",
+    // 128 two-byte characters: 256 bytes, the text limit.
+    "éééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééé",
+    "日本語の地域",
+];
+
 /// A purchase (with amount) or a page view (without), for contract data.
 pub fn sample_event(
     event_id: &str,

@@ -35,6 +35,21 @@ pub async fn replays_do_not_double_count(index: &dyn SearchIndex) {
     assert_eq!(index.search(&all).await.expect("search").total, 300);
 }
 
+/// One event per source and id: a retry that carries another time (days later, in
+/// another daily index) is still one document; another source's same id is its own.
+pub async fn one_document_per_source_and_id(index: &dyn SearchIndex) {
+    let at = Utc.with_ymd_and_hms(2026, 11, 25, 10, 0, 0).single().expect("valid time");
+    let first = sample_event("same-id", EventType::PageView, at, "EU", None);
+    let mut restamped = first.clone();
+    restamped.occurred_at = at + Duration::days(2);
+    let mut other_source = first.clone();
+    other_source.source = "app".to_owned();
+    index.index_events(std::slice::from_ref(&first)).await.expect("index");
+    index.index_events(&[restamped, other_source]).await.expect("index");
+    let all = SearchRequest { query: Query::MatchAll, aggs: Default::default() };
+    assert_eq!(index.search(&all).await.expect("search").total, 2);
+}
+
 /// Revenue by region per hour equals the sums computed directly from the events.
 pub async fn aggregations_match_the_events(index: &dyn SearchIndex) {
     let events = day_of_events();

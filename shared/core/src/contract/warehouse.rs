@@ -1,12 +1,14 @@
 //! Contract of the warehouse port: staged loads commit with their bookkeeping in one
 //! transaction, are idempotent by load id, and leave nothing behind when aborted; the
-//! watermark never goes backwards.
+//! watermark never goes backwards; `execute` is all or nothing; text is staged and bound,
+//! never SQL.
 
 use chrono::{DateTime, TimeZone, Utc};
 
+use super::HOSTILE_TEXT;
 use crate::batch::pipeline::Pipeline;
-use crate::batch::Value;
-use crate::ports::warehouse::{CommitOutcome, LoadCommit, Warehouse};
+use crate::batch::{ColumnType, Value};
+use crate::ports::warehouse::{steps, CommitOutcome, LoadCommit, Query, Rows, Step, Warehouse};
 
 const PIPE: &str = r#"
 [[source]]
@@ -59,7 +61,7 @@ fn commit(id: &str, run: &str, rows: u64, hw: DateTime<Utc>) -> LoadCommit {
 }
 
 async fn facts(wh: &dyn Warehouse) -> Vec<Vec<Value>> {
-    wh.query(r#"SELECT id, "at", amount, note FROM facts ORDER BY id"#).await.expect("query").rows
+    wh.query(&Query::new(r#"SELECT id, "at", amount, note FROM facts ORDER BY id"#)).await.expect("query").rows
 }
 
 /// Merge upserts by key (the last staged row of a key wins), a repeated load id changes
@@ -120,7 +122,7 @@ pub async fn overwrite_replaces_only_staged_periods(wh: &dyn Warehouse) {
     wh.begin_stage(table).await.expect("stage");
     wh.stage(table, vec![row(24, 5), row(25, 7)]).await.expect("stage");
     wh.commit(table, &commit("daily:2", "r2", 2, t(25, 0))).await.expect("commit");
-    let rows = wh.query(r#"SELECT "at", n FROM daily ORDER BY "at""#).await.expect("query").rows;
+    let rows = wh.query(&Query::new(r#"SELECT "at", n FROM daily ORDER BY "at""#)).await.expect("query").rows;
     assert_eq!(rows, vec![row(23, 1), row(24, 5), row(25, 7)]);
 }
 
@@ -130,15 +132,42 @@ pub async fn execute_is_all_or_nothing(wh: &dyn Warehouse) {
     wh.ensure_tables(&p.tables).await.expect("ddl");
     let insert =
         |n: i64| format!(r#"INSERT INTO daily ("at", n) VALUES (CAST('2026-11-20 00:00:00' AS TIMESTAMP), {n})"#);
-    wh.execute(&[insert(1), insert(2)]).await.expect("two inserts");
-    let failed = wh.execute(&[insert(3), "INSERT INTO no_such_table VALUES (1)".to_owned()]).await;
+    wh.execute(steps([insert(1), insert(2)])).await.expect("two inserts");
+    let failed = wh.execute(steps([insert(3), "INSERT INTO no_such_table VALUES (1)".to_owned()])).await;
     assert!(failed.is_err(), "a failing statement fails the call");
+    let rows_into_nowhere = Rows {
+        table: "no_such_table".into(),
+        columns: vec![("n".into(), ColumnType::BigInt)],
+        rows: vec![vec![Value::Int(5)]],
+    };
+    let failed = wh.execute(vec![Step::Sql(insert(4)), Step::Rows(rows_into_nowhere)]).await;
+    assert!(failed.is_err(), "rows into a missing table fail the call");
     let rows = wh
-        .query(r#"SELECT n FROM daily WHERE "at" < CAST('2026-11-21 00:00:00' AS TIMESTAMP) ORDER BY n"#)
+        .query(&Query::new(r#"SELECT n FROM daily WHERE "at" < CAST('2026-11-21 00:00:00' AS TIMESTAMP) ORDER BY n"#))
         .await
         .expect("query")
         .rows;
-    assert_eq!(rows, vec![vec![Value::Int(1)], vec![Value::Int(2)]], "the failed call left nothing behind");
+    assert_eq!(rows, vec![vec![Value::Int(1)], vec![Value::Int(2)]], "the failed calls left nothing behind");
+}
+
+/// Text from outside reaches the warehouse as staged rows and bound parameters: it
+/// comes back byte for byte, matches itself, and changes nothing else.
+pub async fn hostile_text_is_staged_and_bound_byte_for_byte(wh: &dyn Warehouse) {
+    let create = |name: &str| format!("CREATE TABLE {name} (id BIGINT NOT NULL, t VARCHAR(65535))");
+    wh.execute(steps([create("x"), create("hostile")])).await.expect("tables");
+    let rows: Vec<Vec<Value>> =
+        (0..).zip(HOSTILE_TEXT).map(|(id, text)| vec![Value::Int(id), Value::str(*text)]).collect();
+    let columns = vec![("id".to_owned(), ColumnType::BigInt), ("t".to_owned(), ColumnType::Varchar)];
+    wh.execute(vec![Step::Rows(Rows { table: "hostile".into(), columns, rows: rows.clone() })]).await.expect("staged");
+    let all = wh.query(&Query::new("SELECT id, t FROM hostile ORDER BY id")).await.expect("query").rows;
+    assert_eq!(all, rows, "staged text comes back byte for byte");
+    for (id, text) in (0..).zip(HOSTILE_TEXT) {
+        let bound = Query::with_params("SELECT id FROM hostile WHERE t = $1", vec![(*text).to_owned()]);
+        let found = wh.query(&bound).await.expect("bound query").rows;
+        assert_eq!(found, vec![vec![Value::Int(id)]], "{text:?} matches itself as a parameter");
+    }
+    let x = wh.query(&Query::new("SELECT COUNT(*) FROM x")).await.expect("table x is still there").rows;
+    assert_eq!(x, vec![vec![Value::Int(0)]]);
 }
 
 /// A warehouse nothing was ever loaded into answers `watermarks` with none (reports ask

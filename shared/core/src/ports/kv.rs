@@ -1,6 +1,6 @@
 //! The time-bucketed key-value store (DynamoDB | embedded fjall).
 
-use crate::kv_key::KvItem;
+use crate::kv_key::{KvItem, KvKey};
 use async_trait::async_trait;
 
 /// What became of one conditional put.
@@ -31,6 +31,9 @@ pub trait KvStore: Send + Sync {
     /// Writes each item only if its key is absent (put-if-absent), durably, and says
     /// per item whether it was stored or absorbed as a duplicate.
     async fn put_items(&self, items: Vec<KvItem>) -> Result<Vec<PutItemOutcome>, KvError>;
+
+    /// The values stored at `keys`, in order; `None` where a key holds nothing.
+    async fn get_items(&self, keys: Vec<KvKey>) -> Result<Vec<Option<Vec<u8>>>, KvError>;
 
     /// Every item of one partition key, in sort-key order.
     async fn query_partition(&self, pk: &str) -> Result<Vec<KvItem>, KvError>;

@@ -14,4 +14,6 @@ pub use object_store::{ObjectStore, ObjectStoreError};
 pub use search::{IndexOutcome, SearchError, SearchIndex};
 pub use source::{ExtractFrom, Extraction, RawPart, SourceError, SourceReader};
 pub use stream::{EventStream, PutOutcome, StreamError, StreamRecordIn};
-pub use warehouse::{CommitOutcome, LoadCommit, QueryResult, Warehouse, WarehouseError, Watermark};
+pub use warehouse::{
+    steps, CommitOutcome, LoadCommit, Query, QueryResult, Rows, Step, Warehouse, WarehouseError, Watermark,
+};

@@ -28,8 +28,9 @@ impl SearchError {
 
 #[async_trait]
 pub trait SearchIndex: Send + Sync {
-    /// Indexes events with document id = `event_id` (a replay overwrites, never
-    /// double-counts). Returns once the batch is durable and searchable.
+    /// Indexes events with document id = the idempotency key (`source/event_id`): a
+    /// replay, or a retry with another `occurred_at`, leaves one document, never two.
+    /// Returns once the batch is durable and searchable.
     async fn index_events(&self, events: &[Event]) -> Result<Vec<IndexOutcome>, SearchError>;
 
     /// Runs an Elasticsearch/OpenSearch-style request (`query` + `aggs`).

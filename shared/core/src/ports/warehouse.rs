@@ -1,11 +1,16 @@
 //! The warehouse port: DuckDB locally, Redshift (Data API) in AWS. Both run the SQL of
 //! `batch::sql`; only staging differs (DuckDB's appender, Redshift's COPY from S3).
+//!
+//! Data never becomes SQL text. A value from outside reaches the warehouse either as a
+//! bound parameter of a [`Query`] or as [`Rows`] written the way a load stages its rows.
+//! SQL text holds only names the pipeline parser validated, ids Tidemark generates,
+//! and numbers and times it formats itself (see `batch::sql::name_literal`).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::batch::pipeline::TableDef;
-use crate::batch::value::Value;
+use crate::batch::value::{ColumnType, Value};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WarehouseError {
@@ -70,6 +75,54 @@ impl Watermark {
     }
 }
 
+/// A read with text parameters the engine binds: `$1`, `$2`, … in `sql`, in order.
+/// Every warehouse accepts the placeholders where a value of text is compared or
+/// returned; where the type is not clear from the context, the SQL casts them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Query {
+    pub sql: String,
+    pub params: Vec<String>,
+}
+
+impl Query {
+    /// A query without parameters.
+    pub fn new(sql: impl Into<String>) -> Self {
+        Self { sql: sql.into(), params: Vec::new() }
+    }
+
+    pub fn with_params(sql: impl Into<String>, params: Vec<String>) -> Self {
+        Self { sql: sql.into(), params }
+    }
+}
+
+/// Rows put into a table inside a transaction, by the path a load's rows take (DuckDB's
+/// appender, `COPY` from S3 on Redshift, bound parameters on PostgreSQL). `columns`
+/// names every column of the table, in the table's order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rows {
+    pub table: String,
+    pub columns: Vec<(String, ColumnType)>,
+    pub rows: Vec<Vec<Value>>,
+}
+
+/// One step of a transaction: SQL that carries no data, or rows.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    Sql(String),
+    Rows(Rows),
+}
+
+impl From<String> for Step {
+    fn from(sql: String) -> Self {
+        Step::Sql(sql)
+    }
+}
+
+/// Statements as steps.
+pub fn steps(statements: impl IntoIterator<Item = String>) -> Vec<Step> {
+    statements.into_iter().map(Step::Sql).collect()
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct QueryResult {
     pub columns: Vec<String>,
@@ -99,10 +152,10 @@ pub trait Warehouse: Send + Sync {
 
     async fn watermarks(&self) -> Result<Vec<Watermark>, WarehouseError>;
 
-    /// Runs statements in one transaction: all of them or none (reconciliation
-    /// results, report views).
-    async fn execute(&self, statements: &[String]) -> Result<(), WarehouseError>;
+    /// Runs the steps in one transaction: all of them or none (reconciliation results,
+    /// report views).
+    async fn execute(&self, steps: Vec<Step>) -> Result<(), WarehouseError>;
 
     /// A read-only query, for reports and tests.
-    async fn query(&self, sql: &str) -> Result<QueryResult, WarehouseError>;
+    async fn query(&self, query: &Query) -> Result<QueryResult, WarehouseError>;
 }

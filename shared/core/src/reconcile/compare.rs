@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::bucket::Interval;
+use crate::bucket::Period;
 
 /// How far apart two values may be and still agree (money in cents).
 pub const TOLERANCE: f64 = 0.005;
@@ -100,12 +100,14 @@ impl BucketCheck {
     }
 }
 
-/// Compares the sides over `[from, to)` in buckets of `interval`. Facts outside the
+/// Compares the sides over `[from, to)` in buckets of `period` (the coarser of the hour
+/// and the batch table's precision: a day-precision order matches its event at 14:37
+/// and both count in the day's bucket). Facts outside the
 /// window only serve to match keys. Duplicate keys on one side are summed.
 pub fn compare(
     batch: &[Fact],
     realtime: &[Fact],
-    interval: Interval,
+    period: Period,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Vec<BucketCheck> {
@@ -127,7 +129,7 @@ pub fn compare(
         facts
     };
     for fact in &sorted(&batch_keys) {
-        let check = entry(&mut checks, interval, fact);
+        let check = entry(&mut checks, period, fact);
         check.batch.add(fact.value);
         match realtime_keys.get(&fact.key) {
             None => {
@@ -142,7 +144,7 @@ pub fn compare(
         }
     }
     for fact in &sorted(&realtime_keys) {
-        let check = entry(&mut checks, interval, fact);
+        let check = entry(&mut checks, period, fact);
         check.realtime.add(fact.value);
         if !batch_keys.contains_key(&fact.key) {
             check.missing_in_batch.add(fact.value);
@@ -154,10 +156,10 @@ pub fn compare(
 
 fn entry<'c>(
     checks: &'c mut BTreeMap<(DateTime<Utc>, Option<String>), BucketCheck>,
-    interval: Interval,
+    period: Period,
     fact: &Fact,
 ) -> &'c mut BucketCheck {
-    let bucket = interval.floor(fact.at);
+    let bucket = period.floor(fact.at);
     checks.entry((bucket, fact.group.clone())).or_insert_with(|| BucketCheck {
         bucket,
         group: fact.group.clone(),
@@ -199,7 +201,7 @@ mod tests {
             fact("4", at(11, 30, 0), "US", 40.0),
             fact("9", at(11, 45, 0), "US", 5.0),
         ];
-        let checks = compare(&batch, &realtime, Interval::Hour, at(11, 0, 0), at(13, 0, 0));
+        let checks = compare(&batch, &realtime, Period::Hour, at(11, 0, 0), at(13, 0, 0));
         let eu11 = checks.iter().find(|c| c.bucket == at(11, 0, 0) && c.group.as_deref() == Some("EU")).unwrap();
         assert_eq!((eu11.batch.count, eu11.missing_in_realtime.count, eu11.missing_in_realtime.sum), (2, 1, 20.0));
         assert_eq!(eu11.sample_keys, vec!["missing in real time: 2"]);
@@ -216,9 +218,21 @@ mod tests {
     }
 
     #[test]
+    fn a_day_precision_order_matches_its_event_in_the_days_bucket() {
+        let midnight = at(0, 0, 0);
+        let batch = vec![fact("1", midnight, "EU", 10.0), fact("2", midnight, "EU", 20.0)];
+        let realtime = vec![fact("1", at(14, 37, 0), "EU", 10.0)];
+        let checks = compare(&batch, &realtime, Period::Day, midnight, midnight + chrono::Duration::days(1));
+        assert_eq!(checks.len(), 1, "one bucket for the day: {checks:?}");
+        assert_eq!((checks[0].batch.count, checks[0].realtime.count), (2, 1));
+        assert_eq!(checks[0].missing_in_realtime.count, 1);
+        assert_eq!(checks[0].missing_in_batch.count, 0);
+    }
+
+    #[test]
     fn facts_outside_the_window_only_match() {
         let batch = vec![fact("1", at(10, 0, 0), "EU", 1.0)];
         let realtime = vec![fact("1", at(10, 0, 0), "EU", 1.0), fact("2", at(10, 5, 0), "EU", 2.0)];
-        assert!(compare(&batch, &realtime, Interval::Hour, at(11, 0, 0), at(12, 0, 0)).is_empty());
+        assert!(compare(&batch, &realtime, Period::Hour, at(11, 0, 0), at(12, 0, 0)).is_empty());
     }
 }

@@ -6,13 +6,13 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use crate::batch::Pipeline;
-use crate::bucket::{HourBucket, Interval};
+use crate::bucket::{HourBucket, Period};
 use crate::clock::Clock;
 use crate::event::{Event, EventType};
 use crate::kv_key::KvLayout;
 use crate::merge::read_bucket;
 use crate::ports::kv::{KvError, KvStore};
-use crate::ports::warehouse::{Warehouse, WarehouseError};
+use crate::ports::warehouse::{Step, Warehouse, WarehouseError};
 use crate::report::{Measure, ReportDef, Tidemark};
 use crate::search::fields::keyword_of;
 
@@ -67,7 +67,7 @@ impl Reconciler<'_> {
                 return Err(ReconcileError::UnknownReport(name.to_owned()));
             }
         }
-        self.warehouse.execute(&[sql::ddl()]).await?;
+        self.warehouse.execute(vec![Step::Sql(sql::ddl())]).await?;
         let watermarks = self.warehouse.watermarks().await?;
         let mut out = Vec::new();
         for def in self.pipeline.reports.iter().filter(|r| only.is_none_or(|name| r.name == name)) {
@@ -97,13 +97,16 @@ impl Reconciler<'_> {
             summary.note = "no batch watermark yet: nothing to reconcile".into();
             return Ok(summary);
         };
-        let from = Interval::Hour.floor(to - self.lookback);
+        // Buckets of the coarser of the hour and the table's precision; the first one
+        // whole, so a day-precision table's days are checked whole or not at all.
+        let period = def.precision.map_or(Period::Hour, |p| p.max(Period::Hour));
+        let from = period.floor(to - self.lookback);
         let dimension = def.dimensions().next();
         let batch_group = dimension.and_then(|d| def.batch.by.get(d)).map(String::as_str);
         let stmt = sql::batch_facts(def, batch_group, from - MATCH_SLACK, to + MATCH_SLACK);
         let batch = sql::read_facts(&self.warehouse.query(&stmt).await?.rows);
         let realtime = self.realtime_facts(def, dimension, from - MATCH_SLACK, to + MATCH_SLACK).await?;
-        let checks = compare(&batch, &realtime, Interval::Hour, from, to);
+        let checks = compare(&batch, &realtime, period, from, to);
         let noun = def.noun.as_deref().unwrap_or("rows");
         let unit = def.unit.as_deref().unwrap_or("");
         let lines: Vec<(BucketCheck, String)> = checks
@@ -114,7 +117,7 @@ impl Reconciler<'_> {
             })
             .collect();
         let run_id = format!("reconcile:{}:{}", def.name, self.clock.now().format("%Y%m%dT%H%M%S"));
-        self.warehouse.execute(&sql::replace(&def.name, from, to, &lines, &run_id, self.clock.now())).await?;
+        self.warehouse.execute(sql::replace(&def.name, from, to, &lines, &run_id, self.clock.now())).await?;
         summary.from = Some(from);
         summary.to = Some(to);
         summary.buckets = lines.len();

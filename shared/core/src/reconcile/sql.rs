@@ -3,14 +3,14 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::batch::sql::{ident, quote, timestamp};
+use crate::batch::sql::{ident, name_literal, timestamp};
+use crate::batch::{ColumnType, Value};
+use crate::ports::warehouse::{Query, Rows, Step};
 
 use super::compare::{BucketCheck, Fact};
 use crate::report::{Measure, ReportDef};
 
 pub const TABLE: &str = "tidemark_reconciliation";
-/// Rows per INSERT statement: well within Redshift's 16 MB statement limit.
-const ROWS_PER_INSERT: usize = 500;
 
 pub fn ddl() -> String {
     format!(
@@ -23,8 +23,36 @@ pub fn ddl() -> String {
     )
 }
 
+/// The table's columns in order, as [`replace`] stages its rows.
+fn columns() -> Vec<(String, ColumnType)> {
+    use ColumnType::{BigInt, Double, Timestamp, Varchar};
+    [
+        ("report", Varchar),
+        ("bucket", Timestamp),
+        ("grp", Varchar),
+        ("batch_count", BigInt),
+        ("batch_sum", Double),
+        ("realtime_count", BigInt),
+        ("realtime_sum", Double),
+        ("missing_in_realtime", BigInt),
+        ("missing_in_realtime_sum", Double),
+        ("missing_in_batch", BigInt),
+        ("missing_in_batch_sum", Double),
+        ("mismatched", BigInt),
+        ("mismatch_sum", Double),
+        ("sample_keys", Varchar),
+        ("summary", Varchar),
+        ("run_id", Varchar),
+        ("checked_at", Timestamp),
+    ]
+    .into_iter()
+    .map(|(name, ty)| (name.to_owned(), ty))
+    .collect()
+}
+
 /// Replaces the report's results for `[from, to)`: run in one transaction, so a
-/// re-run of the same window leaves one set of rows.
+/// re-run of the same window leaves one set of rows. The rows carry event values
+/// (groups, order ids in the samples): they are staged, never written as SQL.
 pub fn replace(
     report: &str,
     from: DateTime<Utc>,
@@ -32,80 +60,79 @@ pub fn replace(
     checks: &[(BucketCheck, String)],
     run_id: &str,
     checked_at: DateTime<Utc>,
-) -> Vec<String> {
-    let mut statements = vec![
-        ddl(),
-        format!(
+) -> Vec<Step> {
+    let num = |v: f64| if v.is_finite() { Value::Float(v) } else { Value::Null };
+    let count = |n: u64| Value::Int(i64::try_from(n).unwrap_or(i64::MAX));
+    let rows = checks
+        .iter()
+        .map(|(c, summary)| {
+            vec![
+                Value::str(report),
+                Value::Timestamp(c.bucket),
+                c.group.as_deref().map_or(Value::Null, Value::str),
+                count(c.batch.count),
+                num(c.batch.sum),
+                count(c.realtime.count),
+                num(c.realtime.sum),
+                count(c.missing_in_realtime.count),
+                num(c.missing_in_realtime.sum),
+                count(c.missing_in_batch.count),
+                num(c.missing_in_batch.sum),
+                count(c.mismatched.count),
+                num(c.mismatched.sum),
+                Value::str(c.sample_keys.join("; ")),
+                Value::str(summary.as_str()),
+                Value::str(run_id),
+                Value::Timestamp(checked_at),
+            ]
+        })
+        .collect();
+    vec![
+        Step::Sql(ddl()),
+        Step::Sql(format!(
             "DELETE FROM {TABLE} WHERE report = {} AND bucket >= {} AND bucket < {}",
-            quote(report),
+            name_literal(report),
             timestamp(from),
             timestamp(to)
-        ),
-    ];
-    let num = |v: f64| if v.is_finite() { format!("{v:?}") } else { "NULL".to_owned() };
-    for chunk in checks.chunks(ROWS_PER_INSERT) {
-        let values: Vec<String> = chunk
-            .iter()
-            .map(|(c, summary)| {
-                format!(
-                    "({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
-                    quote(report),
-                    timestamp(c.bucket),
-                    c.group.as_deref().map_or("NULL".to_owned(), quote),
-                    c.batch.count,
-                    num(c.batch.sum),
-                    c.realtime.count,
-                    num(c.realtime.sum),
-                    c.missing_in_realtime.count,
-                    num(c.missing_in_realtime.sum),
-                    c.missing_in_batch.count,
-                    num(c.missing_in_batch.sum),
-                    c.mismatched.count,
-                    num(c.mismatched.sum),
-                    quote(&c.sample_keys.join("; ")),
-                    quote(summary),
-                    quote(run_id),
-                    timestamp(checked_at),
-                )
-            })
-            .collect();
-        statements.push(format!("INSERT INTO {TABLE} VALUES {}", values.join(", ")));
-    }
-    statements
+        )),
+        Step::Rows(Rows { table: TABLE.to_owned(), columns: columns(), rows }),
+    ]
 }
 
 /// The latest results: disagreeing buckets first, newest first.
-pub fn latest(report: Option<&str>, limit: usize) -> String {
-    let filter = report.map_or(String::new(), |r| format!("WHERE report = {} ", quote(r)));
-    format!(
-        "SELECT report, bucket, grp, batch_count, batch_sum, realtime_count, realtime_sum, missing_in_realtime, \
-         missing_in_realtime_sum, missing_in_batch, missing_in_batch_sum, mismatched, mismatch_sum, sample_keys, \
-         summary, checked_at FROM {TABLE} {filter}\
-         ORDER BY CASE WHEN missing_in_realtime + missing_in_batch + mismatched > 0 THEN 0 ELSE 1 END, \
-         bucket DESC, grp LIMIT {limit}"
+pub fn latest(report: Option<&str>, limit: usize) -> Query {
+    let filter = if report.is_some() { "WHERE report = $1 " } else { "" };
+    Query::with_params(
+        format!(
+            "SELECT report, bucket, grp, batch_count, batch_sum, realtime_count, realtime_sum, missing_in_realtime, \
+             missing_in_realtime_sum, missing_in_batch, missing_in_batch_sum, mismatched, mismatch_sum, sample_keys, \
+             summary, checked_at FROM {TABLE} {filter}\
+             ORDER BY CASE WHEN missing_in_realtime + missing_in_batch + mismatched > 0 THEN 0 ELSE 1 END, \
+             bucket DESC, grp LIMIT {limit}"
+        ),
+        report.map(str::to_owned).into_iter().collect(),
     )
 }
 
 /// Batch facts of a report: `key, time, group, value` in `[from, to)`, filter applied.
-pub fn batch_facts(def: &ReportDef, group_column: Option<&str>, from: DateTime<Utc>, to: DateTime<Utc>) -> String {
+pub fn batch_facts(def: &ReportDef, group_column: Option<&str>, from: DateTime<Utc>, to: DateTime<Utc>) -> Query {
     let group = crate::report::sql::group_sql(group_column);
     let value = match (def.measure, &def.batch.value) {
         (Measure::Sum, Some(value)) => format!("CAST({} AS DOUBLE PRECISION)", ident(value)),
         _ => "CAST(1 AS DOUBLE PRECISION)".to_owned(),
     };
     let key = def.batch.key.as_deref().unwrap_or_default();
-    format!(
+    Query::new(format!(
         "SELECT CAST({key} AS VARCHAR(256)), {time}, {group}, {value} FROM {table} WHERE {clause}",
         key = ident(key),
-        time = ident(&def.batch.time),
+        time = crate::report::sql::time_sql(def),
         table = ident(&def.batch.table),
         clause = crate::report::sql::where_sql(def, from, to),
-    )
+    ))
 }
 
 /// Reads [`batch_facts`] rows.
-pub fn read_facts(rows: &[Vec<crate::batch::Value>]) -> Vec<Fact> {
-    use crate::batch::Value;
+pub fn read_facts(rows: &[Vec<Value>]) -> Vec<Fact> {
     rows.iter()
         .filter_map(|row| match row.as_slice() {
             [Value::Str(key), Value::Timestamp(at), group, value] => Some(Fact {

@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::batch::pipeline::TableDef;
-use crate::batch::rules::expr;
+use crate::batch::rules::{expr, render};
 use crate::batch::schema::Schema;
 use crate::batch::value::ColumnType;
-use crate::bucket::Interval;
+use crate::bucket::{Interval, Period};
 use crate::search::fields::{field_kind, FieldKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -41,6 +41,10 @@ pub struct ReportDef {
     pub grain: Interval,
     pub batch: BatchSide,
     pub realtime: RealtimeSide,
+    /// The batch table's event-time precision ([`TableDef::event_time_precision`]),
+    /// filled in by `Pipeline::parse`; `None` (instants) for a report parsed alone.
+    #[serde(skip)]
+    pub precision: Option<Period>,
 }
 
 fn default_grain() -> Interval {
@@ -51,7 +55,8 @@ fn default_grain() -> Interval {
 #[serde(deny_unknown_fields)]
 pub struct BatchSide {
     pub table: String,
-    /// The table's event-time column (timestamp).
+    /// The table's `event_time` column (a timestamp or a date): its watermark sets the
+    /// tidemark.
     pub time: String,
     /// Column summed by `measure = "sum"`.
     pub value: Option<String>,
@@ -59,6 +64,11 @@ pub struct BatchSide {
     pub key: Option<String>,
     /// A SQL condition on the table's columns, e.g. `status <> 'cancelled'`.
     pub filter: Option<String>,
+    /// `filter` rendered from its parsed expression: the SQL that runs. Filled in by
+    /// `Pipeline::parse` ([`ReportDef::validate`]), so a report that declares a filter
+    /// and was not checked against its table has none to run.
+    #[serde(skip)]
+    pub filter_sql: Option<String>,
     /// Dimension name → column.
     #[serde(default)]
     pub by: BTreeMap<String, String>,
@@ -93,7 +103,8 @@ impl ReportDef {
     }
 
     /// Checks the report against the declared tables; errors name the side and field.
-    pub fn validate(&self, tables: &[TableDef]) -> Result<(), String> {
+    /// Returns the filter as the SQL that runs (see [`BatchSide::filter_sql`]).
+    pub fn validate(&self, tables: &[TableDef]) -> Result<Option<String>, String> {
         let table = tables
             .iter()
             .find(|t| t.name == self.batch.table)
@@ -102,8 +113,14 @@ impl ReportDef {
             table.column(name).map(|c| c.ty).ok_or_else(|| format!("{what} {name:?} is not a column of {}", table.name))
         };
         match column_type("batch.time", &self.batch.time)? {
-            ColumnType::Timestamp => {}
+            ColumnType::Timestamp | ColumnType::Date => {}
             other => return Err(format!("batch.time {:?} is {}, not a timestamp", self.batch.time, other.name())),
+        }
+        if table.event_time.as_deref() != Some(self.batch.time.as_str()) {
+            return Err(format!(
+                "batch.time {:?} must be the event_time of table {} (its watermark sets the tidemark)",
+                self.batch.time, table.name
+            ));
         }
         if let Some(key) = &self.batch.key {
             column_type("batch.key", key)?;
@@ -111,10 +128,14 @@ impl ReportDef {
         for column in self.batch.by.values() {
             column_type("batch.by", column)?;
         }
-        if let Some(filter) = &self.batch.filter {
-            let schema = Schema::new(table.columns.iter().map(|c| c.name.as_str()));
-            expr::compile(filter, &schema).map_err(|e| format!("batch.filter: {e}"))?;
-        }
+        let filter_sql = match &self.batch.filter {
+            Some(filter) => {
+                let schema = Schema::new(table.columns.iter().map(|c| c.name.as_str()));
+                let compiled = expr::compile(filter, &schema).map_err(|e| format!("batch.filter: {e}"))?;
+                Some(render::to_sql(&compiled, &schema).map_err(|e| format!("batch.filter: {e}"))?)
+            }
+            None => None,
+        };
         let realtime_field = |what: &str, name: &str, kind: FieldKind| match field_kind(name) {
             Some(k) if k == kind => Ok(()),
             Some(_) => Err(format!("{what} {name:?} is not a {kind:?} field of events")),
@@ -150,6 +171,6 @@ impl ReportDef {
         if self.batch.key.is_some() != self.realtime.key.is_some() {
             return Err("batch.key and realtime.key go together (reconciliation compares them)".into());
         }
-        Ok(())
+        Ok(filter_sql)
     }
 }

@@ -54,7 +54,8 @@ pub fn merge(plan: &Plan, batch: &[BatchRow], realtime: &[HistogramBucket]) -> V
 }
 
 /// `start,side,group,value`: per bucket a row for the whole bucket (group empty), then
-/// one per group.
+/// one per group. A group is event data: one a spreadsheet would run as a formula is
+/// written with a leading `'` ([`spreadsheet_safe`]).
 pub fn to_csv(points: &[ReportPoint]) -> Result<String, String> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer.write_record(["start", "side", "group", "value"]).map_err(|e| e.to_string())?;
@@ -63,10 +64,20 @@ pub fn to_csv(points: &[ReportPoint]) -> Result<String, String> {
         let rows = std::iter::once(("", point.value)).chain(point.groups.iter().map(|(g, v)| (g.as_str(), *v)));
         for (group, value) in rows {
             writer
-                .write_record([start.as_str(), point.side.as_str(), group, &value.to_string()])
+                .write_record([start.as_str(), point.side.as_str(), &spreadsheet_safe(group), &value.to_string()])
                 .map_err(|e| e.to_string())?;
         }
     }
     let bytes = writer.into_inner().map_err(|e| e.to_string())?;
     String::from_utf8(bytes).map_err(|e| e.to_string())
+}
+
+/// A text cell that Excel, LibreOffice or Google Sheets would evaluate (it starts with
+/// `=`, `+`, `-`, `@`, a tab or a carriage return) gets a leading `'`, which shows the
+/// text as typed (the OWASP advice for CSV injection).
+pub fn spreadsheet_safe(cell: &str) -> std::borrow::Cow<'_, str> {
+    match cell.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => std::borrow::Cow::Owned(format!("'{cell}")),
+        _ => std::borrow::Cow::Borrowed(cell),
+    }
 }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use crate::batch::sql::{ident, timestamp};
 use crate::batch::value::Value;
 use crate::bucket::Interval;
-use crate::ports::warehouse::QueryResult;
+use crate::ports::warehouse::{Query, QueryResult};
 
 use super::def::{Measure, ReportDef};
 
@@ -16,6 +16,14 @@ pub fn date_unit(interval: Interval) -> &'static str {
         Interval::Hour => "hour",
         Interval::Day => "day",
     }
+}
+
+/// The event time as a timestamp on every engine: a `date` column cast without a time
+/// zone (PostgreSQL would cast a bare date to `timestamptz` in the session's zone), a
+/// timestamp column unchanged. For SELECT lists; WHERE compares the column itself, so
+/// that a sort key or zone map still prunes.
+pub fn time_sql(def: &ReportDef) -> String {
+    format!("CAST({} AS TIMESTAMP)", ident(&def.batch.time))
 }
 
 /// The measure over the rows, as a double on both engines.
@@ -35,8 +43,8 @@ pub fn group_sql(column: Option<&str>) -> String {
 pub fn where_sql(def: &ReportDef, from: DateTime<Utc>, to: DateTime<Utc>) -> String {
     let time = ident(&def.batch.time);
     let mut clause = format!("{time} >= {} AND {time} < {}", timestamp(from), timestamp(to));
-    if let Some(filter) = &def.batch.filter {
-        clause.push_str(&format!(" AND ({filter})"));
+    if let Some(filter) = &def.batch.filter_sql {
+        clause.push_str(&format!(" AND {filter}"));
     }
     clause
 }
@@ -49,17 +57,17 @@ pub fn batch_query(
     interval: Interval,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> String {
+) -> Query {
     let group = group_sql(by_column);
-    format!(
+    Query::new(format!(
         "SELECT DATE_TRUNC('{unit}', {time}) AS bucket, {group} AS grp, {measure} AS value FROM {table} \
          WHERE {clause} GROUP BY 1, 2 ORDER BY 1, 2",
         unit = date_unit(interval),
-        time = ident(&def.batch.time),
+        time = time_sql(def),
         measure = measure_sql(def),
         table = ident(&def.batch.table),
         clause = where_sql(def, from, to),
-    )
+    ))
 }
 
 /// One row of [`batch_query`].

@@ -3,7 +3,8 @@
 //! rows before the tidemark with the real-time rollups after it.
 //!
 //! The view computes the tidemark itself from `tidemark_watermarks` (the same rule as
-//! [`Tidemark::of`]), so it switches hours to batch the moment a load commits; the
+//! [`Tidemark::of`], precision included: the hours of a day-precision table's batch
+//! days hold each day's rows in its first hour, as the report API answers them), so it switches hours to batch the moment a load commits; the
 //! report-views job only keeps `tidemark_realtime_rollup` (the index's hourly buckets
 //! after the mark) fresh. Plain SQL that DuckDB and Redshift both run.
 
@@ -11,18 +12,19 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::def::ReportDef;
 use super::run::{realtime_histogram, ReportError};
-use super::sql::{date_unit, group_sql, measure_sql};
-use super::tidemark::Tidemark;
+use super::sql::{group_sql, measure_sql, time_sql};
+use super::tidemark::{coverage_unit, Tidemark};
 use crate::batch::pipeline::Pipeline;
-use crate::batch::sql::{ident, meta_ddl, quote, timestamp, WATERMARKS};
+use crate::batch::sql::{ident, meta_ddl, name_literal, WATERMARKS};
+use crate::batch::{ColumnType, Value};
 use crate::bucket::Interval;
 use crate::clock::Clock;
+use crate::ports::warehouse::{steps, Rows, Step};
 use crate::ports::{SearchIndex, Warehouse};
 
 pub const ROLLUP: &str = "tidemark_realtime_rollup";
 /// How far back the rollup reaches when batch has loaded nothing yet.
 const NO_MARK_LOOKBACK_DAYS: i64 = 7;
-const ROWS_PER_INSERT: usize = 500;
 
 pub fn view_name(def: &ReportDef) -> String {
     format!("report_{}", def.name)
@@ -35,33 +37,49 @@ pub fn rollup_ddl() -> String {
     )
 }
 
-/// The report's tidemark in SQL: the end of the grain period holding the lowest
-/// high-water mark of its table's sources; the epoch when batch has loaded nothing.
+/// The report's tidemark in SQL: the end of the coarser of the grain and precision
+/// periods holding the lowest high-water mark of its table's sources
+/// ([`covered_until`](super::tidemark::covered_until)); the epoch when batch has loaded nothing.
 fn mark_sql(def: &ReportDef) -> String {
-    let unit = date_unit(def.grain);
+    let unit = coverage_unit(def.grain, def.precision);
     format!(
         "COALESCE((SELECT DATE_TRUNC('{unit}', MIN(high_water)) + INTERVAL '1 {unit}' FROM {WATERMARKS} \
          WHERE table_name = {table}), CAST('1970-01-01 00:00:00' AS TIMESTAMP))",
-        table = quote(&def.batch.table)
+        table = name_literal(&def.batch.table)
     )
+}
+
+/// The rollup table's columns in order, as the refresh stages its rows.
+fn rollup_columns() -> Vec<(String, ColumnType)> {
+    [
+        ("report", ColumnType::Varchar),
+        ("bucket", ColumnType::Timestamp),
+        ("grp", ColumnType::Varchar),
+        ("value", ColumnType::Double),
+        ("refreshed_at", ColumnType::Timestamp),
+    ]
+    .into_iter()
+    .map(|(name, ty)| (name.to_owned(), ty))
+    .collect()
 }
 
 pub fn view_sql(def: &ReportDef) -> String {
     let group = group_sql(def.dimensions().next().and_then(|d| def.batch.by.get(d)).map(String::as_str));
     let time = ident(&def.batch.time);
-    let filter = def.batch.filter.as_ref().map(|f| format!(" AND ({f})")).unwrap_or_default();
+    let filter = def.batch.filter_sql.as_ref().map(|f| format!(" AND {f}")).unwrap_or_default();
     let mark = mark_sql(def);
     format!(
         "CREATE OR REPLACE VIEW {view} AS \
-         SELECT DATE_TRUNC('hour', {time}) AS bucket, {group} AS grp, {measure} AS value, 'batch' AS side \
+         SELECT DATE_TRUNC('hour', {time_sql}) AS bucket, {group} AS grp, {measure} AS value, 'batch' AS side \
          FROM {table} WHERE {time} < {mark}{filter} GROUP BY 1, 2 \
          UNION ALL \
          SELECT bucket, grp, value, 'realtime' AS side FROM {ROLLUP} \
          WHERE report = {name} AND bucket >= {mark}",
         view = ident(&view_name(def)),
+        time_sql = time_sql(def),
         measure = measure_sql(def),
         table = ident(&def.batch.table),
-        name = quote(&def.name),
+        name = name_literal(&def.name),
     )
 }
 
@@ -87,7 +105,7 @@ pub async fn refresh(
     warehouse.ensure_tables(&pipeline.tables).await?;
     let mut ddl = meta_ddl().to_vec();
     ddl.push(rollup_ddl());
-    warehouse.execute(&ddl).await?;
+    warehouse.execute(steps(ddl)).await?;
     let watermarks = warehouse.watermarks().await?;
     let now = clock.now();
     let to = Interval::Hour.floor(now) + Duration::hours(1);
@@ -99,36 +117,36 @@ pub async fn refresh(
         let histogram = realtime_histogram(def, by, Interval::Hour, from, to);
         let buckets = histogram.read(&index.search(&histogram.request()).await?).map_err(ReportError::Result)?;
         let mut rows = Vec::new();
+        let row = |start, group: Option<&str>, value: f64| {
+            vec![
+                Value::str(def.name.as_str()),
+                Value::Timestamp(start),
+                group.map_or(Value::Null, Value::str),
+                Value::Float(value),
+                Value::Timestamp(now),
+            ]
+        };
         for bucket in &buckets {
             let mut rest = bucket.value;
             for (group, value) in &bucket.groups {
                 rest -= value;
-                rows.push(format!(
-                    "({}, {}, {}, {value}, {})",
-                    quote(&def.name),
-                    timestamp(bucket.start),
-                    quote(group),
-                    timestamp(now)
-                ));
+                rows.push(row(bucket.start, Some(group), *value));
             }
             // Events without the dimension count in the bucket, in no group.
             if rest.abs() > 1e-9 {
-                rows.push(format!(
-                    "({}, {}, NULL, {rest}, {})",
-                    quote(&def.name),
-                    timestamp(bucket.start),
-                    timestamp(now)
-                ));
+                rows.push(row(bucket.start, None, rest));
             }
         }
+        let rollup_rows = rows.len();
         // Hours before the mark are read from the table, so their old rollups go too.
-        let mut statements = vec![format!("DELETE FROM {ROLLUP} WHERE report = {}", quote(&def.name))];
-        statements.extend(rows.chunks(ROWS_PER_INSERT).map(|chunk| {
-            format!("INSERT INTO {ROLLUP} (report, bucket, grp, value, refreshed_at) VALUES {}", chunk.join(", "))
-        }));
-        statements.push(view_sql(def));
-        warehouse.execute(&statements).await?;
-        out.push(ViewRefresh { report: def.name.clone(), view: view_name(def), from, to, rollup_rows: rows.len() });
+        // The rows carry event values (groups): staged, never written as SQL.
+        let statements = vec![
+            Step::Sql(format!("DELETE FROM {ROLLUP} WHERE report = {}", name_literal(&def.name))),
+            Step::Rows(Rows { table: ROLLUP.to_owned(), columns: rollup_columns(), rows }),
+            Step::Sql(view_sql(def)),
+        ];
+        warehouse.execute(statements).await?;
+        out.push(ViewRefresh { report: def.name.clone(), view: view_name(def), from, to, rollup_rows });
     }
     Ok(out)
 }

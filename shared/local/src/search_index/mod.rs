@@ -1,7 +1,8 @@
 //! The embedded search index: tantivy, answering the OpenSearch aggregation DSL.
 //!
-//! Document id = `event_id`: each event is written as delete-by-term + add in the same
-//! commit, so a replayed event replaces itself instead of counting twice.
+//! Document id = the event's idempotency key (`source/event_id`): each event is written
+//! as delete-by-term + add in the same commit, so a replayed event, or a retry that
+//! carries another `occurred_at`, replaces itself instead of counting twice.
 
 mod schema;
 mod translate;
@@ -88,7 +89,7 @@ impl SearchIndex for TantivyIndex {
     async fn index_events(&self, events: &[Event]) -> Result<Vec<IndexOutcome>, SearchError> {
         let index = self.clone();
         let schema = &self.inner.schema;
-        let documents = events.iter().map(|event| (schema.id_term(&event.event_id), schema.document(event))).collect();
+        let documents = events.iter().map(|event| (schema.id_term(event), schema.document(event))).collect();
         tokio::task::spawn_blocking(move || index.index_blocking(documents)).await.map_err(unavailable)?
     }
 

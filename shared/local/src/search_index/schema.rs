@@ -12,8 +12,12 @@ use tidemark_core::search::fields::{keyword_of, FieldKind, FIELDS};
 pub struct EventSchema {
     pub schema: Schema,
     fields: HashMap<&'static str, (Field, FieldKind)>,
-    event_id: Field,
+    /// The document id: the event's idempotency key (`source/event_id`), matched only.
+    key: Field,
 }
+
+/// The id field, outside the event fields searches may name.
+const KEY_FIELD: &str = "_key";
 
 impl EventSchema {
     pub fn build() -> Self {
@@ -43,21 +47,25 @@ impl EventSchema {
             };
             fields.insert(*name, (field, *kind));
         }
+        let key_indexing =
+            TextFieldIndexing::default().set_tokenizer(RAW_TOKENIZER_NAME).set_index_option(IndexRecordOption::Basic);
+        let key = builder.add_text_field(KEY_FIELD, TextOptions::default().set_indexing_options(key_indexing));
         let schema = builder.build();
-        let event_id = fields["event_id"].0;
-        Self { schema, fields, event_id }
+        Self { schema, fields, key }
     }
 
     pub fn field(&self, name: &str) -> Option<(Field, FieldKind)> {
         self.fields.get(name).copied()
     }
 
-    pub fn id_term(&self, event_id: &str) -> Term {
-        Term::from_field_text(self.event_id, event_id)
+    /// The term that names one event's document: its idempotency key.
+    pub fn id_term(&self, event: &Event) -> Term {
+        Term::from_field_text(self.key, &event.idempotency_key())
     }
 
     pub fn document(&self, event: &Event) -> TantivyDocument {
         let mut doc = TantivyDocument::default();
+        doc.add_text(self.key, event.idempotency_key());
         for (name, kind) in FIELDS {
             if let (FieldKind::Keyword, Some(value), Some((field, _))) =
                 (kind, keyword_of(event, name), self.field(name))

@@ -14,7 +14,9 @@ use async_trait::async_trait;
 use duckdb::Connection;
 use tidemark_core::batch::pipeline::TableDef;
 use tidemark_core::batch::{sql, ColumnType, Value};
-use tidemark_core::ports::{CommitOutcome, LoadCommit, QueryResult, Warehouse, WarehouseError, Watermark};
+use tidemark_core::ports::{
+    CommitOutcome, LoadCommit, Query, QueryResult, Rows, Step, Warehouse, WarehouseError, Watermark,
+};
 
 pub use convert::{from_duck, to_duck};
 
@@ -79,13 +81,24 @@ fn log_slow(stmt: &str, started: std::time::Instant) {
     }
 }
 
+/// Rows through the appender, as a load stages them: no value becomes SQL text.
+fn append(conn: &Connection, rows: &Rows) -> Result<(), WarehouseError> {
+    let mut app = conn.appender(&rows.table).map_err(|e| err(&rows.table, e))?;
+    for row in &rows.rows {
+        let cells = row.iter().zip(&rows.columns).map(|(v, (_, ty))| to_duck(v, ty));
+        app.append_row(duckdb::appender_params_from_iter(cells)).map_err(|e| err(&rows.table, e))?;
+    }
+    app.flush().map_err(|e| err(&rows.table, e))
+}
+
 fn exec(conn: &Connection, stmt: &str) -> Result<(), WarehouseError> {
     conn.execute_batch(stmt).map_err(|e| err(stmt, e))
 }
 
-fn query(conn: &Connection, stmt: &str) -> Result<QueryResult, WarehouseError> {
+fn query(conn: &Connection, q: &Query) -> Result<QueryResult, WarehouseError> {
+    let stmt = q.sql.as_str();
     let mut s = conn.prepare(stmt).map_err(|e| err(stmt, e))?;
-    let mut rows = s.query([]).map_err(|e| err(stmt, e))?;
+    let mut rows = s.query(duckdb::params_from_iter(q.params.iter())).map_err(|e| err(stmt, e))?;
     let mut out = QueryResult::default();
     while let Some(row) = rows.next().map_err(|e| err(stmt, e))? {
         let stmt_ref = row.as_ref();
@@ -161,7 +174,7 @@ impl Warehouse for DuckWarehouse {
                 exec(&i.conn, &drop)?;
                 return Ok(CommitOutcome::AlreadyLoaded);
             }
-            let staged = match query(&i.conn, &staged_count)?.rows.first().and_then(|r| r.first()) {
+            let staged = match query(&i.conn, &Query::new(staged_count))?.rows.first().and_then(|r| r.first()) {
                 Some(Value::Int(n)) => *n as u64,
                 _ => 0,
             };
@@ -191,20 +204,22 @@ impl Warehouse for DuckWarehouse {
         Ok(res.rows.iter().map(|r| Watermark::from_row(r)).collect())
     }
 
-    async fn execute(&self, statements: &[String]) -> Result<(), WarehouseError> {
-        let statements = statements.to_vec();
+    async fn execute(&self, steps: Vec<Step>) -> Result<(), WarehouseError> {
         self.blocking(move |i| {
             let tx = i.conn.transaction().map_err(|e| err("begin", e))?;
-            for s in &statements {
-                tx.execute_batch(s).map_err(|e| err(s, e))?;
+            for step in &steps {
+                match step {
+                    Step::Sql(s) => tx.execute_batch(s).map_err(|e| err(s, e))?,
+                    Step::Rows(rows) => append(&tx, rows)?,
+                }
             }
             tx.commit().map_err(|e| err("commit", e))
         })
         .await
     }
 
-    async fn query(&self, stmt: &str) -> Result<QueryResult, WarehouseError> {
-        let stmt = stmt.to_string();
-        self.blocking(move |i| query(&i.conn, &stmt)).await
+    async fn query(&self, q: &Query) -> Result<QueryResult, WarehouseError> {
+        let q = q.clone();
+        self.blocking(move |i| query(&i.conn, &q)).await
     }
 }

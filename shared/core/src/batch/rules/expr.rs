@@ -9,7 +9,8 @@
 use chrono::{Datelike, Duration, NaiveDate, Timelike};
 use sqlparser::ast::{self, BinaryOperator, CastKind, FunctionArg, FunctionArgExpr, FunctionArguments, UnaryOperator};
 use sqlparser::dialect::GenericDialect;
-use sqlparser::parser::Parser;
+use sqlparser::parser::{Parser, ParserError};
+use sqlparser::tokenizer::Token;
 
 use super::super::schema::Schema;
 use super::super::value::{midnight, parse_timestamp, ColumnType, Value};
@@ -98,13 +99,17 @@ impl Func {
     }
 }
 
-/// Parses and compiles `sql` against the columns of `schema`.
+/// Parses and compiles `sql` against the columns of `schema`. The whole text must be
+/// one expression: anything after it (`status = 'x'; DROP TABLE t`) is an error.
 pub fn compile(sql: &str, schema: &Schema) -> Result<Expr, String> {
     let dialect = GenericDialect {};
-    let ast = Parser::new(&dialect)
-        .try_with_sql(sql)
-        .and_then(|mut p| p.parse_expr())
-        .map_err(|e| format!("cannot parse expression {sql:?}: {e}"))?;
+    let cannot_parse = |e: ParserError| format!("cannot parse expression {sql:?}: {e}");
+    let mut parser = Parser::new(&dialect).try_with_sql(sql).map_err(cannot_parse)?;
+    let ast = parser.parse_expr().map_err(cannot_parse)?;
+    let rest = parser.peek_token();
+    if rest.token != Token::EOF {
+        return Err(format!("unexpected {} after the expression in {sql:?}", rest.token));
+    }
     Compiler { schema }.expr(&ast)
 }
 
@@ -614,6 +619,10 @@ mod tests {
         assert!(err.contains("unknown column \"statuss\""), "{err}");
         assert!(compile("frobnicate(qty)", &schema()).unwrap_err().contains("unknown function"));
         assert!(compile("date_trunc(status, ordered_at)", &schema()).unwrap_err().contains("string literal"));
+        let trailing = compile("status = 'x'; DROP TABLE orders", &schema()).unwrap_err();
+        assert!(trailing.contains("unexpected ; after the expression"), "{trailing}");
+        assert!(compile("status = 'x' OR 1 = 1 --", &schema()).is_ok(), "a comment is not a token");
+        assert!(compile("status = 'x') OR (1 = 1", &schema()).is_err());
         assert!(compile("amount >", &schema()).unwrap_err().contains("cannot parse"));
     }
 }

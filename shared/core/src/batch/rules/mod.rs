@@ -10,6 +10,7 @@ pub mod def;
 pub mod expr;
 pub mod join;
 pub mod project;
+pub mod render;
 pub mod row;
 pub mod sort;
 
@@ -91,8 +92,9 @@ impl Program {
                 (Compiled::Stage(s), _) => stages.push(s),
             }
         }
+        let latest = ctx.now + crate::validate::MAX_FUTURE_SKEW;
         let projection =
-            project::Projection::compile(table, &schema).map_err(|e| format!("table {}: {e}", table.name))?;
+            project::Projection::compile(table, &schema, latest).map_err(|e| format!("table {}: {e}", table.name))?;
         Ok(Program { stages, projection, ctx })
     }
 

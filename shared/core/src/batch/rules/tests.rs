@@ -300,3 +300,40 @@ proptest! {
         prop_assert_eq!(left_out.rows.len(), left.iter().map(|k| matches(k).max(1)).sum::<usize>());
     }
 }
+
+/// A batch row dated after the load's clock (plus the five-minute skew allowance) is
+/// quarantined: it would carry the watermark, and the tidemark with it, into hours
+/// that have not happened.
+#[test]
+fn event_times_in_the_future_are_quarantined() {
+    let p = Pipeline::parse(
+        r#"
+[[source]]
+name = "src"
+kind = "csv"
+path = "x.csv"
+
+[[table]]
+name = "t"
+source = "src"
+load = "append"
+event_time = "at"
+columns = [{ name = "id", type = "bigint" }, { name = "at", type = "timestamp" }]
+"#,
+    )
+    .unwrap();
+    let out = run(
+        &p,
+        &["id", "at"],
+        vec![
+            vec![s("1"), s("2026-11-25 12:04:00")],
+            vec![s("2"), s("2026-11-25 12:06:00")],
+            vec![s("3"), Value::Int(1_795_604_400_000)],
+            vec![s("4"), s("2099-01-01 00:00:00")],
+        ],
+        &HashMap::new(),
+    );
+    assert_eq!(out.rows.iter().map(|r| r[0].clone()).collect::<Vec<_>>(), vec![Value::Int(1), Value::Int(3)]);
+    let reasons: Vec<(u64, &str, &str)> = out.rejected.iter().map(|(o, e)| (*o, e.rule, e.field.as_str())).collect();
+    assert_eq!(reasons, vec![(3, "future", "at"), (5, "future", "at")]);
+}

@@ -1,0 +1,174 @@
+//! A compiled expression written back as SQL, for the warehouse to run (a report's
+//! `batch.filter` in its queries and BI view).
+//!
+//! The SQL is rendered from the parsed tree, never pasted from the pipeline file: only
+//! the node kinds below exist, column names are quoted identifiers, and every operator
+//! and function is written out in a spelling DuckDB, Redshift and PostgreSQL share.
+//! A view definition cannot take bound parameters, so literals are written inline;
+//! a string literal with a backslash or a control character is refused, because
+//! Redshift reads `\` as an escape where DuckDB and PostgreSQL do not.
+
+use super::super::schema::Schema;
+use super::super::sql::{ident, timestamp};
+use super::super::value::Value;
+use super::expr::{BinOp, Expr, Func};
+
+/// `expr` as SQL over the columns of `schema`.
+pub fn to_sql(expr: &Expr, schema: &Schema) -> Result<String, String> {
+    let names: Vec<Option<&str>> = (0..schema.width()).map(|slot| schema.name_of(slot)).collect();
+    Renderer { names: &names }.expr(expr)
+}
+
+struct Renderer<'a> {
+    names: &'a [Option<&'a str>],
+}
+
+impl Renderer<'_> {
+    fn expr(&self, e: &Expr) -> Result<String, String> {
+        Ok(match e {
+            Expr::Column(slot) => {
+                ident(self.names.get(*slot).copied().flatten().ok_or_else(|| format!("no column at slot {slot}"))?)
+            }
+            Expr::Literal(v) => literal(v)?,
+            Expr::Binary(l, op, r) => format!("({} {} {})", self.expr(l)?, operator(*op), self.expr(r)?),
+            Expr::Not(x) => format!("(NOT {})", self.expr(x)?),
+            Expr::Neg(x) => format!("(- {})", self.expr(x)?),
+            Expr::IsNull(x, negated) => format!("({} IS {}NULL)", self.expr(x)?, not(*negated)),
+            Expr::InList(x, list, negated) => {
+                format!("({} {}IN ({}))", self.expr(x)?, not(*negated), self.list(list)?)
+            }
+            Expr::Between(x, lo, hi, negated) => {
+                format!("({} {}BETWEEN {} AND {})", self.expr(x)?, not(*negated), self.expr(lo)?, self.expr(hi)?)
+            }
+            Expr::Like(x, pattern, negated, case_insensitive) => {
+                let like = if *case_insensitive { "ILIKE" } else { "LIKE" };
+                format!("({} {}{like} {})", self.expr(x)?, not(*negated), self.expr(pattern)?)
+            }
+            Expr::Case(operand, branches, otherwise) => {
+                let mut out = String::from("(CASE");
+                if let Some(operand) = operand {
+                    out.push_str(&format!(" {}", self.expr(operand)?));
+                }
+                for (when, then) in branches {
+                    out.push_str(&format!(" WHEN {} THEN {}", self.expr(when)?, self.expr(then)?));
+                }
+                if let Some(otherwise) = otherwise {
+                    out.push_str(&format!(" ELSE {}", self.expr(otherwise)?));
+                }
+                out.push_str(" END)");
+                out
+            }
+            Expr::Cast(x, ty) => format!("CAST({} AS {})", self.expr(x)?, ty.sql()),
+            Expr::Call(func, args) => self.call(*func, args)?,
+        })
+    }
+
+    fn list(&self, items: &[Expr]) -> Result<String, String> {
+        Ok(items.iter().map(|item| self.expr(item)).collect::<Result<Vec<_>, _>>()?.join(", "))
+    }
+
+    fn call(&self, func: Func, args: &[Expr]) -> Result<String, String> {
+        let name = match func {
+            Func::Lower => "LOWER",
+            Func::Upper => "UPPER",
+            Func::Trim => "TRIM",
+            Func::Length => "LENGTH",
+            Func::Coalesce => "COALESCE",
+            Func::NullIf => "NULLIF",
+            Func::Round => "ROUND",
+            Func::Abs => "ABS",
+            Func::Floor => "FLOOR",
+            Func::Ceil => "CEIL",
+            Func::Substr => "SUBSTRING",
+            Func::DateTrunc => "DATE_TRUNC",
+            Func::DatePart => "DATE_PART",
+            // Redshift's CONCAT takes exactly two arguments; `||` takes any number.
+            Func::Concat => {
+                let parts: Vec<String> = args.iter().map(|a| self.expr(a)).collect::<Result<_, _>>()?;
+                return Ok(format!("({})", parts.join(" || ")));
+            }
+            Func::Age | Func::Now => {
+                return Err("age() and now() depend on when a query runs; a warehouse filter cannot use them".into())
+            }
+        };
+        Ok(format!("{name}({})", self.list(args)?))
+    }
+}
+
+fn not(negated: bool) -> &'static str {
+    if negated {
+        "NOT "
+    } else {
+        ""
+    }
+}
+
+fn operator(op: BinOp) -> &'static str {
+    match op {
+        BinOp::Add => "+",
+        BinOp::Sub => "-",
+        BinOp::Mul => "*",
+        BinOp::Div => "/",
+        BinOp::Mod => "%",
+        BinOp::Concat => "||",
+        BinOp::Eq => "=",
+        BinOp::NotEq => "<>",
+        BinOp::Lt => "<",
+        BinOp::LtEq => "<=",
+        BinOp::Gt => ">",
+        BinOp::GtEq => ">=",
+        BinOp::And => "AND",
+        BinOp::Or => "OR",
+    }
+}
+
+fn literal(v: &Value) -> Result<String, String> {
+    Ok(match v {
+        Value::Null => "NULL".into(),
+        Value::Bool(b) => if *b { "TRUE" } else { "FALSE" }.into(),
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) if f.is_finite() => format!("{f:?}"),
+        Value::Float(_) => return Err("a literal number must be finite".into()),
+        Value::Str(s) => {
+            if s.chars().any(|c| c == '\\' || c.is_control()) {
+                return Err(format!(
+                    "string literal {s:?} holds a backslash or a control character, which the warehouses read differently"
+                ));
+            }
+            format!("'{}'", s.replace('\'', "''"))
+        }
+        Value::Date(d) => format!("CAST('{}' AS DATE)", d.format("%Y-%m-%d")),
+        Value::Timestamp(t) => timestamp(*t),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::expr::compile;
+    use super::*;
+
+    fn render(sql: &str) -> Result<String, String> {
+        let schema = Schema::new(["status", "amount", "ordered_at", "region"]);
+        to_sql(&compile(sql, &schema)?, &schema)
+    }
+
+    #[test]
+    fn renders_from_the_tree_not_the_text() {
+        assert_eq!(render("status <> 'cancelled'").unwrap(), r#"("status" <> 'cancelled')"#);
+        assert_eq!(
+            render("status IN ('a', 'b''c') AND NOT amount BETWEEN 1 AND 2.5").unwrap(),
+            r#"(("status" IN ('a', 'b''c')) AND (NOT ("amount" BETWEEN 1 AND 2.5)))"#
+        );
+        assert_eq!(
+            render("date_trunc('day', ordered_at) IS NOT NULL OR region ILIKE 'e%'").unwrap(),
+            r#"((DATE_TRUNC('day', "ordered_at") IS NOT NULL) OR ("region" ILIKE 'e%'))"#
+        );
+        assert_eq!(render("concat(status, '-', region) = 'x'").unwrap(), r#"(("status" || '-' || "region") = 'x')"#);
+    }
+
+    #[test]
+    fn refuses_what_engines_read_differently_or_at_run_time() {
+        assert!(render(r"status = 'EU\'").unwrap_err().contains("backslash"));
+        assert!(render("ordered_at > now()").unwrap_err().contains("now()"));
+    }
+}
