@@ -11,6 +11,7 @@ use tidemark_core::validate::ValidationLimits;
 use tidemark_local::RunnerConfig;
 
 use crate::http::ServeLimits;
+use crate::retention::Retention;
 
 /// The development write key that `tidemark up` accepts when none is configured.
 pub const DEV_WRITE_KEYS: &str = "dev-write-key=web";
@@ -63,6 +64,19 @@ pub struct UpArgs {
     /// How old an event may be when it arrives, in hours.
     #[arg(long, env = "TIDEMARK_MAX_EVENT_AGE_HOURS", default_value_t = 168)]
     pub max_event_age_hours: i64,
+
+    /// Hours a log record is kept once both consumers have it (trimmed hourly).
+    #[arg(long, env = "TIDEMARK_RETAIN_LOG_HOURS", default_value_t = 168)]
+    pub retain_log_hours: i64,
+    /// Days events are kept in the key-value store and the search index.
+    #[arg(long, env = "TIDEMARK_RETAIN_EVENTS_DAYS", default_value_t = 35)]
+    pub retain_events_days: i64,
+    /// Days dead letters are kept.
+    #[arg(long, env = "TIDEMARK_RETAIN_DEAD_LETTERS_DAYS", default_value_t = 30)]
+    pub retain_dead_letters_days: i64,
+    /// Free MiB on the data directory's disk below which ingest pauses (answers 503).
+    #[arg(long, env = "TIDEMARK_DISK_MIN_FREE_MB", default_value_t = 1024)]
+    pub disk_min_free_mb: u64,
 
     /// Pipeline file of the batch side; when set, `up` runs its schedules.
     #[arg(long, env = "TIDEMARK_PIPELINE")]
@@ -125,6 +139,10 @@ pub struct UpConfig {
     /// Host names the read side answers to besides loopback ones.
     pub allowed_hosts: Vec<String>,
     pub serve: ServeLimits,
+    /// How long each local store keeps what it holds.
+    pub retention: Retention,
+    /// Free bytes on the data directory's disk below which ingest pauses.
+    pub disk_min_free: u64,
     /// `None` turns UDP ingest off.
     pub udp_addr: Option<SocketAddr>,
     pub write_keys: WriteKeys,
@@ -207,6 +225,18 @@ impl UpConfig {
         if !(1..=24 * 366).contains(&args.max_event_age_hours) {
             return Err(invalid("TIDEMARK_MAX_EVENT_AGE_HOURS", "must be from 1 to 8784"));
         }
+        if !(1..=24 * 3_660).contains(&args.retain_log_hours) {
+            return Err(invalid("TIDEMARK_RETAIN_LOG_HOURS", "must be from 1 to 87840"));
+        }
+        if !(2..=3_660).contains(&args.retain_events_days) {
+            return Err(invalid(
+                "TIDEMARK_RETAIN_EVENTS_DAYS",
+                "must be from 2 to 3660 (realtime-compact reads yesterday's events)",
+            ));
+        }
+        if !(1..=3_660).contains(&args.retain_dead_letters_days) {
+            return Err(invalid("TIDEMARK_RETAIN_DEAD_LETTERS_DAYS", "must be from 1 to 3660"));
+        }
         if let Some(p) = &args.pipeline {
             if !p.is_file() {
                 return Err(invalid("TIDEMARK_PIPELINE", format!("{} is not a file", p.display())));
@@ -228,6 +258,12 @@ impl UpConfig {
                 max_connections: args.max_connections,
                 header_timeout: Duration::from_secs(args.header_timeout_secs),
             },
+            retention: Retention {
+                log: chrono::Duration::hours(args.retain_log_hours),
+                events: chrono::Duration::days(args.retain_events_days),
+                dead_letters: chrono::Duration::days(args.retain_dead_letters_days),
+            },
+            disk_min_free: args.disk_min_free_mb.saturating_mul(1024 * 1024),
             udp_addr,
             write_keys,
             stream_shards: args.stream_shards,
@@ -252,6 +288,8 @@ impl UpConfig {
             admin_tokens: Vec::new(),
             allowed_hosts: Vec::new(),
             serve: ServeLimits::default(),
+            retention: Retention::default(),
+            disk_min_free: 64 * 1024 * 1024,
             udp_addr: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             write_keys,
             stream_shards: 4,

@@ -8,10 +8,14 @@
 pub mod batch;
 pub mod config;
 pub mod consumers;
+pub mod dead_letters;
 pub mod demo;
+pub mod dlq;
+pub mod health;
 pub mod http;
 pub mod progress;
 pub mod report;
+pub mod retention;
 pub mod schedule;
 pub mod stack;
 pub mod stats;

@@ -30,6 +30,13 @@ enum Command {
         #[command(subcommand)]
         action: JobAction,
     },
+    /// Dead letters of a running `tidemark up`: list, show, redrive.
+    Dlq {
+        #[command(flatten)]
+        args: tidemark::dlq::DlqArgs,
+        #[command(subcommand)]
+        action: tidemark::dlq::DlqAction,
+    },
     /// Inspect or move batch watermarks.
     Watermark {
         #[command(subcommand)]
@@ -67,5 +74,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Report(args) => tidemark::report::run(&args).await,
         Command::Job { action: JobAction::Run { name, args } } => tidemark::run_job(&name, &args).await,
         Command::Watermark { action: WatermarkAction::Reset(args) } => tidemark::watermark::reset(&args).await,
+        Command::Dlq { args, action } => tidemark::dlq::run(&args, &action).await,
     }
 }

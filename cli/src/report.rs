@@ -38,10 +38,13 @@ pub struct ReportArgs {
     pub by: Option<String>,
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
-    /// Ask a running `tidemark up` (e.g. http://127.0.0.1:8080) instead of opening the
-    /// data directory, which that process holds.
+    /// Ask a running `tidemark up` (its read side, e.g. http://127.0.0.1:8081) instead of
+    /// opening the data directory, which that process holds.
     #[arg(long)]
     pub server: Option<String>,
+    /// The read side's admin token, when it has one.
+    #[arg(long, env = "TIDEMARK_ADMIN_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
     #[arg(long, env = "TIDEMARK_PIPELINE", default_value = "./tidemark.toml")]
     pub pipeline: PathBuf,
     #[arg(long, env = "TIDEMARK_DATA_DIR", default_value = "./tidemark-data")]
@@ -93,7 +96,11 @@ async fn ask_server(server: &str, args: &ReportArgs, query: &ReportQuery) -> any
     let get = |format: &'static str| {
         let mut params = params.clone();
         params.push(("format", format.to_owned()));
-        client.get(&url).query(&params).send()
+        let request = client.get(&url).query(&params);
+        match args.token.as_deref().and_then(|t| t.split(',').next()) {
+            Some(token) => request.bearer_auth(token.trim()).send(),
+            None => request.send(),
+        }
     };
     let response = get("json").await.with_context(|| format!("asking {url}"))?;
     let status = response.status();

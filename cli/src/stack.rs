@@ -4,17 +4,22 @@
 use crate::batch::BatchEnv;
 use crate::config::UpConfig;
 use crate::consumers::{self, STREAM_INDEX, STREAM_STORE};
+use crate::dead_letters::{self, DeadLetterState};
+use crate::health::{DiskWatch, HealthState};
 use crate::http::ServeLimits;
+use crate::retention::{self, LastPass, Stores};
 use crate::stats::{self, StatsState};
 use crate::udp::{self, UdpCounters};
 use anyhow::Context;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tidemark_core::clock::SystemClock;
 use tidemark_core::ingest::Ingestor;
 use tidemark_core::kv_key::KvLayout;
-use tidemark_local::{runner, ConsumerStats, EventLog, FjallKvStore, TantivyIndex};
+use tidemark_local::runner::{self, ConsumerFn};
+use tidemark_local::{ConsumerStats, EventLog, FjallKvStore, TantivyIndex};
 use tidemark_report::admin::{AdminGuard, FixedTokens, Tokens};
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
@@ -53,6 +58,93 @@ fn read_guard(config: &UpConfig) -> AdminGuard {
     AdminGuard { tokens, hosts: Some(Arc::new(hosts)) }
 }
 
+fn open_stores(config: &UpConfig) -> anyhow::Result<Stores> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    let log = EventLog::open(&config.data_dir.join("stream"), config.stream_shards).context("opening the event log")?;
+    let kv = FjallKvStore::open(&config.data_dir.join("kv")).context("opening the key-value store")?;
+    let index = TantivyIndex::open(&config.data_dir.join("index")).context("opening the search index")?;
+    Ok(Stores { log, kv, index, layout: config.kv_layout.clone() })
+}
+
+/// The two consumers by name: the runner drives them, a redrive calls them again.
+fn consumer_fns(stores: &Stores) -> Arc<BTreeMap<&'static str, ConsumerFn>> {
+    Arc::new(BTreeMap::from([
+        (STREAM_INDEX, consumers::stream_index(Arc::new(stores.index.clone()))),
+        (STREAM_STORE, consumers::stream_store(Arc::new(stores.kv.clone()), stores.layout.clone())),
+    ]))
+}
+
+fn spawn_consumers(
+    stores: &Stores,
+    consumers: &BTreeMap<&'static str, ConsumerFn>,
+    config: &UpConfig,
+    shared: &Shared,
+    signal: &watch::Receiver<bool>,
+) -> Vec<JoinHandle<()>> {
+    [(STREAM_INDEX, &shared.indexer), (STREAM_STORE, &shared.storer)]
+        .into_iter()
+        .filter_map(|(name, stats)| {
+            let consumer = Arc::clone(consumers.get(name)?);
+            let (log, config, stats) = (stores.log.clone(), config.runner.clone(), Arc::clone(stats));
+            Some(runner::spawn(name, log, consumer, config, stats, signal.clone()))
+        })
+        .collect()
+}
+
+/// The disk watch (ingest pauses at the high-water mark) and the hourly retention.
+fn spawn_upkeep(
+    stores: &Stores,
+    config: &UpConfig,
+    shared: &Shared,
+    signal: &watch::Receiver<bool>,
+) -> Vec<JoinHandle<()>> {
+    shared.disk.check(&shared.ingestor);
+    let disk = Arc::clone(&shared.disk).run(Arc::clone(&shared.ingestor), signal.clone());
+    let retention = retention::run(stores.clone(), config.retention, Arc::clone(&shared.retention), signal.clone());
+    vec![tokio::spawn(disk), tokio::spawn(retention)]
+}
+
+fn health(stores: &Stores, shared: &Shared) -> axum::Router {
+    crate::health::router(HealthState {
+        log: stores.log.clone(),
+        ingestor: Arc::clone(&shared.ingestor),
+        disk: Arc::clone(&shared.disk),
+        indexer: Arc::clone(&shared.indexer),
+        storer: Arc::clone(&shared.storer),
+    })
+}
+
+/// Reports, stats, dead letters, the dashboard: everything a reader asks.
+fn read_app(
+    stores: &Stores,
+    shared: &Shared,
+    consumers: &Arc<BTreeMap<&'static str, ConsumerFn>>,
+    batch: Option<&BatchEnv>,
+) -> axum::Router {
+    let reports = batch.map(|env| tidemark_report::BatchReports {
+        reports: Arc::new(env.pipeline.reports.clone()),
+        warehouse: Arc::new(env.warehouse.clone()),
+    });
+    let report_state = tidemark_report::ReportState {
+        index: Arc::new(stores.index.clone()),
+        clock: Arc::new(SystemClock),
+        batch: reports,
+    };
+    tidemark_report::router(report_state)
+        .merge(stats::router(StatsState {
+            log: stores.log.clone(),
+            index: stores.index.clone(),
+            ingest: shared.ingestor.counters(),
+            udp: Arc::clone(&shared.udp),
+            indexer: Arc::clone(&shared.indexer),
+            storer: Arc::clone(&shared.storer),
+            retention: Arc::clone(&shared.retention),
+        }))
+        .merge(dead_letters::router(DeadLetterState { log: stores.log.clone(), consumers: Arc::clone(consumers) }))
+        .merge(health(stores, shared))
+}
+
 /// Binds `addr` (the error names `variable`) and serves `app` there until shutdown.
 async fn listen(
     addr: SocketAddr,
@@ -74,110 +166,83 @@ async fn listen(
     Ok((bound, task))
 }
 
+/// The counters and state the tasks share with the routes.
+struct Shared {
+    ingestor: Arc<Ingestor>,
+    indexer: Arc<ConsumerStats>,
+    storer: Arc<ConsumerStats>,
+    udp: Arc<UdpCounters>,
+    disk: Arc<DiskWatch>,
+    retention: LastPass,
+}
+
 impl Stack {
     /// Opens the stores under `config.data_dir`, starts the consumers, and binds the
     /// sockets (port 0 picks a free one; see `http_addr` and `udp_addr`).
     pub async fn start(config: UpConfig) -> anyhow::Result<Stack> {
-        std::fs::create_dir_all(&config.data_dir)
-            .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
-        let log =
-            EventLog::open(&config.data_dir.join("stream"), config.stream_shards).context("opening the event log")?;
-        let writer_done = log.take_writer_done();
-        let kv = FjallKvStore::open(&config.data_dir.join("kv")).context("opening the key-value store")?;
-        let index = TantivyIndex::open(&config.data_dir.join("index")).context("opening the search index")?;
-        let clock = Arc::new(SystemClock);
+        let stores = open_stores(&config)?;
+        let writer_done = stores.log.take_writer_done();
         let ingestor = Arc::new(Ingestor::new(
-            Arc::new(log.clone()),
+            Arc::new(stores.log.clone()),
             config.write_keys.clone(),
             config.limits.clone(),
-            clock.clone(),
+            Arc::new(SystemClock),
         ));
-        let (shutdown, shutdown_signal) = watch::channel(false);
-        let indexer_stats = Arc::new(ConsumerStats::default());
-        let storer_stats = Arc::new(ConsumerStats::default());
-        let udp_counters = Arc::new(UdpCounters::default());
+        let shared = Shared {
+            ingestor,
+            indexer: Arc::default(),
+            storer: Arc::default(),
+            udp: Arc::default(),
+            disk: Arc::new(DiskWatch::new(config.data_dir.clone(), config.disk_min_free)),
+            retention: LastPass::default(),
+        };
+        let (shutdown, signal) = watch::channel(false);
+        let consumers = consumer_fns(&stores);
         let mut tasks = Vec::new();
         if config.run_consumers {
-            tasks.push(runner::spawn(
-                STREAM_INDEX,
-                log.clone(),
-                consumers::stream_index(Arc::new(index.clone())),
-                config.runner.clone(),
-                Arc::clone(&indexer_stats),
-                shutdown_signal.clone(),
-            ));
-            tasks.push(runner::spawn(
-                STREAM_STORE,
-                log.clone(),
-                consumers::stream_store(Arc::new(kv.clone()), config.kv_layout.clone()),
-                config.runner.clone(),
-                Arc::clone(&storer_stats),
-                shutdown_signal.clone(),
-            ));
+            tasks.extend(spawn_consumers(&stores, &consumers, &config, &shared, &signal));
         }
-
+        tasks.extend(spawn_upkeep(&stores, &config, &shared, &signal));
         let batch = config.pipeline.as_deref().map(|path| BatchEnv::open(path, &config.data_dir)).transpose()?;
-        let reports = batch.as_ref().map(|env| tidemark_report::BatchReports {
-            reports: Arc::new(env.pipeline.reports.clone()),
-            warehouse: Arc::new(env.warehouse.clone()),
-        });
-        let ingest_app = tidemark_beacon_ingest::router(Arc::clone(&ingestor)).merge(stats::health_router());
-        let read_app = tidemark_report::router(tidemark_report::ReportState {
-            index: Arc::new(index.clone()),
-            clock,
-            batch: reports,
-        })
-        .merge(stats::router(StatsState {
-            log: log.clone(),
-            index: index.clone(),
-            ingest: ingestor.counters(),
-            udp: Arc::clone(&udp_counters),
-            indexer: Arc::clone(&indexer_stats),
-            storer: Arc::clone(&storer_stats),
-        }));
-        let read_app = read_guard(&config).protect(read_app);
+        let ingest_app = tidemark_beacon_ingest::router(Arc::clone(&shared.ingestor)).merge(health(&stores, &shared));
+        let read_app = read_guard(&config).protect(read_app(&stores, &shared, &consumers, batch.as_ref()));
         let (http_addr, ingest_task) =
-            listen(config.http_addr, "TIDEMARK_HTTP_ADDR", ingest_app, config.serve, shutdown_signal.clone()).await?;
+            listen(config.http_addr, "TIDEMARK_HTTP_ADDR", ingest_app, config.serve, signal.clone()).await?;
         let (admin_addr, read_task) =
-            listen(config.admin_addr, "TIDEMARK_ADMIN_ADDR", read_app, config.serve, shutdown_signal.clone()).await?;
+            listen(config.admin_addr, "TIDEMARK_ADMIN_ADDR", read_app, config.serve, signal.clone()).await?;
         tasks.extend([ingest_task, read_task]);
-
         let udp_addr = match config.udp_addr {
             Some(addr) => {
-                let socket = udp::bind(addr, &udp_counters)
+                let socket = udp::bind(addr, &shared.udp)
                     .with_context(|| format!("binding UDP on {addr} (TIDEMARK_UDP_ADDR)"))?;
                 let bound = socket.local_addr()?;
-                tasks.push(tokio::spawn(udp::serve(
-                    socket,
-                    Arc::clone(&ingestor),
-                    Arc::clone(&udp_counters),
-                    shutdown_signal.clone(),
-                )));
+                let (ingestor, counters) = (Arc::clone(&shared.ingestor), Arc::clone(&shared.udp));
+                tasks.push(tokio::spawn(udp::serve(socket, ingestor, counters, signal.clone())));
                 Some(bound)
             }
             None => None,
         };
         if let Some(env) = &batch {
             let realtime = crate::schedule::Realtime {
-                kv: Arc::new(kv.clone()),
-                index: Arc::new(index.clone()),
-                layout: config.kv_layout.clone(),
+                kv: Arc::new(stores.kv.clone()),
+                index: Arc::new(stores.index.clone()),
+                layout: stores.layout.clone(),
             };
-            tasks.push(tokio::spawn(crate::schedule::run(env.clone(), realtime, shutdown_signal.clone())));
+            tasks.push(tokio::spawn(crate::schedule::run(env.clone(), realtime, signal.clone())));
         }
         tracing::info!(%http_addr, %admin_addr, udp = ?udp_addr, data_dir = %config.data_dir.display(), "tidemark is up");
         Ok(Stack {
             http_addr,
             admin_addr,
             udp_addr,
-            log,
-            kv,
-            index,
-            layout: config.kv_layout,
-            ingestor,
-            udp_counters,
-            indexer_stats,
-            storer_stats,
+            log: stores.log,
+            kv: stores.kv,
+            index: stores.index,
+            layout: stores.layout,
+            ingestor: shared.ingestor,
+            udp_counters: shared.udp,
+            indexer_stats: shared.indexer,
+            storer_stats: shared.storer,
             batch,
             shutdown,
             tasks,

@@ -1,6 +1,7 @@
 //! `GET /healthz` and `GET /v1/stats` for the local stack.
 
 use crate::consumers::{STREAM_INDEX, STREAM_STORE};
+use crate::retention::LastPass;
 use crate::udp::UdpCounters;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -22,16 +23,12 @@ pub struct StatsState {
     pub udp: Arc<UdpCounters>,
     pub indexer: Arc<ConsumerStats>,
     pub storer: Arc<ConsumerStats>,
+    pub retention: LastPass,
 }
 
-/// `/v1/stats` and `/healthz`, for the read side.
+/// `/v1/stats`, for the read side.
 pub fn router(state: StatsState) -> Router {
-    Router::new().route("/v1/stats", get(stats)).merge(health_router()).with_state(state)
-}
-
-/// `/healthz` alone, for the ingest listener (a load balancer's probe).
-pub fn health_router<S: Clone + Send + Sync + 'static>() -> Router<S> {
-    Router::new().route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
+    Router::new().route("/v1/stats", get(stats)).with_state(state)
 }
 
 fn load(counter: &AtomicU64) -> u64 {
@@ -69,13 +66,17 @@ async fn stats(State(state): State<StatsState>) -> Response {
             return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"error": error.to_string()}))).into_response()
         }
     };
-    let consumer = |stats: &ConsumerStats| {
+    let consumer = |name: &str, stats: &ConsumerStats| {
+        let parked = state.log.dead_letters(name).map(|letters| letters.len()).ok();
         json!({
             "records": load(&stats.records), "batches": load(&stats.batches), "written": load(&stats.written),
             "duplicates_absorbed": load(&stats.duplicates), "retries": load(&stats.retries),
             "dead_lettered": load(&stats.dead_lettered), "errors": load(&stats.errors),
+            "dead_letters": parked,
+            "stuck": stats.stuck().map(|(since, error)| json!({"since_ms": since, "error": error})),
         })
     };
+    let retention = state.retention.lock().unwrap_or_else(|p| p.into_inner()).clone();
     Json(json!({
         "ingest": {
             "accepted": load(&state.ingest.accepted) ,
@@ -91,8 +92,9 @@ async fn stats(State(state): State<StatsState>) -> Response {
             "receive_buffer_bytes": load(&state.udp.receive_buffer),
         },
         "stream": {"shards": shards, "group_commits": group_commits(&state.log)},
-        "index": {"documents": state.index.num_docs(), "consumer": consumer(&state.indexer)},
-        "store": {"consumer": consumer(&state.storer)},
+        "index": {"documents": state.index.num_docs(), "consumer": consumer(STREAM_INDEX, &state.indexer)},
+        "store": {"consumer": consumer(STREAM_STORE, &state.storer)},
+        "retention": retention,
     }))
     .into_response()
 }

@@ -3,6 +3,8 @@
 //! for the chart, checks that batch and real-time bars and the tidemark line are drawn,
 //! and saves a screenshot under the test's output directory.
 //!
+//! The beacon in a real page: it sends page URLs without their query string and fragment.
+//!
 //! Without chromedriver the test says so and passes, unless `TIDEMARK_REQUIRE_BROWSER`
 //! is set (CI sets it after installing the packages), when it fails.
 
@@ -58,14 +60,77 @@ fn screenshot_path() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard.png")
 }
 
+/// Whether the browser tests can run; fails when CI requires them and they cannot.
+fn browser_available() -> bool {
+    if Path::new(CHROMEDRIVER).is_file() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("TIDEMARK_REQUIRE_BROWSER").is_none(),
+        "TIDEMARK_REQUIRE_BROWSER is set but {CHROMEDRIVER} is missing (apt-get install chromium chromium-driver)"
+    );
+    eprintln!("skipped: {CHROMEDRIVER} not installed (apt-get install chromium chromium-driver)");
+    false
+}
+
+async fn browser(driver_url: &str) -> fantoccini::Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".to_owned(),
+        json!({
+            "binary": CHROMIUM,
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,1000",
+                     "--disable-background-networking", "--disable-component-update", "--no-first-run"],
+        }),
+    );
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(driver_url)
+        .await
+        .unwrap()
+}
+
+/// A shop page carrying the beacon, opened with an email in its query string and a
+/// token in its fragment: the page view that lands in the index has neither.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_beacon_sends_page_urls_without_query_or_fragment() {
+    if !browser_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let stack = crate::support::start(dir.path()).await;
+    let page = format!(
+        r#"<!doctype html><title>Shop</title>
+<script async src="http://{}/v1/beacon.js" data-write-key="{}" data-region="EU"></script>"#,
+        stack.http_addr,
+        crate::support::WRITE_KEY
+    );
+    let shop =
+        axum::Router::new().route("/checkout", axum::routing::get(move || async move { axum::response::Html(page) }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let shop_addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, shop).await });
+
+    let (_driver, driver_url) = start_driver().await;
+    let browser = browser(&driver_url).await;
+    browser.goto(&format!("http://{shop_addr}/checkout?email=jane%40example.com#token=s3cret")).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while stack.index.num_docs() == 0 {
+        assert!(std::time::Instant::now() < deadline, "no page view arrived");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    browser.close().await.unwrap();
+    let layout = &stack.layout;
+    let hour = tidemark_core::bucket::HourBucket::of(chrono::Utc::now());
+    let items = tidemark_core::merge::read_bucket(&stack.kv, layout, hour).await.unwrap();
+    let event = tidemark_core::event::Event::from_record_bytes(&items[0].value).unwrap();
+    assert_eq!(event.properties["url"], format!("http://{shop_addr}/checkout"), "{:?}", event.properties);
+    stack.shutdown().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dashboard_draws_both_sides_and_the_tidemark() {
-    if !Path::new(CHROMEDRIVER).is_file() {
-        assert!(
-            std::env::var_os("TIDEMARK_REQUIRE_BROWSER").is_none(),
-            "TIDEMARK_REQUIRE_BROWSER is set but {CHROMEDRIVER} is missing (apt-get install chromium chromium-driver)"
-        );
-        eprintln!("skipped: {CHROMEDRIVER} not installed (apt-get install chromium chromium-driver)");
+    if !browser_available() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -85,19 +150,7 @@ async fn dashboard_draws_both_sides_and_the_tidemark() {
     demo.play().await.unwrap();
 
     let (_driver, driver_url) = start_driver().await;
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".to_owned(),
-        json!({
-            "binary": CHROMIUM,
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,1000"],
-        }),
-    );
-    let browser = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&driver_url)
-        .await
-        .unwrap();
+    let browser = browser(&driver_url).await;
     browser.goto(&demo.dashboard_url()).await.unwrap();
     browser.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("body[data-ready]")).await.unwrap();
     let batch = browser.find_all(Locator::Css("#chart rect.bar.batch")).await.unwrap();
@@ -110,6 +163,10 @@ async fn dashboard_draws_both_sides_and_the_tidemark() {
     assert!(x > 0.0, "the tidemark line has a position");
     let mark = browser.find(Locator::Id("mark")).await.unwrap().text().await.unwrap();
     assert!(mark.contains("18:00"), "the tidemark card says 18:00: {mark}");
+    for consumer in ["index", "store"] {
+        let cell = browser.find(Locator::Id(&format!("dead-{consumer}"))).await.unwrap().text().await.unwrap();
+        assert_eq!(cell, "0", "the dashboard shows the {consumer} consumer's dead letters");
+    }
 
     let png = browser.screenshot().await.unwrap();
     assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");

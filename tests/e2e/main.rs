@@ -10,3 +10,4 @@ mod hostile;
 mod realtime;
 mod reports;
 mod support;
+mod upkeep;

@@ -161,6 +161,58 @@ fn cors_applies_to_the_beacon_routes_only() {
     assert_eq!(r["AdminTokens"]["Type"], "AWS::SecretsManager::Secret");
 }
 
+/// Nothing grows forever and nothing fails silently: the stream keeps a week to
+/// redrive from, the bucket expires what is staged, quarantined or overwritten, every
+/// function's logs expire, a job runs once at a time and its own failures reach the
+/// dead-letter queue, beacons are throttled and the consumers keep their concurrency.
+#[test]
+fn retention_throttling_and_failure_destinations_are_declared() {
+    let t = template();
+    let r = resources(&t);
+    let stream = &of_type(&r, "AWS::Kinesis::Stream")[0].1["Properties"];
+    assert!(stream["RetentionPeriodHours"].as_u64().unwrap() >= 168, "a week to redrive");
+    let rules = r["InterimBucket"]["Properties"]["LifecycleConfiguration"]["Rules"].as_array().unwrap().clone();
+    for prefix in ["raw/", "staged/", "quarantine/"] {
+        assert!(
+            rules.iter().any(|rule| rule["Prefix"] == prefix && rule.get("ExpirationInDays").is_some()),
+            "{prefix}"
+        );
+    }
+    assert!(rules.iter().any(|rule| rule.get("Prefix").is_none() && rule["NoncurrentVersionExpiration"].is_object()));
+    let functions: Vec<String> = of_type(&r, "AWS::Serverless::Function")
+        .iter()
+        .map(|(_, f)| f["Properties"]["FunctionName"]["Fn::Sub"].as_str().unwrap().to_owned())
+        .collect();
+    let log_groups: Vec<String> = of_type(&r, "AWS::Logs::LogGroup")
+        .iter()
+        .inspect(|(name, g)| assert_eq!(g["Properties"]["RetentionInDays"]["Ref"], "LogRetentionDays", "{name}"))
+        .map(|(_, g)| g["Properties"]["LogGroupName"]["Fn::Sub"].as_str().unwrap().to_owned())
+        .collect();
+    for function in &functions {
+        assert!(log_groups.contains(&format!("/aws/lambda/{function}")), "{function} has a log group with a retention");
+    }
+    for job in
+        ["BatchExtractFunction", "BatchLoadFunction", "RealtimeCompactFunction", "ReconcileFunction", "AnalyzeFunction"]
+    {
+        let p = &r[job]["Properties"];
+        assert_eq!(p["ReservedConcurrentExecutions"], 1, "{job}: one run at a time");
+        assert_eq!(
+            p["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0], "JobsDlq",
+            "{job}"
+        );
+        let wait = p["Environment"]["Variables"]["TIDEMARK_SQL_TIMEOUT_SECS"].as_u64().unwrap();
+        assert!(wait < p["Timeout"].as_u64().unwrap(), "{job}: the Data API wait ends before the function's timeout");
+    }
+    for consumer in ["StreamIndexFunction", "StreamStoreFunction"] {
+        assert_eq!(r[consumer]["Properties"]["ReservedConcurrentExecutions"]["Ref"], "ConsumerConcurrency");
+    }
+    let throttle = &r["HttpApi"]["Properties"]["DefaultRouteSettings"];
+    assert_eq!(
+        (throttle["ThrottlingRateLimit"]["Ref"].as_str(), throttle["ThrottlingBurstLimit"]["Ref"].as_str()),
+        (Some("BeaconRateLimit"), Some("BeaconBurstLimit"))
+    );
+}
+
 #[test]
 fn stores_are_durable_private_and_on_demand() {
     let t = template();

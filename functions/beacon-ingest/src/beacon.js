@@ -8,6 +8,8 @@
  * Events go with navigator.sendBeacon (survives page unload); where that is missing
  * or refused, the 1x1 pixel carries the same fields. Each event gets its event_id in
  * the browser, so a retried send can never count twice.
+ * Page URLs and referrers are sent without query string and fragment, which often
+ * carry personal data (emails, tokens); data-keep-query="true" keeps them.
  */
 (function (w, d) {
   "use strict";
@@ -16,6 +18,18 @@
   var origin = new URL(script.src, w.location.href).origin;
   var writeKey = script.getAttribute("data-write-key") || "";
   var region = script.getAttribute("data-region");
+  var keepQuery = script.getAttribute("data-keep-query") === "true";
+
+  /* The URL without ?query and #fragment, unless the page asked to keep them. */
+  function page(address) {
+    if (keepQuery || !address) { return address; }
+    try {
+      var u = new URL(address);
+      return u.origin + u.pathname;
+    } catch (e) {
+      return String(address).split(/[?#]/)[0];
+    }
+  }
 
   function uuid() {
     if (w.crypto && w.crypto.randomUUID) { return w.crypto.randomUUID(); }
@@ -64,9 +78,9 @@
     Object.keys(fields).forEach(function (name) { event[name] = fields[name]; });
     if (eventType === "page_view") {
       event.properties = event.properties || {};
-      event.properties.url = w.location.href;
+      event.properties.url = page(w.location.href);
       event.properties.title = d.title;
-      if (d.referrer) { event.properties.referrer = d.referrer; }
+      if (d.referrer) { event.properties.referrer = page(d.referrer); }
     }
     var url = origin + "/v1/events?wk=" + encodeURIComponent(writeKey);
     var body = JSON.stringify([event]);

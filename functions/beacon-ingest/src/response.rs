@@ -13,6 +13,7 @@ pub fn status_of(error: &IngestError) -> StatusCode {
         IngestError::TooManyEvents | IngestError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         IngestError::Malformed(_) | IngestError::Empty => StatusCode::BAD_REQUEST,
         IngestError::SlowBody { .. } => StatusCode::REQUEST_TIMEOUT,
+        IngestError::Paused(_) => StatusCode::SERVICE_UNAVAILABLE,
         IngestError::Stream(stream) if stream.is_retryable() => StatusCode::SERVICE_UNAVAILABLE,
         IngestError::Stream(_) => StatusCode::BAD_REQUEST,
     }

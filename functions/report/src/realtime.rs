@@ -132,6 +132,35 @@ mod tests {
         assert_eq!(asked.aggs["over_time"]["date_histogram"]["fixed_interval"], "1m");
     }
 
+    /// On AWS the same routes serve browsers under `/ui/`, behind the admin tokens:
+    /// `/ui` sends to `/ui/`, a page without a token to the login form, and the
+    /// dashboard's relative requests (`/ui/v1/...`) answer once the token is there.
+    #[tokio::test]
+    async fn the_browser_routes_live_under_ui_behind_the_tokens() {
+        use crate::admin::{AdminGuard, FixedTokens, Tokens};
+        let state = ReportState { index: Arc::new(CannedIndex::default()), clock: Arc::new(SystemClock), batch: None };
+        let tokens = Arc::new(FixedTokens::new(["ui-token-0123456789"])) as Tokens;
+        let app = crate::browser_router(state, AdminGuard { tokens: Some(tokens), hosts: None });
+        let status = |uri: &'static str, token: bool| {
+            let app = app.clone();
+            async move {
+                let mut request = Request::get(uri);
+                if token {
+                    request = request.header("cookie", "tidemark_admin=ui-token-0123456789");
+                }
+                let response = app.oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
+                let location = response.headers().get("location").map(|l| l.to_str().unwrap().to_owned());
+                (response.status(), location)
+            }
+        };
+        assert_eq!(status("/ui", false).await, (StatusCode::PERMANENT_REDIRECT, Some("/ui/".into())));
+        assert_eq!(status("/ui/", false).await, (StatusCode::SEE_OTHER, Some("login".into())));
+        assert_eq!(status("/ui/login", false).await.0, StatusCode::OK);
+        assert_eq!(status("/ui/v1/realtime?metric=revenue", false).await.0, StatusCode::UNAUTHORIZED);
+        assert_eq!(status("/ui/v1/realtime?metric=revenue", true).await.0, StatusCode::OK);
+        assert_eq!(status("/ui/", true).await.0, StatusCode::OK);
+    }
+
     #[tokio::test]
     async fn bad_parameters_name_the_field() {
         let index = Arc::new(CannedIndex::default());

@@ -52,6 +52,12 @@ impl DataApi {
         }
     }
 
+    /// The longest wait for one statement.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
     pub fn with_poll(mut self, poll: RetryPolicy, timeout: Duration) -> Self {
         self.poll = poll;
         self.timeout = timeout;

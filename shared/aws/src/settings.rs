@@ -119,11 +119,16 @@ pub fn interim(clients: &AwsClients) -> Result<(S3ObjectStore, String), AwsConfi
 /// `TIDEMARK_REDSHIFT_WORKGROUP`, `TIDEMARK_REDSHIFT_DATABASE` (default `tidemark`),
 /// `TIDEMARK_REDSHIFT_COPY_ROLE` (the role COPY reads the staged parts with).
 pub fn warehouse(clients: &AwsClients) -> Result<RedshiftWarehouse, AwsConfigError> {
+    // The longest wait for one statement: shorter than the function's own timeout
+    // (the template sets it per function), so a slow statement ends in an error the
+    // job reports rather than in a killed function.
+    let wait = std::time::Duration::from_secs(number("TIDEMARK_SQL_TIMEOUT_SECS", 25)?);
     let api = DataApi::new(
         clients.redshift.clone(),
         required("TIDEMARK_REDSHIFT_WORKGROUP")?,
         optional("TIDEMARK_REDSHIFT_DATABASE").unwrap_or_else(|| "tidemark".into()),
-    );
+    )
+    .with_timeout(wait);
     let (store, url) = interim(clients)?;
     let staging = S3Staging::new(store, url, required("TIDEMARK_REDSHIFT_COPY_ROLE")?);
     Ok(RedshiftWarehouse::new(api, staging, true))

@@ -58,15 +58,16 @@ impl SqlRunner for DataApi {
     }
 }
 
-/// Where staged rows wait for the commit.
+/// Where staged rows wait for the commit. Each load stages under its own `stage` id, so
+/// two loads of one table never touch each other's parts.
 #[async_trait]
 pub trait Staging: Send + Sync {
     /// Keeps one chunk: rows in the table's column order, then their `tidemark_seq`.
-    async fn put(&self, table: &TableDef, part: u64, rows: Vec<Vec<Value>>) -> Result<(), WarehouseError>;
+    async fn put(&self, table: &TableDef, stage: &str, part: u64, rows: Vec<Vec<Value>>) -> Result<(), WarehouseError>;
     /// Steps that fill the (existing, empty) stage table, run inside the commit.
-    async fn load_steps(&self, table: &TableDef) -> Result<Vec<Step>, WarehouseError>;
-    /// Forgets everything staged for `table`.
-    async fn clear(&self, table: &TableDef) -> Result<(), WarehouseError>;
+    async fn load_steps(&self, table: &TableDef, stage: &str) -> Result<Vec<Step>, WarehouseError>;
+    /// Forgets everything staged for `table` under `stage`.
+    async fn clear(&self, table: &TableDef, stage: &str) -> Result<(), WarehouseError>;
     /// A transaction's rows as the runner takes them; `tag` names them uniquely.
     async fn rows(&self, rows: Rows, tag: &str) -> Result<Step, WarehouseError>;
     /// Forgets what [`Staging::rows`] kept for `tag`, once its transaction ended.
@@ -90,8 +91,8 @@ impl S3Staging {
         Self { store, url: url.into(), copy_role_arn: copy_role_arn.into() }
     }
 
-    fn dir(table: &TableDef) -> String {
-        format!("staged/{}/", table.name)
+    fn dir(table: &TableDef, stage: &str) -> String {
+        format!("staged/{}/{stage}/", table.name)
     }
 
     fn rows_key(table: &str, tag: &str) -> String {
@@ -133,22 +134,22 @@ fn json_object<'a>(names: impl Iterator<Item = &'a str>, row: &[Value]) -> Json 
 
 #[async_trait]
 impl Staging for S3Staging {
-    async fn put(&self, table: &TableDef, part: u64, rows: Vec<Vec<Value>>) -> Result<(), WarehouseError> {
+    async fn put(&self, table: &TableDef, stage: &str, part: u64, rows: Vec<Vec<Value>>) -> Result<(), WarehouseError> {
         let mut body = Vec::with_capacity(rows.len() * 128);
         for row in &rows {
             body.extend_from_slice(json_row(table, row).to_string().as_bytes());
             body.push(b'\n');
         }
-        let key = format!("{}part-{part:06}.jsonl", Self::dir(table));
+        let key = format!("{}part-{part:06}.jsonl", Self::dir(table, stage));
         self.store.put(&key, body).await.map_err(staging_err)
     }
 
-    async fn load_steps(&self, table: &TableDef) -> Result<Vec<Step>, WarehouseError> {
-        Ok(vec![Step::Sql(self.copy(&sql::stage_name(&table.name), "", &Self::dir(table)))])
+    async fn load_steps(&self, table: &TableDef, stage: &str) -> Result<Vec<Step>, WarehouseError> {
+        Ok(vec![Step::Sql(self.copy(&sql::stage_name(&table.name), "", &Self::dir(table, stage)))])
     }
 
-    async fn clear(&self, table: &TableDef) -> Result<(), WarehouseError> {
-        for key in self.store.list(&Self::dir(table)).await.map_err(staging_err)? {
+    async fn clear(&self, table: &TableDef, stage: &str) -> Result<(), WarehouseError> {
+        for key in self.store.list(&Self::dir(table, stage)).await.map_err(staging_err)? {
             self.store.delete(&key).await.map_err(staging_err)?;
         }
         Ok(())
@@ -182,22 +183,29 @@ pub struct InlineStaging {
 
 #[async_trait]
 impl Staging for InlineStaging {
-    async fn put(&self, table: &TableDef, _part: u64, rows: Vec<Vec<Value>>) -> Result<(), WarehouseError> {
+    async fn put(
+        &self,
+        table: &TableDef,
+        stage: &str,
+        _part: u64,
+        rows: Vec<Vec<Value>>,
+    ) -> Result<(), WarehouseError> {
         let mut map = self.rows.lock().unwrap_or_else(|p| p.into_inner());
-        map.entry(table.name.clone()).or_default().extend(rows);
+        map.entry(format!("{}/{stage}", table.name)).or_default().extend(rows);
         Ok(())
     }
 
-    async fn load_steps(&self, table: &TableDef) -> Result<Vec<Step>, WarehouseError> {
+    async fn load_steps(&self, table: &TableDef, stage: &str) -> Result<Vec<Step>, WarehouseError> {
         let map = self.rows.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(rows) = map.get(&table.name).filter(|rows| !rows.is_empty()) else { return Ok(Vec::new()) };
+        let key = format!("{}/{stage}", table.name);
+        let Some(rows) = map.get(&key).filter(|rows| !rows.is_empty()) else { return Ok(Vec::new()) };
         let mut columns: Vec<(String, ColumnType)> = table.columns.iter().map(|c| (c.name.clone(), c.ty)).collect();
         columns.push((sql::SEQ.to_owned(), ColumnType::BigInt));
         Ok(vec![Step::Rows(Rows { table: sql::stage_name(&table.name), columns, rows: rows.clone() })])
     }
 
-    async fn clear(&self, table: &TableDef) -> Result<(), WarehouseError> {
-        self.rows.lock().unwrap_or_else(|p| p.into_inner()).remove(&table.name);
+    async fn clear(&self, table: &TableDef, stage: &str) -> Result<(), WarehouseError> {
+        self.rows.lock().unwrap_or_else(|p| p.into_inner()).remove(&format!("{}/{stage}", table.name));
         Ok(())
     }
 
@@ -210,9 +218,11 @@ impl Staging for InlineStaging {
     }
 }
 
-/// Per table: the next part number, the next `tidemark_seq`, rows staged.
-#[derive(Default, Clone, Copy)]
+/// Per table: the load's stage id, the next part number, the next `tidemark_seq`, rows
+/// staged.
+#[derive(Default, Clone)]
 struct StageState {
+    id: String,
     part: u64,
     seq: i64,
     rows: u64,
@@ -235,7 +245,7 @@ impl<R: SqlRunner, S: Staging> SqlWarehouse<R, S> {
     }
 
     fn state(&self, table: &str) -> StageState {
-        self.stages.lock().unwrap_or_else(|p| p.into_inner()).get(table).copied().unwrap_or_default()
+        self.stages.lock().unwrap_or_else(|p| p.into_inner()).get(table).cloned().unwrap_or_default()
     }
 
     fn set_state(&self, table: &str, state: Option<StageState>) {
@@ -264,8 +274,8 @@ impl<R: SqlRunner, S: Staging> Warehouse for SqlWarehouse<R, S> {
     }
 
     async fn begin_stage(&self, table: &TableDef) -> Result<(), WarehouseError> {
-        self.staging.clear(table).await?;
-        self.set_state(&table.name, Some(StageState::default()));
+        let id = uuid::Uuid::now_v7().to_string();
+        self.set_state(&table.name, Some(StageState { id, ..StageState::default() }));
         Ok(())
     }
 
@@ -280,7 +290,7 @@ impl<R: SqlRunner, S: Staging> Warehouse for SqlWarehouse<R, S> {
                 row
             })
             .collect();
-        self.staging.put(table, state.part, rows).await?;
+        self.staging.put(table, &state.id, state.part, rows).await?;
         state.part += 1;
         state.seq += count as i64;
         state.rows += count;
@@ -295,19 +305,20 @@ impl<R: SqlRunner, S: Staging> Warehouse for SqlWarehouse<R, S> {
             return Ok(CommitOutcome::AlreadyLoaded);
         }
         let mut work = steps(sql::create_stage(table));
-        work.extend(self.staging.load_steps(table).await?);
-        work.extend(steps(sql::apply_stage(table)));
+        let stage = self.state(&table.name).id;
+        work.extend(self.staging.load_steps(table, &stage).await?);
+        work.extend(steps(sql::apply_stage(table, &commit.load_id)));
         work.extend(steps(sql::bookkeeping(table, commit)));
         work.push(Step::Sql(sql::drop_stage(table)));
         self.runner.run(&work).await?;
         let rows = self.state(&table.name).rows;
-        self.staging.clear(table).await?;
+        self.staging.clear(table, &stage).await?;
         self.set_state(&table.name, None);
         Ok(CommitOutcome::Committed { rows })
     }
 
     async fn abort(&self, table: &TableDef) -> Result<(), WarehouseError> {
-        self.staging.clear(table).await?;
+        self.staging.clear(table, &self.state(&table.name).id).await?;
         self.set_state(&table.name, None);
         self.runner.run(&[Step::Sql(sql::drop_stage(table))]).await
     }
@@ -385,12 +396,13 @@ columns = [
         let rows: Vec<Vec<Value>> = (0..501)
             .map(|n| vec![Value::Int(n), Value::Null, Value::Float(1.5), Value::str("it's \\"), Value::Int(n)])
             .collect();
-        staging.put(&p.tables[0], 0, rows.clone()).await.unwrap();
-        let steps = staging.load_steps(&p.tables[0]).await.unwrap();
+        staging.put(&p.tables[0], "load-1", 0, rows.clone()).await.unwrap();
+        assert!(staging.load_steps(&p.tables[0], "load-2").await.unwrap().is_empty(), "another load's stage");
+        let steps = staging.load_steps(&p.tables[0], "load-1").await.unwrap();
         let [Step::Rows(staged)] = steps.as_slice() else { panic!("one step of rows: {steps:?}") };
         assert_eq!((staged.table.as_str(), staged.columns.len()), ("tidemark_stage_facts", 5));
         assert_eq!(staged.rows, rows, "values stay values, never SQL");
-        staging.clear(&p.tables[0]).await.unwrap();
-        assert!(staging.load_steps(&p.tables[0]).await.unwrap().is_empty());
+        staging.clear(&p.tables[0], "load-1").await.unwrap();
+        assert!(staging.load_steps(&p.tables[0], "load-1").await.unwrap().is_empty());
     }
 }

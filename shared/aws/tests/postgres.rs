@@ -37,6 +37,11 @@ async fn execute_is_all_or_nothing() {
 }
 
 #[tokio::test]
+async fn a_load_committed_meanwhile_changes_nothing() {
+    contract::warehouse::a_load_committed_meanwhile_changes_nothing(&warehouse("tm_wh_race").await).await;
+}
+
+#[tokio::test]
 async fn hostile_text_is_staged_and_bound_byte_for_byte() {
     contract::warehouse::hostile_text_is_staged_and_bound_byte_for_byte(&warehouse("tm_wh_hostile").await).await;
 }

@@ -172,10 +172,13 @@ async fn a_redshift_load_stages_in_s3_and_commits_in_one_batch() {
     let batch = mock!(Client::batch_execute_statement)
         .match_requests(|r| {
             let sqls = r.sqls();
+            // Each load stages under its own prefix: staged/<table>/<load's stage id>/.
             sqls.iter().any(|s| {
-                s == "COPY tidemark_stage_facts FROM 's3://tidemark-interim/interim/staged/facts/' \
-                      IAM_ROLE 'arn:aws:iam::123456789012:role/tidemark-copy' FORMAT AS JSON 'auto' \
-                      TIMEFORMAT 'auto' DATEFORMAT 'auto'"
+                s.starts_with("COPY tidemark_stage_facts FROM 's3://tidemark-interim/interim/staged/facts/")
+                    && s.ends_with(
+                        "/' IAM_ROLE 'arn:aws:iam::123456789012:role/tidemark-copy' FORMAT AS JSON 'auto' \
+                         TIMEFORMAT 'auto' DATEFORMAT 'auto'",
+                    )
             }) && sqls.first().is_some_and(|s| s.starts_with("DROP TABLE IF EXISTS tidemark_stage_facts"))
                 && sqls.last().is_some_and(|s| s == "DROP TABLE IF EXISTS tidemark_stage_facts")
                 && sqls.iter().any(|s| s.starts_with("INSERT INTO tidemark_watermarks"))
@@ -206,7 +209,9 @@ columns = [{ name = "id", type = "bigint" }, { name = "note", type = "varchar" }
     wh.stage(table, vec![vec![Value::Int(1), Value::str("c")]]).await.unwrap();
     let parts = uploaded.lock().unwrap().clone();
     assert_eq!(parts.len(), 2);
-    assert_eq!(parts[0].0, "interim/staged/facts/part-000000.jsonl");
+    let (prefix, file) = parts[0].0.rsplit_once('/').unwrap();
+    assert!(prefix.starts_with("interim/staged/facts/") && prefix.len() > "interim/staged/facts/".len(), "{prefix}");
+    assert_eq!((file, parts[1].0.rsplit_once('/').unwrap().0), ("part-000000.jsonl", prefix), "one prefix per load");
     assert_eq!(parts[1].1, "{\"id\":1,\"note\":\"c\",\"tidemark_seq\":2}\n", "sequence numbers run across parts");
 
     let commit = LoadCommit {

@@ -101,6 +101,10 @@ pub enum IngestError {
     Malformed(String),
     #[error("no events in the request")]
     Empty,
+    /// Ingest is paused (the disk is nearly full): nothing is taken that a store could
+    /// then fail to keep. 503, retry later.
+    #[error("ingest is paused: {0}")]
+    Paused(String),
     /// The client did not send its whole body in time: the connection is freed.
     #[error("the request body did not arrive within {seconds} s")]
     SlowBody { seconds: u64 },
@@ -247,6 +251,8 @@ pub struct Ingestor {
     stream: Arc<dyn EventStream>,
     /// Swapped whole when the keys are re-read (a rotation, a revocation).
     write_keys: RwLock<Arc<WriteKeys>>,
+    /// Why ingest is paused, when it is (see [`Ingestor::pause`]).
+    paused: RwLock<Option<String>>,
     limits: ValidationLimits,
     clock: Arc<dyn Clock>,
     counters: Arc<IngestCounters>,
@@ -259,7 +265,29 @@ impl Ingestor {
         limits: ValidationLimits,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        Self { stream, write_keys: RwLock::new(Arc::new(write_keys)), limits, clock, counters: Arc::default() }
+        Self {
+            stream,
+            write_keys: RwLock::new(Arc::new(write_keys)),
+            paused: RwLock::new(None),
+            limits,
+            clock,
+            counters: Arc::default(),
+        }
+    }
+
+    /// Refuses every event with `reason` until [`Ingestor::resume`]: taken before a
+    /// store fails (a disk at its high-water mark), so nothing accepted is then lost.
+    pub fn pause(&self, reason: String) {
+        *self.paused.write().unwrap_or_else(|p| p.into_inner()) = Some(reason);
+    }
+
+    pub fn resume(&self) {
+        *self.paused.write().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// Why ingest is paused, when it is.
+    pub fn paused(&self) -> Option<String> {
+        self.paused.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Replaces the write keys: requests from now on are checked against the new set.
@@ -322,6 +350,9 @@ impl Ingestor {
     ) -> Result<IngestReport, IngestError> {
         if events.len() > MAX_BATCH_EVENTS {
             return Err(IngestError::TooManyEvents);
+        }
+        if let Some(reason) = self.paused() {
+            return Err(IngestError::Paused(reason));
         }
         let received_at = self.clock.now();
         let mut results: Vec<Option<EventResult>> = Vec::with_capacity(events.len());
@@ -446,6 +477,20 @@ mod tests {
         assert!(WriteKeys::parse("no-equals-sign").is_err());
         assert!(WriteKeys::parse("long-enough-key=Web Site").is_err(), "source names are plain");
         assert!(WriteKeys::parse("long-enough-key=").is_err());
+    }
+
+    #[test]
+    fn a_paused_ingestor_refuses_until_resumed() {
+        let stream = Arc::new(MemoryStream::default());
+        let service = ingestor(Arc::clone(&stream));
+        service.pause("disk nearly full".into());
+        let body = br#"{"event_type": "click", "anonymous_id": "a"}"#;
+        let refused = futures::executor::block_on(service.ingest_batch("web", parse_batch(body).unwrap()));
+        assert!(matches!(refused, Err(IngestError::Paused(reason)) if reason == "disk nearly full"));
+        service.resume();
+        let report = futures::executor::block_on(service.ingest_batch("web", parse_batch(body).unwrap())).unwrap();
+        assert_eq!(report.accepted, 1);
+        assert_eq!(stream.0.lock().unwrap().len(), 1, "nothing was taken while paused");
     }
 
     #[test]

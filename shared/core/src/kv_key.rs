@@ -88,6 +88,18 @@ impl KvLayout {
         KvItem { key: self.key_for(event), value: event.to_record_bytes() }
     }
 
+    /// The hour bucket of an event partition key (`None` for a marker partition).
+    pub fn bucket_of(&self, pk: &str) -> Option<HourBucket> {
+        let rest = pk.strip_prefix(&self.stream)?.strip_prefix('#')?;
+        rest.split('#').next()?.parse().ok()
+    }
+
+    /// The partition key a marker's value points at.
+    pub fn marker_target(value: &[u8]) -> Option<&str> {
+        let text = std::str::from_utf8(value).ok()?;
+        text.split('\n').next()
+    }
+
     /// Every partition that holds part of `bucket`.
     pub fn partitions(&self, bucket: HourBucket) -> Vec<String> {
         (0..self.write_shards).map(|shard| self.partition_key(bucket, shard)).collect()

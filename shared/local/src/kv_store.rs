@@ -4,11 +4,13 @@
 //! partition query is a prefix scan. Puts are put-if-absent under one lock (the
 //! DynamoDB conditional put), then made durable before the answer.
 
+use chrono::{DateTime, Utc};
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use tidemark_core::kv_key::{KvItem, KvKey};
+use tidemark_core::bucket::HourBucket;
+use tidemark_core::kv_key::{KvItem, KvKey, KvLayout};
 use tidemark_core::ports::kv::{KvError, KvStore, PutItemOutcome};
 
 #[derive(Clone)]
@@ -63,6 +65,40 @@ impl FjallKvStore {
             inner.db.persist(PersistMode::SyncAll).map_err(storage)?;
         }
         Ok(outcomes)
+    }
+
+    /// Retention: removes the events of hour buckets that ended before `before`, and
+    /// their markers; returns how many items went. Removed in chunks, each durable.
+    pub fn expire(&self, layout: &KvLayout, before: DateTime<Utc>) -> Result<u64, KvError> {
+        let inner = &self.inner;
+        let _guard = inner.write_lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let cutoff = HourBucket::of(before);
+        // Event partitions sort by hour (fixed-width buckets): the old ones are a range.
+        let first = format!("{}#", layout.stream).into_bytes();
+        let end = format!("{}#{cutoff}", layout.stream).into_bytes();
+        let mut doomed = Vec::new();
+        for guard in inner.items.range(first..end) {
+            doomed.push(guard.key().map_err(storage)?.to_vec());
+        }
+        // Markers point at their event's partition.
+        let old = |pk: &str| layout.bucket_of(pk).is_some_and(|bucket| bucket < cutoff);
+        for guard in inner.items.prefix(format!("{}#id#", layout.stream)) {
+            let (key, value) = guard.into_inner().map_err(storage)?;
+            if KvLayout::marker_target(&value).is_some_and(old) {
+                doomed.push(key.to_vec());
+            }
+        }
+        for chunk in doomed.chunks(10_000) {
+            let mut batch = inner.db.batch();
+            for key in chunk {
+                batch.remove(&inner.items, key.clone());
+            }
+            batch.commit().map_err(storage)?;
+        }
+        if !doomed.is_empty() {
+            inner.db.persist(PersistMode::SyncAll).map_err(storage)?;
+        }
+        Ok(doomed.len() as u64)
     }
 
     fn get_blocking(&self, keys: &[KvKey]) -> Result<Vec<Option<Vec<u8>>>, KvError> {

@@ -132,6 +132,12 @@ async fn warehouse_execute_is_all_or_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warehouse_a_load_committed_meanwhile_changes_nothing() {
+    let wh = DuckWarehouse::in_memory().unwrap();
+    contract::warehouse::a_load_committed_meanwhile_changes_nothing(&wh).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn warehouse_hostile_text_is_staged_and_bound_byte_for_byte() {
     let wh = DuckWarehouse::in_memory().unwrap();
     contract::warehouse::hostile_text_is_staged_and_bound_byte_for_byte(&wh).await;

@@ -81,18 +81,28 @@ pub fn loaded_runs(table: &str) -> Query {
     )
 }
 
+/// `NOT EXISTS` a load record of `load_id`: the already-loaded check, made inside the
+/// committing transaction, in every statement that changes the table. A load committed
+/// meanwhile by another run (the check before the transaction passed for both) then
+/// changes nothing the second time.
+fn not_loaded(load_id: &str) -> String {
+    format!("NOT EXISTS (SELECT 1 FROM {LOADS} WHERE load_id = {})", name_literal(load_id))
+}
+
 /// The statements that move staged rows into the table, by load mode. Run inside the
-/// load's transaction.
-pub fn apply_stage(t: &TableDef) -> Vec<String> {
+/// load's transaction; each does nothing when `load_id` is already recorded.
+pub fn apply_stage(t: &TableDef, load_id: &str) -> Vec<String> {
     let stage = stage_name(&t.name);
     let table = ident(&t.name);
+    let fresh = not_loaded(load_id);
     let cols = t.columns.iter().map(|c| ident(&c.name)).collect::<Vec<_>>().join(", ");
-    let insert_all = format!("INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage}");
+    let insert_all = format!("INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} WHERE {fresh}");
     // The last staged row per key wins, as when the same order arrives twice in one load.
     let insert_latest = |key: &[String]| {
         format!(
             "INSERT INTO {table} ({cols}) SELECT {cols} FROM (SELECT {cols}, ROW_NUMBER() OVER \
-             (PARTITION BY {key} ORDER BY {SEQ} DESC) AS tidemark_rn FROM {stage}) latest WHERE tidemark_rn = 1",
+             (PARTITION BY {key} ORDER BY {SEQ} DESC) AS tidemark_rn FROM {stage}) latest WHERE tidemark_rn = 1 \
+             AND {fresh}",
             key = idents(key)
         )
     };
@@ -106,19 +116,19 @@ pub fn apply_stage(t: &TableDef) -> Vec<String> {
                 .map(|k| format!("{table}.{k} = {stage}.{k}", k = ident(k)))
                 .collect::<Vec<_>>()
                 .join(" AND ");
-            vec![format!("DELETE FROM {table} USING {stage} WHERE {on}"), insert]
+            vec![format!("DELETE FROM {table} USING {stage} WHERE {on} AND {fresh}"), insert]
         }
         (LoadMode::Overwrite, Some(period), Some(et)) => {
             let (unit, et) = (period.sql_unit(), ident(et));
             vec![
                 format!(
                     "DELETE FROM {table} WHERE DATE_TRUNC('{unit}', {et}) IN \
-                     (SELECT DISTINCT DATE_TRUNC('{unit}', {et}) FROM {stage})"
+                     (SELECT DISTINCT DATE_TRUNC('{unit}', {et}) FROM {stage}) AND {fresh}"
                 ),
                 insert,
             ]
         }
-        (LoadMode::Overwrite, _, _) => vec![format!("DELETE FROM {table}"), insert],
+        (LoadMode::Overwrite, _, _) => vec![format!("DELETE FROM {table} WHERE {fresh}"), insert],
     }
 }
 
@@ -153,13 +163,13 @@ pub fn record_load(
     bad: u64,
     at: DateTime<Utc>,
 ) -> String {
+    let (id, run) = (name_literal(load_id), name_literal(run_id));
     format!(
         "INSERT INTO {LOADS} (load_id, table_name, source, extract_run_id, rows_loaded, rows_quarantined, loaded_at) \
-         VALUES ({}, {}, {}, {}, {rows}, {bad}, {})",
-        name_literal(load_id),
+         SELECT {id}, {}, {}, {run}, {rows}, {bad}, {} WHERE NOT EXISTS \
+         (SELECT 1 FROM {LOADS} WHERE load_id = {id} AND extract_run_id = {run})",
         name_literal(table),
         name_literal(source),
-        name_literal(run_id),
         timestamp(at)
     )
 }
@@ -182,7 +192,8 @@ pub fn set_watermark(
             "INSERT INTO {WATERMARKS} (source, table_name, high_water, load_id, rows_loaded, rows_quarantined, loaded_at) \
              SELECT {s}, {t}, CASE WHEN MAX(high_water) IS NULL THEN {new} WHEN {new} IS NULL THEN MAX(high_water) \
              WHEN {new} > MAX(high_water) THEN {new} ELSE MAX(high_water) END, {id}, {rows}, {bad}, {} \
-             FROM {WATERMARKS} WHERE source = {s} AND table_name = {t}",
+             FROM {WATERMARKS} WHERE source = {s} AND table_name = {t} HAVING NOT EXISTS \
+             (SELECT 1 FROM {WATERMARKS} WHERE source = {s} AND table_name = {t} AND load_id = {id})",
             timestamp(at)
         ),
         format!("DELETE FROM {WATERMARKS} WHERE source = {s} AND table_name = {t} AND load_id <> {id}"),
@@ -270,10 +281,10 @@ columns = [
             create_table(t),
             r#"CREATE TABLE IF NOT EXISTS "orders" ("order_id" BIGINT NOT NULL, "ordered_at" TIMESTAMP, "amount" DECIMAL(12,2), PRIMARY KEY ("order_id"))"#
         );
-        let stmts = apply_stage(t);
+        let stmts = apply_stage(t, "orders:r1..r1");
         assert_eq!(
             stmts[0],
-            r#"DELETE FROM "orders" USING tidemark_stage_orders WHERE "orders"."order_id" = tidemark_stage_orders."order_id""#
+            r#"DELETE FROM "orders" USING tidemark_stage_orders WHERE "orders"."order_id" = tidemark_stage_orders."order_id" AND NOT EXISTS (SELECT 1 FROM tidemark_loads WHERE load_id = 'orders:r1..r1')"#
         );
         assert!(stmts[1].contains(r#"ROW_NUMBER() OVER (PARTITION BY "order_id" ORDER BY tidemark_seq DESC)"#));
         assert_eq!(

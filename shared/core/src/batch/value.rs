@@ -207,10 +207,14 @@ impl ColumnType {
                 }
                 Ok(Value::Float(rounded))
             }
-            ColumnType::Varchar => Ok(match v {
-                Value::Str(_) => v.clone(),
-                other => Value::str(other.to_string()),
-            }),
+            ColumnType::Varchar => {
+                let text = match v {
+                    Value::Str(_) => v.clone(),
+                    other => Value::str(other.to_string()),
+                };
+                check_varchar(&text)?;
+                Ok(text)
+            }
             ColumnType::Boolean => match v {
                 Value::Bool(_) => Ok(v.clone()),
                 Value::Int(0) => Ok(Value::Bool(false)),
@@ -244,6 +248,23 @@ impl ColumnType {
     pub fn name(&self) -> String {
         self.sql().to_ascii_lowercase().replace("(65535)", "")
     }
+}
+
+/// The longest text a `varchar` column holds, in bytes: Redshift's `VARCHAR(65535)`
+/// counts bytes of UTF-8, not characters.
+pub const MAX_VARCHAR_BYTES: usize = 65_535;
+
+/// A text cell fits every warehouse: at most [`MAX_VARCHAR_BYTES`], and no NUL, which
+/// PostgreSQL and Redshift text cannot hold.
+fn check_varchar(v: &Value) -> Result<(), String> {
+    let Value::Str(text) = v else { return Ok(()) };
+    if text.len() > MAX_VARCHAR_BYTES {
+        return Err(format!("{} bytes of text do not fit varchar ({MAX_VARCHAR_BYTES} bytes at most)", text.len()));
+    }
+    if text.contains('\0') {
+        return Err("text holds a NUL character, which no warehouse keeps".into());
+    }
+    Ok(())
 }
 
 /// An epoch number as a time, by its digits as the sources write them: 13 digits are
@@ -355,6 +376,15 @@ pub fn parse_timestamp<Tz: TimeZone>(s: &str, naive_zone: &Tz) -> Option<DateTim
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_that_fits_no_warehouse_is_refused() {
+        let fits = "é".repeat(MAX_VARCHAR_BYTES / 2);
+        assert!(ColumnType::Varchar.cast(&Value::str(fits.as_str())).is_ok());
+        let over = format!("{fits}é");
+        assert!(ColumnType::Varchar.cast(&Value::str(over)).unwrap_err().contains("do not fit varchar"));
+        assert!(ColumnType::Varchar.cast(&Value::str("a\0b")).unwrap_err().contains("NUL"));
+    }
 
     #[test]
     fn epoch_numbers_are_seconds_or_thirteen_digit_milliseconds() {

@@ -110,6 +110,35 @@ pub async fn staged_loads_are_atomic_and_idempotent(wh: &dyn Warehouse) {
     assert_eq!(facts(wh).await[1], fact(2, t(23, 10), 6.0, "b2"));
 }
 
+/// The already-loaded check holds inside the committing transaction: a second commit
+/// of a load id that got past the check before the first committed (two runs racing)
+/// changes neither the table, nor the load records, nor the watermark.
+pub async fn a_load_committed_meanwhile_changes_nothing(wh: &dyn Warehouse) {
+    let p = Pipeline::parse(PIPE).expect("contract pipeline");
+    let table = &p.tables[0];
+    wh.ensure_tables(&p.tables).await.expect("ddl");
+    wh.begin_stage(table).await.expect("stage");
+    wh.stage(table, vec![fact(1, t(24, 9), 19.99, "a")]).await.expect("stage");
+    let first = commit("facts:r1..r1", "r1", 1, t(24, 9));
+    wh.commit(table, &first).await.expect("commit");
+    let loads = Query::new("SELECT COUNT(*) FROM tidemark_loads");
+    let before = (facts(wh).await, wh.query(&loads).await.expect("loads").rows, wh.watermarks().await.expect("marks"));
+
+    // The racing run's commit, as its transaction runs it: its own stage, same load id.
+    let mut racing = crate::ports::warehouse::steps(crate::batch::sql::create_stage(table));
+    let mut columns: Vec<(String, ColumnType)> = table.columns.iter().map(|c| (c.name.clone(), c.ty)).collect();
+    columns.push((crate::batch::sql::SEQ.to_owned(), ColumnType::BigInt));
+    let mut row = fact(1, t(24, 11), 99.0, "racing");
+    row.push(Value::Int(0));
+    racing.push(Step::Rows(Rows { table: crate::batch::sql::stage_name(&table.name), columns, rows: vec![row] }));
+    racing.extend(steps(crate::batch::sql::apply_stage(table, &first.load_id)));
+    racing.extend(steps(crate::batch::sql::bookkeeping(table, &commit("facts:r1..r1", "r1", 1, t(24, 11)))));
+    racing.push(Step::Sql(crate::batch::sql::drop_stage(table)));
+    wh.execute(racing).await.expect("the racing commit runs");
+    let after = (facts(wh).await, wh.query(&loads).await.expect("loads").rows, wh.watermarks().await.expect("marks"));
+    assert_eq!(after, before, "the second commit of one load changed nothing");
+}
+
 /// Overwrite by period replaces only the days present in the staged rows.
 pub async fn overwrite_replaces_only_staged_periods(wh: &dyn Warehouse) {
     let p = Pipeline::parse(PIPE).expect("contract pipeline");

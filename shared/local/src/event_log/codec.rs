@@ -64,9 +64,16 @@ pub fn dead_letter_key(consumer: &str, shard: usize, seq: u64) -> Vec<u8> {
     key
 }
 
-pub fn encode_dead_letter(reason: &str, data: &[u8]) -> Vec<u8> {
+/// First byte of a dead letter that carries its parking time: `[1][parked millis:
+/// i64 BE][reason length: u32 BE][reason][data]`. Older letters start with the reason
+/// length, whose first byte is 0 for any reason under 16 MiB.
+const DEAD_LETTER_V1: u8 = 1;
+
+pub fn encode_dead_letter(parked_millis: i64, reason: &str, data: &[u8]) -> Vec<u8> {
     let reason_bytes = reason.as_bytes();
-    let mut value = Vec::with_capacity(4 + reason_bytes.len() + data.len());
+    let mut value = Vec::with_capacity(13 + reason_bytes.len() + data.len());
+    value.push(DEAD_LETTER_V1);
+    value.extend_from_slice(&parked_millis.to_be_bytes());
     value.extend_from_slice(&(reason_bytes.len() as u32).to_be_bytes());
     value.extend_from_slice(reason_bytes);
     value.extend_from_slice(data);
@@ -78,6 +85,13 @@ pub fn decode_dead_letter(consumer: &str, key: &[u8], value: &[u8]) -> Result<De
     let position = key.get(consumer.len() + 1..).ok_or_else(|| corrupt("dead-letter key too short"))?;
     let (shard, seq_bytes) = split_array::<4>(position).ok_or_else(|| corrupt("dead-letter key too short"))?;
     let (seq, _) = split_array::<8>(seq_bytes).ok_or_else(|| corrupt("dead-letter key too short"))?;
+    let (parked_at, value) = match value.split_first() {
+        Some((&DEAD_LETTER_V1, rest)) => {
+            let (millis, rest) = split_array::<8>(rest).ok_or_else(|| corrupt("dead-letter value too short"))?;
+            (Utc.timestamp_millis_opt(i64::from_be_bytes(millis)).single(), rest)
+        }
+        _ => (None, value),
+    };
     let (reason_len, rest) = split_array::<4>(value).ok_or_else(|| corrupt("dead-letter value too short"))?;
     let reason_len = u32::from_be_bytes(reason_len) as usize;
     if rest.len() < reason_len {
@@ -90,6 +104,7 @@ pub fn decode_dead_letter(consumer: &str, key: &[u8], value: &[u8]) -> Result<De
         seq: u64::from_be_bytes(seq),
         reason: String::from_utf8_lossy(reason).into_owned(),
         data: data.to_vec(),
+        parked_at,
     })
 }
 

@@ -11,6 +11,8 @@
 
 mod codec;
 mod commits;
+mod dead_letters;
+mod retention;
 mod writer;
 
 pub use commits::CommitStats;
@@ -122,6 +124,8 @@ pub struct DeadLetter {
     pub seq: u64,
     pub reason: String,
     pub data: Vec<u8>,
+    /// When it was parked (unknown for letters parked before the time was kept).
+    pub parked_at: Option<DateTime<Utc>>,
 }
 
 struct Shared {
@@ -183,6 +187,12 @@ impl EventLog {
     /// Wait on it before reopening the same directory. Given out once.
     pub fn take_writer_done(&self) -> Option<oneshot::Receiver<()>> {
         self.writer_done.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take()
+    }
+
+    /// Whether the writer thread still takes puts (it stops only when the storage fails
+    /// for good, or after every clone is dropped).
+    pub fn writer_running(&self) -> bool {
+        !self.requests.is_closed()
     }
 
     /// Group commits since the log was opened: how many, how big, how long.
@@ -258,23 +268,6 @@ impl EventLog {
         self.shared.checkpoints.remove(codec::checkpoint_key(consumer, shard))?;
         self.shared.db.persist(PersistMode::SyncAll)?;
         Ok(())
-    }
-
-    /// Parks a record that `consumer` could not process, with the reason, durably.
-    pub fn park(&self, consumer: &str, shard: usize, seq: u64, data: &[u8], reason: &str) -> Result<(), LogError> {
-        let key = codec::dead_letter_key(consumer, shard, seq);
-        self.shared.dead_letters.insert(key, codec::encode_dead_letter(reason, data))?;
-        self.shared.db.persist(PersistMode::SyncAll)?;
-        Ok(())
-    }
-
-    pub fn dead_letters(&self, consumer: &str) -> Result<Vec<DeadLetter>, LogError> {
-        let mut parked = Vec::new();
-        for guard in self.shared.dead_letters.prefix(codec::dead_letter_prefix(consumer)) {
-            let (key, value) = guard.into_inner()?;
-            parked.push(codec::decode_dead_letter(consumer, &key, &value)?);
-        }
-        Ok(parked)
     }
 
     /// Waits until something is appended or `timeout` passes.

@@ -100,7 +100,58 @@ async fn dead_letters_keep_reason_and_bytes() {
     assert_eq!(parked.len(), 1);
     assert_eq!(parked[0].reason, "record is not an event");
     assert_eq!(parked[0].data, vec![0xff, 0x00, 0x01]);
+    assert!(parked[0].parked_at.is_some_and(|at| (chrono::Utc::now() - at).num_seconds() < 60));
     assert!(log.dead_letters("store").unwrap().is_empty());
+    assert_eq!(log.dead_letter("index", record.shard, record.seq).unwrap(), Some(parked[0].clone()));
+    log.unpark("index", record.shard, record.seq).unwrap();
+    assert!(log.dead_letters("index").unwrap().is_empty());
+}
+
+/// A letter parked before parking times were kept still reads, and expires first.
+#[tokio::test]
+async fn dead_letters_expire_by_age() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = EventLog::open(dir.path(), 1).unwrap();
+    let mut legacy = (6u32).to_be_bytes().to_vec();
+    legacy.extend_from_slice(b"reason");
+    legacy.extend_from_slice(b"data");
+    log.shared.dead_letters.insert(codec::dead_letter_key("index", 0, 1), legacy).unwrap();
+    log.park("index", 0, 2, b"new", "fresh").unwrap();
+    let letters = log.dead_letters("index").unwrap();
+    assert_eq!((letters[0].reason.as_str(), letters[0].parked_at), ("reason", None));
+    let an_hour_ago = chrono::Utc::now() - chrono::Duration::hours(1);
+    assert_eq!(log.expire_dead_letters("index", an_hour_ago).unwrap(), 1);
+    assert_eq!(log.dead_letters("index").unwrap().len(), 1, "the fresh one stays");
+    assert_eq!(log.expire_dead_letters("index", chrono::Utc::now() + chrono::Duration::seconds(1)).unwrap(), 1);
+}
+
+/// The log shrinks below the lowest checkpoint once records are old enough; what a
+/// consumer has not finished, and the newest record of a shard, stay.
+#[tokio::test]
+async fn trim_keeps_what_any_consumer_still_needs() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let log = EventLog::open(dir.path(), 1).unwrap();
+        log.put_records(records("a", 10)).await.unwrap();
+        let later = chrono::Utc::now() + chrono::Duration::seconds(1);
+        assert_eq!(log.trim(&["index", "store"], later).unwrap(), 0, "no consumer has started");
+        log.commit_checkpoint("index", 0, 7).unwrap();
+        log.commit_checkpoint("store", 0, 4).unwrap();
+        assert_eq!(
+            log.trim(&["index", "store"], chrono::Utc::now() - chrono::Duration::hours(1)).unwrap(),
+            0,
+            "too young"
+        );
+        assert_eq!(log.trim(&["index", "store"], later).unwrap(), 5, "up to store's checkpoint");
+        assert_eq!(log.read(0, None, usize::MAX).unwrap().first().map(|r| r.seq), Some(5));
+        log.commit_checkpoint("store", 0, 9).unwrap();
+        log.commit_checkpoint("index", 0, 9).unwrap();
+        assert_eq!(log.trim(&["index", "store"], later).unwrap(), 4, "all but the newest");
+    }
+    let log = EventLog::open(dir.path(), 1).unwrap();
+    assert_eq!(log.head(0), Some(9), "the sequence carries on after a reopen");
+    log.put_records(records("b", 1)).await.unwrap();
+    assert_eq!(log.head(0), Some(10));
 }
 
 #[test]

@@ -50,6 +50,31 @@ impl TantivyIndex {
         Ok(Self { inner: Arc::new(Inner { schema, writer: Mutex::new(writer), reader }) })
     }
 
+    /// Deletes every event that happened before `before` (retention); returns how
+    /// many documents went.
+    pub async fn expire(&self, before: chrono::DateTime<chrono::Utc>) -> Result<u64, SearchError> {
+        let index = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let older = tidemark_core::search::Query::Range {
+                field: "occurred_at".into(),
+                gte: None,
+                gt: None,
+                lte: None,
+                lt: Some(before.timestamp_millis() as f64),
+            };
+            let query = translate::query(&index.inner.schema, &older)?;
+            let before_count = index.num_docs();
+            let mut writer = index.inner.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            writer.delete_query(query).map_err(unavailable)?;
+            writer.commit().map_err(unavailable)?;
+            drop(writer);
+            index.inner.reader.reload().map_err(unavailable)?;
+            Ok(before_count.saturating_sub(index.num_docs()))
+        })
+        .await
+        .map_err(unavailable)?
+    }
+
     /// Documents visible to searches.
     pub fn num_docs(&self) -> u64 {
         self.inner.reader.searcher().num_docs()

@@ -164,21 +164,23 @@ impl Warehouse for DuckWarehouse {
 
     async fn commit(&self, table: &TableDef, commit: &LoadCommit) -> Result<CommitOutcome, WarehouseError> {
         let check = sql::already_loaded(&commit.load_id);
-        let apply = sql::apply_stage(table);
+        let apply = sql::apply_stage(table, &commit.load_id);
         let book = sql::bookkeeping(table, commit);
-        let drop = sql::drop_stage(table);
+        let drop_stage = sql::drop_stage(table);
         let staged_count = format!("SELECT COUNT(*) FROM {}", sql::stage_name(&table.name));
         self.blocking(move |i| {
-            let done = query(&i.conn, &check)?;
-            if matches!(done.rows.first().and_then(|r| r.first()), Some(Value::Int(n)) if *n > 0) {
-                exec(&i.conn, &drop)?;
-                return Ok(CommitOutcome::AlreadyLoaded);
-            }
             let staged = match query(&i.conn, &Query::new(staged_count))?.rows.first().and_then(|r| r.first()) {
                 Some(Value::Int(n)) => *n as u64,
                 _ => 0,
             };
             let tx = i.conn.transaction().map_err(|e| err("begin", e))?;
+            // The already-loaded check inside the committing transaction.
+            let done = query(&tx, &check)?;
+            if matches!(done.rows.first().and_then(|r| r.first()), Some(Value::Int(n)) if *n > 0) {
+                tx.rollback().map_err(|e| err("rollback", e))?;
+                exec(&i.conn, &drop_stage)?;
+                return Ok(CommitOutcome::AlreadyLoaded);
+            }
             for s in apply.iter().chain(book.iter()) {
                 let started = std::time::Instant::now();
                 tx.execute_batch(s).map_err(|e| err(s, e))?;
@@ -187,7 +189,7 @@ impl Warehouse for DuckWarehouse {
             let started = std::time::Instant::now();
             tx.commit().map_err(|e| err("commit", e))?;
             log_slow("COMMIT", started);
-            exec(&i.conn, &drop)?;
+            exec(&i.conn, &drop_stage)?;
             Ok(CommitOutcome::Committed { rows: staged })
         })
         .await
