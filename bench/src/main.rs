@@ -15,6 +15,7 @@ mod hostile;
 mod load;
 mod machine;
 mod report;
+mod udp;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -87,6 +88,15 @@ enum Command {
         #[arg(long, default_value_t = 4)]
         rounds: usize,
     },
+    /// UDP ingest at paced rates: what arrives, what the kernel drops, what is shed.
+    Udp {
+        /// Datagrams per second, one measurement per value.
+        #[arg(long, value_delimiter = ',', default_values_t = [5_000, 10_000, 20_000, 40_000, 80_000])]
+        rates: Vec<u64>,
+        /// Events per rate (each sent twice).
+        #[arg(long, default_value_t = 20_000)]
+        events: usize,
+    },
     /// Merged report latency over a large warehouse and index.
     Report {
         /// Order rows in the warehouse.
@@ -114,6 +124,7 @@ fn main() -> anyhow::Result<()> {
         Command::Batch { rows, postgres } => batch::run(rows, postgres),
         Command::Report { rows, events, iterations } => report::run(rows, events, iterations),
         Command::Hostile { clients, rounds } => hostile::run(clients, rounds),
+        Command::Udp { rates, events } => udp::run(rates, events),
     }
 }
 

@@ -52,6 +52,14 @@ pub struct UdpCounters {
 }
 
 impl UdpCounters {
+    /// Datagrams dealt with one way or another: stored, refused, failed or shed.
+    pub fn handled(&self) -> u64 {
+        [&self.accepted, &self.rejected, &self.unauthorized, &self.failed, &self.shed]
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .sum()
+    }
+
     /// Datagrams the kernel dropped on this socket since it was opened (its buffer was
     /// full): the `drops` column of `/proc/net/udp` and `/proc/net/udp6`.
     pub fn kernel_drops(&self) -> Option<u64> {

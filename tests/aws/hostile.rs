@@ -24,31 +24,6 @@ use tidemark_sources::Connectors;
 const PG: &str = "postgres://postgres@127.0.0.1:5432/test";
 const SCHEMA: &str = "tm_hostile";
 
-const PIPELINE: &str = r#"
-[[source]]
-name = "orders"
-kind = "csv"
-path = "orders.csv"
-
-[[table]]
-name       = "orders"
-source     = "orders"
-key        = ["order_id"]
-event_time = "ordered_at"
-load       = "merge"
-columns = [
-  { name = "order_id",   type = "varchar" },
-  { name = "region",     type = "varchar" },
-  { name = "amount_eur", type = "decimal(12,2)" },
-  { name = "ordered_at", type = "timestamp" },
-]
-
-[[report]]
-name     = "sales"
-batch    = { table = "orders", time = "ordered_at", value = "amount_eur", key = "order_id", filter = "region <> 'it''s not this'", by = { region = "region" } }
-realtime = { event_type = "purchase", value = "amount", key = "order_id", by = { region = "region" } }
-"#;
-
 async fn fresh_warehouse() -> SqlWarehouse<PgRunner, InlineStaging> {
     let (client, connection) = tokio_postgres::connect(PG, tokio_postgres::NoTls).await.unwrap();
     tokio::spawn(connection);
@@ -67,9 +42,9 @@ async fn hostile_text_survives_the_redshift_sql_on_postgres() {
     let mut csv = String::from("order_id,region,amount_eur,ordered_at\n");
     let mut events = Vec::new();
     for (i, text) in (0..).zip(HOSTILE_TEXT) {
-        let id = if text.len() < 200 { format!("o{i}:{text}") } else { format!("o{i}") };
+        let id = tidemark_e2e::hostile_order_id(i as usize, text);
         let at = day + Duration::hours(i) + Duration::minutes(3);
-        let quoted = |t: &str| format!("\"{}\"", t.replace('"', "\"\""));
+        let quoted = tidemark_e2e::csv_field;
         csv.push_str(&format!("{},{},10.00,{}\n", quoted(&id), quoted(text), at.format("%Y-%m-%d %H:%M:%S")));
         let mut event =
             sample_event(&format!("e{i}"), EventType::Purchase, at, text, Some(if i == 0 { 9.0 } else { 10.0 }));
@@ -77,7 +52,7 @@ async fn hostile_text_survives_the_redshift_sql_on_postgres() {
         events.push(event);
     }
     std::fs::write(dir.path().join("orders.csv"), csv).unwrap();
-    let pipeline = Pipeline::parse(PIPELINE).unwrap();
+    let pipeline = Pipeline::parse(tidemark_e2e::HOSTILE_PIPELINE).unwrap();
     let store = DirObjectStore::new(dir.path().join("interim"));
     let warehouse = fresh_warehouse().await;
     warehouse.execute(vec![Step::Sql("CREATE TABLE x (n INTEGER)".into())]).await.unwrap();

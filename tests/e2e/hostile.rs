@@ -23,31 +23,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::support::{self, cents};
-
-const PIPELINE: &str = r#"
-[[source]]
-name = "orders"
-kind = "csv"
-path = "orders.csv"
-
-[[table]]
-name       = "orders"
-source     = "orders"
-key        = ["order_id"]
-event_time = "ordered_at"
-load       = "merge"
-columns = [
-  { name = "order_id",   type = "varchar" },
-  { name = "region",     type = "varchar" },
-  { name = "amount_eur", type = "decimal(12,2)" },
-  { name = "ordered_at", type = "timestamp" },
-]
-
-[[report]]
-name     = "sales"
-batch    = { table = "orders", time = "ordered_at", value = "amount_eur", key = "order_id", filter = "region <> 'it''s not this'", by = { region = "region" } }
-realtime = { event_type = "purchase", value = "amount", key = "order_id", by = { region = "region" } }
-"#;
+use tidemark_e2e::csv_field;
 
 /// One order per hostile text: the text as its region, and (where it fits the 256-byte
 /// limit with a prefix) in its order id.
@@ -62,17 +38,12 @@ fn orders(day: DateTime<Utc>) -> Vec<Order> {
     (0..)
         .zip(HOSTILE_TEXT)
         .map(|(i, text)| Order {
-            id: if text.len() < 200 { format!("o{i}:{text}") } else { format!("o{i}") },
+            id: tidemark_e2e::hostile_order_id(i as usize, text),
             region: text,
             at: day + Duration::hours(i) + Duration::minutes(7),
             cents: 1_000 + i * 101,
         })
         .collect()
-}
-
-/// A CSV field, quoted the RFC 4180 way (quotes doubled; newlines kept inside quotes).
-fn field(text: &str) -> String {
-    format!("\"{}\"", text.replace('"', "\"\""))
 }
 
 async fn rows(warehouse: &dyn Warehouse, sql: &str) -> Vec<Vec<Value>> {
@@ -82,13 +53,19 @@ async fn rows(warehouse: &dyn Warehouse, sql: &str) -> Vec<Vec<Value>> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_text_comes_out_byte_for_byte_through_every_store() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("tidemark.toml"), PIPELINE).unwrap();
+    std::fs::write(dir.path().join("tidemark.toml"), tidemark_e2e::HOSTILE_PIPELINE).unwrap();
     let day = Interval::Day.floor(Utc::now() - Duration::days(2));
     let orders = orders(day);
     let mut csv = String::from("order_id,region,amount_eur,ordered_at\n");
     for o in &orders {
         let at = o.at.format("%Y-%m-%d %H:%M:%S");
-        csv.push_str(&format!("{},{},{}.{:02},{at}\n", field(&o.id), field(o.region), o.cents / 100, o.cents % 100));
+        csv.push_str(&format!(
+            "{},{},{}.{:02},{at}\n",
+            csv_field(&o.id),
+            csv_field(o.region),
+            o.cents / 100,
+            o.cents % 100
+        ));
     }
     std::fs::write(dir.path().join("orders.csv"), csv).unwrap();
     let mut config = support::config(&dir.path().join("data"));
@@ -245,7 +222,7 @@ async fn oversize_slow_and_greedy_clients_are_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_watermark_can_be_reset_backwards() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("tidemark.toml"), PIPELINE).unwrap();
+    std::fs::write(dir.path().join("tidemark.toml"), tidemark_e2e::HOSTILE_PIPELINE).unwrap();
     let day = Interval::Day.floor(Utc::now() - Duration::days(2));
     let at = (day + Duration::hours(20)).format("%Y-%m-%d %H:%M:%S");
     std::fs::write(dir.path().join("orders.csv"), format!("order_id,region,amount_eur,ordered_at\no1,EU,1.00,{at}\n"))

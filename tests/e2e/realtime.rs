@@ -80,12 +80,7 @@ async fn send_udp(stack: &Stack, datagrams: &[Vec<u8>]) {
     let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let target = stack.udp_addr.unwrap();
     let counters = &stack.udp_counters;
-    let handled = || {
-        [&counters.accepted, &counters.rejected, &counters.unauthorized, &counters.failed, &counters.shed]
-            .iter()
-            .map(|c| c.load(Ordering::Relaxed))
-            .sum::<u64>()
-    };
+    let handled = || counters.handled();
     let before = handled();
     for datagram in datagrams {
         socket.send_to(datagram, target).await.unwrap();

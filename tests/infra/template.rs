@@ -206,6 +206,9 @@ fn retention_throttling_and_failure_destinations_are_declared() {
     for consumer in ["StreamIndexFunction", "StreamStoreFunction"] {
         assert_eq!(r[consumer]["Properties"]["ReservedConcurrentExecutions"]["Ref"], "ConsumerConcurrency");
     }
+    let lifecycle = &r["SearchRetentionPolicy"]["Properties"];
+    assert_eq!(lifecycle["Type"], "retention", "Serverless indices expire too");
+    assert!(lifecycle["Policy"]["Fn::Sub"].as_str().unwrap().contains("${KvRetentionDays}d"));
     let throttle = &r["HttpApi"]["Properties"]["DefaultRouteSettings"];
     assert_eq!(
         (throttle["ThrottlingRateLimit"]["Ref"].as_str(), throttle["ThrottlingBurstLimit"]["Ref"].as_str()),

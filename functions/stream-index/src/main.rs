@@ -10,6 +10,9 @@ async fn main() -> Result<(), Error> {
     let clients = AwsClients::load(&endpoint).await;
     let index = settings::search(&endpoint, &clients)?;
     index.ensure_template().await?;
+    if let Some(days) = settings::search_retention_days(&endpoint)? {
+        index.ensure_retention(days).await?;
+    }
     let index = &index;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move {
         Ok::<_, Error>(tidemark_stream_index::handle(event.payload, index).await)

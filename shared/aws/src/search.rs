@@ -9,13 +9,14 @@
 //! absorbed: the first delivery wins, as in the key-value store. An index template created at start gives every daily index the same
 //! mapping (the fields of `tidemark_core::search::fields`; `properties` and `keys` are
 //! kept in `_source` only, so that client-chosen names cannot explode the mapping).
-//! Searches run on `<prefix>-*` with the request body unchanged.
+//! Searches read only the daily indices of their `occurred_at` range ([`OpenSearchIndex::indices_of`]),
+//! with the request body unchanged.
 
 use std::collections::HashSet;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use opensearch::auth::Credentials;
 use opensearch::http::headers::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use opensearch::http::transport::{SingleNodeConnectionPool, TransportBuilder};
@@ -91,6 +92,77 @@ impl OpenSearchIndex {
 
     pub fn index_name(&self, at: DateTime<Utc>) -> String {
         format!("{}-{}", self.prefix, at.format("%Y.%m.%d"))
+    }
+
+    /// The daily indices a search must read: those of its `occurred_at` range (by day up
+    /// to a month, by month up to a year), or every index when the range is open or
+    /// longer. Older indices have expired, so a search of this week never touches them.
+    pub fn indices_of(&self, request: &SearchRequest) -> String {
+        let every = format!("{}-*", self.prefix);
+        let Some((Some(from), Some(to))) = request.query.occurred_within() else { return every };
+        let (Some(from), Some(to)) =
+            (DateTime::from_timestamp_millis(from as i64), DateTime::from_timestamp_millis(to as i64 - 1))
+        else {
+            return every;
+        };
+        let days = (to.date_naive() - from.date_naive()).num_days();
+        let names: Vec<String> = match days {
+            d if d < 0 => return every,
+            0..=31 => (0..=days).map(|d| self.index_name(from + chrono::Duration::days(d))).collect(),
+            32..=366 => {
+                let mut months = Vec::new();
+                let mut day = from.date_naive().with_day(1).unwrap_or(from.date_naive());
+                while day <= to.date_naive() {
+                    months.push(format!("{}-{}.*", self.prefix, day.format("%Y.%m")));
+                    day = day.checked_add_months(chrono::Months::new(1)).unwrap_or(chrono::NaiveDate::MAX);
+                }
+                months
+            }
+            _ => return every,
+        };
+        names.join(",")
+    }
+
+    /// The Index State Management policy that deletes a daily index `days` after its
+    /// creation (managed domains; a Serverless collection has the template's
+    /// lifecycle policy instead). Attached to every new index by its `ism_template`.
+    pub fn retention_policy(&self, days: u32) -> Value {
+        json!({
+            "policy": {
+                "description": format!("Tidemark events: delete daily indices after {days} days"),
+                "default_state": "hot",
+                "states": [
+                    {"name": "hot", "actions": [],
+                     "transitions": [{"state_name": "delete", "conditions": {"min_index_age": format!("{days}d")}}]},
+                    {"name": "delete", "actions": [{"delete": {}}], "transitions": []}
+                ],
+                "ism_template": [{"index_patterns": [format!("{}-*", self.prefix)], "priority": 100}]
+            }
+        })
+    }
+
+    /// Puts [`OpenSearchIndex::retention_policy`], replacing an older version of it.
+    /// Idempotent: run it at every cold start of the function that creates indices.
+    pub async fn ensure_retention(&self, days: u32) -> Result<(), SearchError> {
+        let path = format!("/_plugins/_ism/policies/{}-retention", self.prefix);
+        let body = self.retention_policy(days).to_string();
+        let (status, answer) = self.call(Method::Put, &path, body.clone(), "application/json").await?;
+        if status.is_success() {
+            return Ok(());
+        }
+        if status != StatusCode::CONFLICT {
+            return Err(SearchError::BadRequest(format!("PUT {path}: {status}: {answer}")));
+        }
+        // It exists: replace it, naming the version we read (optimistic concurrency).
+        let (_, existing) = self.call(Method::Get, &path, String::new(), "application/json").await?;
+        let (seq, term) = (existing["_seq_no"].as_u64().unwrap_or(0), existing["_primary_term"].as_u64().unwrap_or(1));
+        let update = format!("{path}?if_seq_no={seq}&if_primary_term={term}");
+        let (status, answer) = self.call(Method::Put, &update, body, "application/json").await?;
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(SearchError::BadRequest(format!("PUT {path}: {status}: {answer}")))
+        }
     }
 
     /// The index template every daily index takes its mapping from. Idempotent: run it
@@ -295,7 +367,7 @@ impl SearchIndex for OpenSearchIndex {
     }
 
     async fn search(&self, request: &SearchRequest) -> Result<SearchResponse, SearchError> {
-        let path = format!("/{}-*/_search", self.prefix);
+        let path = format!("/{}/_search?ignore_unavailable=true&allow_no_indices=true", self.indices_of(request));
         let mut delays = self.retry.delays();
         loop {
             let (status, answer) =
@@ -331,6 +403,33 @@ mod tests {
         let all: Vec<usize> = (0..sizes.len()).collect();
         assert_eq!(chunks(&sizes, &all, 1_000), vec![vec![0, 1], vec![2], vec![3, 4]]);
         assert_eq!(chunks(&[5_000], &[0], 1_000), vec![vec![0]], "an oversize document goes alone");
+    }
+
+    #[test]
+    fn the_retention_policy_deletes_the_prefixs_indices_after_their_days() {
+        let index = OpenSearchIndex::connect("http://127.0.0.1:9", SearchAuth::None, "ev").unwrap();
+        let policy = index.retention_policy(35);
+        let states = &policy["policy"]["states"];
+        assert_eq!(states[0]["transitions"][0]["conditions"]["min_index_age"], "35d");
+        assert_eq!(states[1]["actions"][0], json!({"delete": {}}));
+        assert_eq!(policy["policy"]["ism_template"][0]["index_patterns"], json!(["ev-*"]));
+    }
+
+    #[test]
+    fn a_search_reads_only_the_indices_of_its_range() {
+        use chrono::TimeZone;
+        use tidemark_core::search::Query;
+        let index = OpenSearchIndex::connect("http://127.0.0.1:9", SearchAuth::None, "ev").unwrap();
+        let at = |m, d, h| Utc.with_ymd_and_hms(2026, m, d, h, 0, 0).unwrap();
+        let request = |query| SearchRequest { query, aggs: Default::default() };
+        let day = request(Query::all_of(vec![
+            Query::term("event_type", "purchase"),
+            Query::time_range(at(11, 30, 0), at(12, 2, 0)),
+        ]));
+        assert_eq!(index.indices_of(&day), "ev-2026.11.30,ev-2026.12.01", "to is exclusive");
+        let quarter = request(Query::time_range(at(10, 15, 0), at(12, 20, 0)));
+        assert_eq!(index.indices_of(&quarter), "ev-2026.10.*,ev-2026.11.*,ev-2026.12.*");
+        assert_eq!(index.indices_of(&request(Query::MatchAll)), "ev-*", "no range: every index");
     }
 
     #[test]

@@ -42,6 +42,19 @@ impl Query {
         }
     }
 
+    /// The `occurred_at` bounds every match must lie within, in epoch milliseconds
+    /// (`[from, to)`), when the query says so: a range on it at the top or among the
+    /// `must` clauses. Lets a store read only the partitions (daily indices) of the range.
+    pub fn occurred_within(&self) -> Option<(Option<f64>, Option<f64>)> {
+        match self {
+            Query::Range { field, gte, gt, lte, lt } if field == "occurred_at" => {
+                Some((gte.or(*gt), lt.or(lte.map(|l| l + 1.0))))
+            }
+            Query::Bool { must, .. } => must.iter().find_map(Query::occurred_within),
+            _ => None,
+        }
+    }
+
     pub fn term(field: &str, value: &str) -> Query {
         Query::Term { field: field.to_owned(), value: value.to_owned() }
     }
