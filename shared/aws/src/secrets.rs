@@ -61,6 +61,7 @@ pub const SECRETS_TTL: Duration = Duration::from_secs(60);
 pub struct KeyRefresh {
     clients: AwsClients,
     secret_id: String,
+    ttl: Duration,
     last_read: Mutex<Instant>,
 }
 
@@ -71,12 +72,17 @@ impl KeyRefresh {
             return None;
         }
         let secret_id = std::env::var("TIDEMARK_WRITE_KEYS_SECRET").ok()?;
-        Some(Self { clients: clients.clone(), secret_id, last_read: Mutex::new(Instant::now()) })
+        Some(Self::new(clients, secret_id, SECRETS_TTL))
+    }
+
+    /// Re-reads `secret_id` when `ttl` has passed since the last read (the cold start's).
+    pub fn new(clients: &AwsClients, secret_id: impl Into<String>, ttl: Duration) -> Self {
+        Self { clients: clients.clone(), secret_id: secret_id.into(), ttl, last_read: Mutex::new(Instant::now()) }
     }
 
     pub async fn refresh_if_stale(&self, ingestor: &Ingestor) {
         let mut last_read = self.last_read.lock().await;
-        if last_read.elapsed() < SECRETS_TTL {
+        if last_read.elapsed() < self.ttl {
             return;
         }
         *last_read = Instant::now();
@@ -94,12 +100,17 @@ impl KeyRefresh {
 pub struct SecretTokens {
     clients: AwsClients,
     secret_id: String,
+    ttl: Duration,
     cached: Mutex<Option<(Instant, Vec<Digest>)>>,
 }
 
 impl SecretTokens {
     pub fn new(clients: &AwsClients, secret_id: impl Into<String>) -> Self {
-        Self { clients: clients.clone(), secret_id: secret_id.into(), cached: Mutex::new(None) }
+        Self::with_ttl(clients, secret_id, SECRETS_TTL)
+    }
+
+    pub fn with_ttl(clients: &AwsClients, secret_id: impl Into<String>, ttl: Duration) -> Self {
+        Self { clients: clients.clone(), secret_id: secret_id.into(), ttl, cached: Mutex::new(None) }
     }
 }
 
@@ -118,7 +129,7 @@ impl SecretSet for SecretTokens {
     async fn digests(&self) -> Result<Vec<Digest>, SecretError> {
         let mut cached = self.cached.lock().await;
         if let Some((read_at, tokens)) = cached.as_ref() {
-            if read_at.elapsed() < SECRETS_TTL {
+            if read_at.elapsed() < self.ttl {
                 return Ok(tokens.clone());
             }
         }

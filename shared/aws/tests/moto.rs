@@ -1,5 +1,6 @@
 //! The port contract suites over the AWS adapters, against `moto_server` on loopback
-//! (Kinesis, DynamoDB, S3), the same suites the embedded adapters pass.
+//! (Kinesis, DynamoDB, S3), the same suites the embedded adapters pass; and secrets
+//! re-read from Secrets Manager after their TTL.
 // Test code: a failed unwrap is a failed test, which is the point.
 #![allow(clippy::unwrap_used)]
 
@@ -123,4 +124,49 @@ async fn s3_object_store_contract_and_multipart() {
     let keys = store.list("many/").await.unwrap();
     assert_eq!(keys.len(), 1_005);
     assert_eq!(keys[0], "many/0000");
+}
+
+/// A write key revoked in Secrets Manager stops working once the TTL has passed, and
+/// the new key works; during a rotation both keys of the list work. Admin tokens too.
+#[tokio::test]
+async fn revoked_secrets_stop_working_after_the_ttl() {
+    use std::sync::Arc;
+    use std::time::Duration;
+    use tidemark_aws::secrets::{KeyRefresh, SecretTokens};
+    use tidemark_core::ingest::Ingestor;
+    use tidemark_core::secret::{digest, SecretSet};
+    let Some(moto) = Emulator::moto() else { return };
+    let clients = moto.clients().await;
+    let put = |id: &'static str, value: &'static str| {
+        let clients = clients.clone();
+        async move {
+            let created = clients.secrets.create_secret().name(id).secret_string(value).send().await;
+            if created.is_err() {
+                clients.secrets.put_secret_value().secret_id(id).secret_string(value).send().await.unwrap();
+            }
+        }
+    };
+    put("keys", r#"{"write_keys": "old-key-1234=web"}"#).await;
+    let keys = tidemark_aws::secrets::parse_write_keys(r#"{"write_keys": "old-key-1234=web"}"#).unwrap();
+    let stream = Arc::new(KinesisStream::new(clients.kinesis.clone(), "unused"));
+    let ingestor = Ingestor::new(stream, keys, Default::default(), Arc::new(tidemark_core::clock::SystemClock));
+    let refresh = KeyRefresh::new(&clients, "keys", Duration::from_millis(50));
+    put("keys", r#"{"write_keys": "old-key-1234=web, new-key-5678=web"}"#).await;
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    refresh.refresh_if_stale(&ingestor).await;
+    assert!(ingestor.authenticate(Some("old-key-1234")).is_ok() && ingestor.authenticate(Some("new-key-5678")).is_ok());
+    put("keys", r#"{"write_keys": "new-key-5678=web"}"#).await;
+    refresh.refresh_if_stale(&ingestor).await;
+    assert!(ingestor.authenticate(Some("old-key-1234")).is_ok(), "within the TTL the old key still works");
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    refresh.refresh_if_stale(&ingestor).await;
+    assert!(ingestor.authenticate(Some("old-key-1234")).is_err(), "revoked");
+    assert_eq!(ingestor.authenticate(Some("new-key-5678")).unwrap(), "web");
+
+    put("tokens", r#"{"tokens": "token-one-0123456789"}"#).await;
+    let tokens = SecretTokens::with_ttl(&clients, "tokens", Duration::from_millis(50));
+    assert_eq!(tokens.digests().await.unwrap(), vec![digest("token-one-0123456789")]);
+    put("tokens", r#"{"tokens": "token-two-0123456789"}"#).await;
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    assert_eq!(tokens.digests().await.unwrap(), vec![digest("token-two-0123456789")], "re-read after the TTL");
 }
