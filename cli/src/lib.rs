@@ -11,6 +11,7 @@ pub mod consumers;
 pub mod dead_letters;
 pub mod demo;
 pub mod dlq;
+pub mod forget;
 pub mod health;
 pub mod http;
 pub mod progress;

@@ -37,6 +37,8 @@ enum Command {
         #[command(subcommand)]
         action: tidemark::dlq::DlqAction,
     },
+    /// Remove a person's events and rows from every store of a running `tidemark up`.
+    Forget(tidemark::forget::ForgetArgs),
     /// Inspect or move batch watermarks.
     Watermark {
         #[command(subcommand)]
@@ -75,5 +77,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Job { action: JobAction::Run { name, args } } => tidemark::run_job(&name, &args).await,
         Command::Watermark { action: WatermarkAction::Reset(args) } => tidemark::watermark::reset(&args).await,
         Command::Dlq { args, action } => tidemark::dlq::run(&args, &action).await,
+        Command::Forget(args) => tidemark::forget::run(&args).await,
     }
 }

@@ -5,6 +5,7 @@ use crate::batch::BatchEnv;
 use crate::config::UpConfig;
 use crate::consumers::{self, STREAM_INDEX, STREAM_STORE};
 use crate::dead_letters::{self, DeadLetterState};
+use crate::forget::{self, ForgetState};
 use crate::health::{DiskWatch, HealthState};
 use crate::http::ServeLimits;
 use crate::retention::{self, LastPass, Stores};
@@ -142,6 +143,7 @@ fn read_app(
             retention: Arc::clone(&shared.retention),
         }))
         .merge(dead_letters::router(DeadLetterState { log: stores.log.clone(), consumers: Arc::clone(consumers) }))
+        .merge(forget::router(ForgetState { stores: stores.clone(), batch: batch.cloned() }))
         .merge(health(stores, shared))
 }
 

@@ -25,6 +25,9 @@ use tidemark_sources::Connectors;
 
 const PG: &str = "postgres://postgres@127.0.0.1:5432/test";
 
+/// The user of the page view e8, who asks to be forgotten once the jobs have run.
+const FORGOTTEN: &str = "user-who-leaves";
+
 const PIPELINE: &str = r#"
 [[source]]
 name   = "orders"
@@ -96,6 +99,7 @@ columns = [
   { name = "order_id",    type = "varchar" },
   { name = "region",      type = "varchar" },
   { name = "amount_eur",  type = "decimal(12,2)" },
+  { name = "user_id",     type = "varchar" },
 ]
 [[table.rule]]
 join = { source = "orders", kind = "left", on = { order_id = "order_id" }, columns = ["status"] }
@@ -169,7 +173,8 @@ fn events() -> Vec<StreamRecord> {
         purchase("e7", "R-3", "EU", 33.0, "2026-11-28T20:05:00Z"),
     ];
     events.push(json!({"event_id": "e8", "event_type": "page_view", "occurred_at": "2026-11-28T12:00:00Z",
-                       "received_at": "2026-11-28T12:00:00Z", "source": "web", "anonymous_id": "v1", "region": "EU"}));
+                       "received_at": "2026-11-28T12:00:00Z", "source": "web", "anonymous_id": "v1", "region": "EU",
+                       "user_id": FORGOTTEN}));
     events
         .into_iter()
         .enumerate()
@@ -319,4 +324,48 @@ async fn scheduled_jobs_extract_load_compact_reconcile_and_analyze() {
         sides,
         vec![vec![Cell::str("batch"), Cell::Float(280.0)], vec![Cell::str("realtime"), Cell::Float(33.0)]]
     );
+
+    // forget: e8's user out of DynamoDB, OpenSearch, the warehouse and the raw files.
+    let forget = tidemark_forget::Env {
+        stores: tidemark_core::forget::Stores {
+            kv: kv.as_ref(),
+            layout: &layout,
+            index: index.as_ref(),
+            batch: Some(tidemark_core::forget::BatchStores {
+                pipeline: &pipeline,
+                warehouse: warehouse.as_ref(),
+                interim: store.as_ref(),
+            }),
+        },
+        stream_retention_hours: 168,
+    };
+    let answer = tidemark_forget::handle(&forget, &json!({"user_id": FORGOTTEN})).await.unwrap();
+    let removed: HashMap<&str, u64> = answer["stores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["store"].as_str().unwrap(), s["removed"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(removed["kv"], 1, "{answer}");
+    assert_eq!(removed["index"], 1, "{answer}");
+    assert_eq!(removed["warehouse.site_events"], 1, "{answer}");
+    assert!(removed["raw.site"] >= 1, "{answer}");
+    assert!(answer["stores"][0]["note"].as_str().unwrap().contains("168 hours"), "{answer}");
+    let kept = rows(warehouse.as_ref(), "SELECT event_id FROM site_events ORDER BY event_id").await;
+    assert_eq!(kept.iter().map(|r| r[0].to_string()).collect::<Vec<_>>(), ["e5", "e6", "e7"]);
+    let theirs = tidemark_core::search::Query::Term { field: "user_id".into(), value: FORGOTTEN.into() };
+    let request = tidemark_core::search::SearchRequest { query: theirs, aggs: Default::default() };
+    assert_eq!(tidemark_core::ports::SearchIndex::search(index.as_ref(), &request).await.unwrap().total, 0);
+    let all = tidemark_core::search::SearchRequest {
+        query: tidemark_core::search::Query::MatchAll,
+        aggs: Default::default(),
+    };
+    assert_eq!(tidemark_core::ports::SearchIndex::search(index.as_ref(), &all).await.unwrap().total, 7);
+    let items = tidemark_core::ports::KvStore::scan(kv.as_ref(), None, 1_000).await.unwrap();
+    assert!(items.iter().all(|i| !String::from_utf8_lossy(&i.value).contains(FORGOTTEN)));
+    assert_eq!(items.len(), 14, "seven events and their markers");
+    for key in store.list("raw/").await.unwrap() {
+        let body = store.get(&key).await.unwrap().unwrap();
+        assert!(!String::from_utf8_lossy(&body).contains(FORGOTTEN), "{key} still names the person");
+    }
 }

@@ -6,6 +6,7 @@ mod browser;
 mod crash;
 mod day_precision;
 mod demo;
+mod forget;
 mod hostile;
 mod realtime;
 mod reports;

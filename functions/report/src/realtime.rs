@@ -87,7 +87,7 @@ mod tests {
     use tidemark_core::clock::SystemClock;
     use tidemark_core::event::Event;
     use tidemark_core::ports::search::{IndexOutcome, SearchError, SearchIndex};
-    use tidemark_core::search::{SearchRequest, SearchResponse};
+    use tidemark_core::search::{Query, SearchRequest, SearchResponse};
     use tower::ServiceExt;
 
     /// Answers a fixed aggregation and remembers the request it was asked.
@@ -106,6 +106,9 @@ mod tests {
                 aggregations: json!({"over_time": {"buckets": [{"key": 1_795_611_600_000.0_f64, "doc_count": 2,
                     "value": {"value": 20.0}, "group": {"buckets": [{"key": "EU", "doc_count": 2, "value": {"value": 20.0}}]}}]}}),
             })
+        }
+        async fn delete_matching(&self, _query: &Query) -> Result<u64, SearchError> {
+            Ok(0)
         }
     }
 

@@ -26,6 +26,8 @@ use tidemark_core::ports::{KvError, KvStore, PutItemOutcome};
 
 use crate::retry::{describe, is_retryable, RetryPolicy};
 
+mod scan;
+
 pub const BATCH_WRITE_MAX: usize = 25;
 /// `BatchGetItem` takes at most 100 keys.
 pub const BATCH_GET_MAX: usize = 100;
@@ -120,14 +122,8 @@ impl DynamoKv {
     /// Reads one group of at most 100 keys with `BatchGetItem` (strongly consistent),
     /// asking again for `UnprocessedKeys` after a pause until none are left.
     async fn batch_get(&self, keys: &[&KvKey]) -> Result<Vec<KvItem>, KvError> {
-        let key_attrs = |key: &KvKey| {
-            HashMap::from([
-                ("pk".to_string(), AttributeValue::S(key.pk.clone())),
-                ("sk".to_string(), AttributeValue::S(key.sk.clone())),
-            ])
-        };
         let mut request = KeysAndAttributes::builder()
-            .set_keys(Some(keys.iter().map(|key| key_attrs(key)).collect()))
+            .set_keys(Some(keys.iter().copied().map(key_attributes).collect()))
             .consistent_read(true)
             .build()
             .map_err(|e| KvError::Rejected(e.to_string()))?;
@@ -168,6 +164,11 @@ impl DynamoKv {
                 .map_err(|e| KvError::Rejected(e.to_string()))?;
             requests.push(WriteRequest::builder().put_request(put).build());
         }
+        self.send_writes(requests).await
+    }
+
+    /// Sends one `BatchWriteItem` group (puts or deletes) until nothing is unprocessed.
+    async fn send_writes(&self, mut requests: Vec<WriteRequest>) -> Result<(), KvError> {
         let mut delays = self.retry.delays();
         loop {
             let sent = self.client.batch_write_item().request_items(self.table.clone(), requests.clone()).send().await;
@@ -291,6 +292,21 @@ impl KvStore for DynamoKv {
         }
         Ok(items)
     }
+
+    async fn scan(&self, after: Option<KvKey>, limit: usize) -> Result<Vec<KvItem>, KvError> {
+        self.scan_page(after, limit).await
+    }
+
+    async fn delete_items(&self, keys: Vec<KvKey>) -> Result<(), KvError> {
+        self.delete_keys(keys).await
+    }
+}
+
+fn key_attributes(key: &KvKey) -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        ("pk".to_string(), AttributeValue::S(key.pk.clone())),
+        ("sk".to_string(), AttributeValue::S(key.sk.clone())),
+    ])
 }
 
 fn item_from(attrs: &HashMap<String, AttributeValue>) -> Result<KvItem, KvError> {

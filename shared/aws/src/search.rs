@@ -26,7 +26,7 @@ use serde_json::{json, Map, Value};
 use tidemark_core::event::Event;
 use tidemark_core::ports::{IndexOutcome, SearchError, SearchIndex};
 use tidemark_core::search::fields::{FieldKind, FIELDS};
-use tidemark_core::search::{SearchRequest, SearchResponse};
+use tidemark_core::search::{Query, SearchRequest, SearchResponse};
 
 use crate::retry::RetryPolicy;
 
@@ -368,29 +368,52 @@ impl SearchIndex for OpenSearchIndex {
 
     async fn search(&self, request: &SearchRequest) -> Result<SearchResponse, SearchError> {
         let path = format!("/{}/_search?ignore_unavailable=true&allow_no_indices=true", self.indices_of(request));
+        let (status, answer) = self.post_retrying(&path, request.to_json().to_string()).await?;
+        if !status.is_success() {
+            return Err(SearchError::BadRequest(refusal(&path, status, &answer)));
+        }
+        let total = answer["hits"]["total"]["value"].as_u64().or_else(|| answer["hits"]["total"].as_u64());
+        Ok(SearchResponse {
+            total: total.unwrap_or(0),
+            aggregations: answer.get("aggregations").cloned().unwrap_or_else(|| json!({})),
+        })
+    }
+
+    async fn delete_matching(&self, query: &Query) -> Result<u64, SearchError> {
+        // Every daily index: a person's events may be in any of them. `conflicts=proceed`
+        // lets a consumer's concurrent write of another document not stop the delete.
+        let refresh = if self.serverless { "" } else { "&refresh=true" };
+        let path = format!("/{}-*/_delete_by_query?conflicts=proceed{refresh}", self.prefix);
+        let (status, answer) = self.post_retrying(&path, json!({ "query": query.to_json() }).to_string()).await?;
+        match status {
+            StatusCode::NOT_FOUND => Ok(0),
+            status if status.is_success() => Ok(answer["deleted"].as_u64().unwrap_or(0)),
+            status => Err(SearchError::BadRequest(refusal(&path, status, &answer))),
+        }
+    }
+}
+
+impl OpenSearchIndex {
+    /// POSTs `body` to `path`, pausing and trying again while the cluster is busy (429,
+    /// 5xx); answers the last try's status and body.
+    async fn post_retrying(&self, path: &str, body: String) -> Result<(StatusCode, Value), SearchError> {
         let mut delays = self.retry.delays();
         loop {
-            let (status, answer) =
-                self.call(Method::Post, &path, request.to_json().to_string(), "application/json").await?;
-            if status.is_success() {
-                let total = answer["hits"]["total"]["value"].as_u64().or_else(|| answer["hits"]["total"].as_u64());
-                return Ok(SearchResponse {
-                    total: total.unwrap_or(0),
-                    aggregations: answer.get("aggregations").cloned().unwrap_or_else(|| json!({})),
-                });
+            let (status, answer) = self.call(Method::Post, path, body.clone(), "application/json").await?;
+            if status != StatusCode::TOO_MANY_REQUESTS && !status.is_server_error() {
+                return Ok((status, answer));
             }
-            let reason =
-                format!("{path}: {status}: {}", answer["error"]["reason"].as_str().unwrap_or(&answer.to_string()));
-            if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-                match delays.next() {
-                    Some(pause) => tokio::time::sleep(pause).await,
-                    None => return Err(SearchError::Unavailable(reason)),
-                }
-            } else {
-                return Err(SearchError::BadRequest(reason));
+            match delays.next() {
+                Some(pause) => tokio::time::sleep(pause).await,
+                None => return Err(SearchError::Unavailable(refusal(path, status, &answer))),
             }
         }
     }
+}
+
+/// What the cluster said, for an error: its reason when it gave one.
+fn refusal(path: &str, status: StatusCode, answer: &Value) -> String {
+    format!("{path}: {status}: {}", answer["error"]["reason"].as_str().unwrap_or(&answer.to_string()))
 }
 
 #[cfg(test)]

@@ -118,6 +118,12 @@ pub fn search(endpoint: &Endpoint, clients: &AwsClients) -> Result<OpenSearchInd
         .map_err(|e| AwsConfigError::Invalid { var: "TIDEMARK_SEARCH_URL", reason: e.to_string() })
 }
 
+/// `TIDEMARK_STREAM_RETENTION_HOURS`: how long Kinesis keeps a record (default 168,
+/// the template's).
+pub fn stream_retention_hours() -> Result<u32, AwsConfigError> {
+    number("TIDEMARK_STREAM_RETENTION_HOURS", 168)
+}
+
 /// `TIDEMARK_BUCKET` (the interim store), `TIDEMARK_INTERIM_PREFIX` (default none).
 pub fn interim(clients: &AwsClients) -> Result<(S3ObjectStore, String), AwsConfigError> {
     let bucket = required("TIDEMARK_BUCKET")?;

@@ -72,6 +72,8 @@ async fn dynamodb_kv_contract() {
     contract::kv::partitions_are_exact_and_sorted(&kv(&moto, "kv-sorted", WriteMode::Conditional).await).await;
     contract::kv::bucket_reads_merge_write_shards(&kv(&moto, "kv-bucket", WriteMode::Conditional).await).await;
     contract::kv::items_are_read_by_key(&kv(&moto, "kv-get", WriteMode::Conditional).await).await;
+    contract::kv::scans_see_everything_once_and_deletes_remove(&kv(&moto, "kv-scan", WriteMode::Conditional).await)
+        .await;
 }
 
 #[tokio::test]

@@ -39,6 +39,12 @@ async fn opensearch_filters_and_metrics() {
     contract::search::filters_and_metrics(&index(&server, "filters").await).await;
 }
 
+#[tokio::test]
+async fn opensearch_deletes_remove_exactly_what_matches() {
+    let Some(server) = Emulator::osmem() else { return };
+    contract::search::deletes_remove_exactly_what_matches(&index(&server, "forget").await).await;
+}
+
 /// Small `_bulk` bodies: many round trips, the same documents.
 #[tokio::test]
 async fn opensearch_bulk_chunks_by_size() {

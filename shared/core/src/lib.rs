@@ -14,6 +14,7 @@ pub mod consume;
 #[cfg(any(test, feature = "contract"))]
 pub mod contract;
 pub mod event;
+pub mod forget;
 pub mod ingest;
 pub mod kv_key;
 #[cfg(any(test, feature = "contract"))]

@@ -107,6 +107,32 @@ impl FjallKvStore {
             .collect()
     }
 
+    fn scan_blocking(&self, after: Option<KvKey>, limit: usize) -> Result<Vec<KvItem>, KvError> {
+        use std::ops::Bound;
+        let start = after.map_or(Bound::Unbounded, |key| Bound::Excluded(item_key(&key)));
+        let mut items = Vec::new();
+        for guard in self.inner.items.range::<Vec<u8>, _>((start, Bound::Unbounded)).take(limit) {
+            let (key, value) = guard.into_inner().map_err(storage)?;
+            // `pk \0 sk`: a partition key never holds NUL (it is made of names and times).
+            let split = key.iter().position(|b| *b == 0).unwrap_or(key.len());
+            let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+            let sk = key.get(split + 1..).map(text).unwrap_or_default();
+            items.push(KvItem { key: KvKey { pk: text(&key[..split]), sk }, value: value.to_vec() });
+        }
+        Ok(items)
+    }
+
+    fn delete_blocking(&self, keys: &[KvKey]) -> Result<(), KvError> {
+        let inner = &self.inner;
+        let _guard = inner.write_lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut batch = inner.db.batch();
+        for key in keys {
+            batch.remove(&inner.items, item_key(key));
+        }
+        batch.commit().map_err(storage)?;
+        inner.db.persist(PersistMode::SyncAll).map_err(storage)
+    }
+
     fn query_blocking(&self, pk: &str) -> Result<Vec<KvItem>, KvError> {
         let mut prefix = pk.as_bytes().to_vec();
         prefix.push(0);
@@ -142,5 +168,19 @@ impl KvStore for FjallKvStore {
         tokio::task::spawn_blocking(move || store.query_blocking(&pk))
             .await
             .map_err(|error| KvError::Unavailable(format!("kv reader task: {error}")))?
+    }
+
+    async fn scan(&self, after: Option<KvKey>, limit: usize) -> Result<Vec<KvItem>, KvError> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.scan_blocking(after, limit))
+            .await
+            .map_err(|error| KvError::Unavailable(format!("kv reader task: {error}")))?
+    }
+
+    async fn delete_items(&self, keys: Vec<KvKey>) -> Result<(), KvError> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.delete_blocking(&keys))
+            .await
+            .map_err(|error| KvError::Unavailable(format!("kv writer task: {error}")))?
     }
 }

@@ -17,7 +17,7 @@ pub mod runner;
 pub mod search_index;
 pub mod warehouse;
 
-pub use event_log::{CommitStats, EventLog, LogError, LoggedRecord};
+pub use event_log::{CommitStats, EventLog, LogError, LogForgotten, LoggedRecord};
 pub use kv_store::FjallKvStore;
 pub use object_dir::DirObjectStore;
 pub use runner::{ConsumerStats, RunnerConfig};

@@ -44,6 +44,19 @@ async fn memory_kv_keeps_the_same_contract() {
     contract::kv::items_are_read_by_key(&store).await;
     contract::kv::partitions_are_exact_and_sorted(&store).await;
     contract::kv::bucket_reads_merge_write_shards(&store).await;
+    contract::kv::scans_see_everything_once_and_deletes_remove(&tidemark_core::memory::MemoryKv::default()).await;
+}
+
+#[tokio::test]
+async fn kv_scans_see_everything_once_and_deletes_remove() {
+    let (_dir, store) = kv();
+    contract::kv::scans_see_everything_once_and_deletes_remove(&store).await;
+}
+
+#[tokio::test]
+async fn search_deletes_remove_exactly_what_matches() {
+    let (_dir, index) = index();
+    contract::search::deletes_remove_exactly_what_matches(&index).await;
 }
 
 #[tokio::test]

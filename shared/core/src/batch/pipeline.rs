@@ -10,6 +10,7 @@ use serde::Deserialize;
 use super::rules::RuleDef;
 use super::value::ColumnType;
 use crate::bucket::Period;
+use crate::forget::PersonColumns;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -148,6 +149,9 @@ pub struct SourceDef {
     /// Rows per raw part file.
     #[serde(default = "default_part_rows")]
     pub part_rows: usize,
+    /// The source columns that hold a person's ids, for `tidemark forget`.
+    #[serde(default)]
+    pub person: PersonColumns,
 }
 
 fn default_delimiter() -> char {
@@ -218,6 +222,9 @@ pub struct TableDef {
     pub max_error_ratio: f64,
     #[serde(default, rename = "rule")]
     pub rules: Vec<RuleDef>,
+    /// The columns that hold a person's ids, for `tidemark forget`.
+    #[serde(default)]
+    pub person: PersonColumns,
 }
 
 fn default_error_ratio() -> f64 {
@@ -363,6 +370,11 @@ impl Pipeline {
                 )
             }
             _ => {}
+        }
+        for column in t.person.declared() {
+            if !cols.contains(column) {
+                return Err(format!("person column {column:?} is not a declared column"));
+            }
         }
         if t.load == LoadMode::Merge && t.key.is_empty() {
             return Err("load = \"merge\" needs a key".into());

@@ -41,11 +41,18 @@ struct Decoded<'a> {
     events: Vec<Event>,
 }
 
+/// Whether a record is one whose person was forgotten: the embedded log empties such a
+/// record where it stands (its sequence number stays taken). No event is empty.
+pub fn is_forgotten(record: &StreamRecord) -> bool {
+    record.data.is_empty()
+}
+
 /// Decodes each record; undecodable ones become non-retryable failures (poison).
+/// Forgotten records are passed over: nothing to write, nothing failed.
 fn decode(records: &[StreamRecord]) -> (Decoded<'_>, Vec<RecordFailure>) {
     let mut decoded = Decoded { records: Vec::with_capacity(records.len()), events: Vec::with_capacity(records.len()) };
     let mut failures = Vec::new();
-    for record in records {
+    for record in records.iter().filter(|record| !is_forgotten(record)) {
         match Event::from_record_bytes(&record.data) {
             Ok(event) => {
                 decoded.records.push(record);

@@ -77,3 +77,41 @@ pub async fn bucket_reads_merge_write_shards(kv: &dyn KvStore) {
     assert!(read.windows(2).all(|pair| pair[0].key.sk <= pair[1].key.sk), "time order");
     assert!(read.iter().all(|item| item.key.pk.starts_with("contract#2026-11-25T13#")));
 }
+
+/// A scan pages through every item once, in the store's order, resuming after the last
+/// key it returned; deleted keys are gone from scans, reads and partitions, and
+/// deleting a missing key (or one key twice) is fine.
+pub async fn scans_see_everything_once_and_deletes_remove(kv: &dyn KvStore) {
+    let mut items = Vec::new();
+    for n in 0..57 {
+        items.push(item(&format!("scan#{}", n % 5), &format!("k{n:03}")));
+    }
+    kv.put_items(items.clone()).await.expect("put");
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = kv.scan(after.clone(), 10).await.expect("scan");
+        assert!(page.len() <= 10, "a page holds at most the limit");
+        let end = page.len() < 10;
+        after = page.last().map(|i| i.key.clone()).or(after);
+        seen.extend(page);
+        if end {
+            break;
+        }
+    }
+    seen.sort_by(|a, b| a.key.cmp(&b.key));
+    items.sort_by(|a, b| a.key.cmp(&b.key));
+    assert_eq!(seen, items, "every item once, with its value");
+
+    let doomed: Vec<KvKey> = items.iter().step_by(3).map(|i| i.key.clone()).collect();
+    let mut twice = doomed.clone();
+    twice.push(doomed[0].clone());
+    twice.push(KvKey { pk: "scan#9".into(), sk: "missing".into() });
+    kv.delete_items(twice).await.expect("delete");
+    let left = kv.scan(None, 1_000).await.expect("scan");
+    assert_eq!(left.len(), items.len() - doomed.len());
+    assert!(left.iter().all(|i| !doomed.contains(&i.key)));
+    assert_eq!(kv.get_items(vec![doomed[1].clone()]).await.expect("get"), vec![None]);
+    let partition = kv.query_partition(&doomed[1].pk).await.expect("query");
+    assert!(partition.iter().all(|i| i.key != doomed[1]));
+}

@@ -120,3 +120,26 @@ pub async fn filters_and_metrics(index: &dyn SearchIndex) {
     assert_eq!(buckets.len(), 1);
     assert_eq!(buckets[0]["key"], "EU");
 }
+
+/// Deleting by query removes exactly the matching documents, from every day they are
+/// in, and searches see the rest unchanged at once.
+pub async fn deletes_remove_exactly_what_matches(index: &dyn SearchIndex) {
+    let start = Utc.with_ymd_and_hms(2026, 11, 20, 10, 0, 0).single().expect("valid time");
+    let events: Vec<Event> = (0..60i64)
+        .map(|n| {
+            let mut event =
+                sample_event(&format!("e{n}"), EventType::PageView, start + Duration::hours(n * 5), "EU", None);
+            event.user_id = Some(if n % 4 == 0 { "forget-me".to_owned() } else { format!("user-{n}") });
+            event
+        })
+        .collect();
+    index.index_events(&events).await.expect("index");
+    let person = Query::Term { field: "user_id".into(), value: "forget-me".into() };
+    assert_eq!(index.delete_matching(&person).await.expect("delete"), 15);
+    let count = |query: Query| async move {
+        index.search(&SearchRequest { query, aggs: Default::default() }).await.expect("search").total
+    };
+    assert_eq!(count(person.clone()).await, 0);
+    assert_eq!(count(Query::MatchAll).await, 45);
+    assert_eq!(index.delete_matching(&person).await.expect("delete again"), 0);
+}

@@ -37,4 +37,13 @@ pub trait KvStore: Send + Sync {
 
     /// Every item of one partition key, in sort-key order.
     async fn query_partition(&self, pk: &str) -> Result<Vec<KvItem>, KvError>;
+
+    /// Up to `limit` items of the whole store after the item `after` (from the start
+    /// when `None`), in an order the store keeps: the last key of one page, passed back,
+    /// gives the next; fewer than `limit` only at the end. For what no key leads to,
+    /// such as a person's events.
+    async fn scan(&self, after: Option<KvKey>, limit: usize) -> Result<Vec<KvItem>, KvError>;
+
+    /// Removes the items at `keys`, durably; a key that holds nothing is fine.
+    async fn delete_items(&self, keys: Vec<KvKey>) -> Result<(), KvError>;
 }

@@ -1,7 +1,7 @@
 //! The search index (OpenSearch | tantivy).
 
 use crate::event::Event;
-use crate::search::{SearchRequest, SearchResponse};
+use crate::search::{Query, SearchRequest, SearchResponse};
 use async_trait::async_trait;
 
 /// What became of one document of a bulk index call.
@@ -35,4 +35,8 @@ pub trait SearchIndex: Send + Sync {
 
     /// Runs an Elasticsearch/OpenSearch-style request (`query` + `aggs`).
     async fn search(&self, request: &SearchRequest) -> Result<SearchResponse, SearchError>;
+
+    /// Removes every document `query` matches, in every index of the events, and
+    /// returns how many went; searches see none of them once it returns.
+    async fn delete_matching(&self, query: &Query) -> Result<u64, SearchError>;
 }

@@ -12,10 +12,12 @@
 mod codec;
 mod commits;
 mod dead_letters;
+mod forget;
 mod retention;
 mod writer;
 
 pub use commits::CommitStats;
+pub use forget::LogForgotten;
 
 use chrono::{DateTime, Utc};
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};

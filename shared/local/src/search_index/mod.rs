@@ -18,7 +18,7 @@ use tantivy::directory::MmapDirectory;
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 use tidemark_core::event::Event;
 use tidemark_core::ports::search::{IndexOutcome, SearchError, SearchIndex};
-use tidemark_core::search::{SearchRequest, SearchResponse};
+use tidemark_core::search::{Query, SearchRequest, SearchResponse};
 
 /// Memory the tantivy writer may buffer before it flushes a segment.
 const WRITER_HEAP_BYTES: usize = 128 * 1024 * 1024;
@@ -53,26 +53,25 @@ impl TantivyIndex {
     /// Deletes every event that happened before `before` (retention); returns how
     /// many documents went.
     pub async fn expire(&self, before: chrono::DateTime<chrono::Utc>) -> Result<u64, SearchError> {
-        let index = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let older = tidemark_core::search::Query::Range {
-                field: "occurred_at".into(),
-                gte: None,
-                gt: None,
-                lte: None,
-                lt: Some(before.timestamp_millis() as f64),
-            };
-            let query = translate::query(&index.inner.schema, &older)?;
-            let before_count = index.num_docs();
-            let mut writer = index.inner.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            writer.delete_query(query).map_err(unavailable)?;
-            writer.commit().map_err(unavailable)?;
-            drop(writer);
-            index.inner.reader.reload().map_err(unavailable)?;
-            Ok(before_count.saturating_sub(index.num_docs()))
-        })
-        .await
-        .map_err(unavailable)?
+        let older = tidemark_core::search::Query::Range {
+            field: "occurred_at".into(),
+            gte: None,
+            gt: None,
+            lte: None,
+            lt: Some(before.timestamp_millis() as f64),
+        };
+        self.delete_matching(&older).await
+    }
+
+    fn delete_blocking(&self, query: &Query) -> Result<u64, SearchError> {
+        let query = translate::query(&self.inner.schema, query)?;
+        let before_count = self.num_docs();
+        let mut writer = self.inner.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        writer.delete_query(query).map_err(unavailable)?;
+        writer.commit().map_err(unavailable)?;
+        drop(writer);
+        self.inner.reader.reload().map_err(unavailable)?;
+        Ok(before_count.saturating_sub(self.num_docs()))
     }
 
     /// Documents visible to searches.
@@ -122,5 +121,11 @@ impl SearchIndex for TantivyIndex {
         let index = self.clone();
         let request = request.clone();
         tokio::task::spawn_blocking(move || index.search_blocking(&request)).await.map_err(unavailable)?
+    }
+
+    async fn delete_matching(&self, query: &Query) -> Result<u64, SearchError> {
+        let index = self.clone();
+        let query = query.clone();
+        tokio::task::spawn_blocking(move || index.delete_blocking(&query)).await.map_err(unavailable)?
     }
 }
