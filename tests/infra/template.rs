@@ -205,6 +205,10 @@ fn retention_throttling_and_failure_destinations_are_declared() {
     ] {
         let p = &r[job]["Properties"];
         assert_eq!(p["ReservedConcurrentExecutions"], 1, "{job}: one run at a time");
+        let vpc = &p["VpcConfig"]["Fn::If"];
+        assert_eq!(vpc[0], "UseJobVpc", "{job}: in the VPC when JobSubnetIds are given");
+        assert_eq!(vpc[1]["SubnetIds"]["Ref"], "JobSubnetIds", "{job}");
+        assert_eq!(vpc[2]["Ref"], "AWS::NoValue", "{job}: outside any VPC otherwise");
         assert_eq!(
             p["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0], "JobsDlq",
             "{job}"

@@ -15,6 +15,7 @@ mod mysql;
 mod parts;
 mod postgres;
 mod query;
+pub mod tls;
 
 pub use factory::Connectors;
 pub use file::FileReader;

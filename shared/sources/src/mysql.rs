@@ -7,11 +7,14 @@ use futures::channel::mpsc;
 use futures::StreamExt;
 use mysql_async::consts::ColumnType as My;
 use mysql_async::prelude::Queryable;
+use mysql_async::SslOpts;
+use std::path::PathBuf;
 use tidemark_core::batch::manifest::SourceColumn;
 use tidemark_core::ports::{ExtractFrom, Extraction, SourceError, SourceReader};
 
 use crate::parts::PartWriter;
 use crate::query;
+use crate::tls::{self, Tls, TlsUrl};
 
 #[derive(Debug, Clone)]
 pub struct MysqlReader {
@@ -80,8 +83,18 @@ impl MysqlReader {
 #[async_trait]
 impl SourceReader for MysqlReader {
     async fn extract(&self, from: ExtractFrom) -> Result<Extraction, SourceError> {
-        let opts = mysql_async::Opts::from_url(&self.url)
-            .map_err(|e| SourceError::Connect { source_name: self.name.clone(), message: e.to_string() })?;
+        let connect_error =
+            |e: &dyn std::fmt::Display| SourceError::Connect { source_name: self.name.clone(), message: e.to_string() };
+        let TlsUrl { url, tls } = tls::mysql(&self.url).map_err(|e| connect_error(&e))?;
+        let opts = mysql_async::Opts::from_url(&url).map_err(|e| connect_error(&e))?;
+        let ssl = match tls {
+            Tls::Disable => None,
+            Tls::Prefer | Tls::Require => Some(SslOpts::default().with_danger_accept_invalid_certs(true)),
+            Tls::Verify { ca } => {
+                Some(SslOpts::default().with_root_certs(ca.into_iter().map(|p| PathBuf::from(p).into()).collect()))
+            }
+        };
+        let opts = mysql_async::OptsBuilder::from_opts(opts).ssl_opts(ssl);
         let mut conn = mysql_async::Conn::new(opts)
             .await
             .map_err(|e| SourceError::Connect { source_name: self.name.clone(), message: e.to_string() })?;

@@ -8,10 +8,13 @@ use futures::channel::mpsc;
 use futures::{pin_mut, StreamExt};
 use tidemark_core::batch::manifest::SourceColumn;
 use tidemark_core::ports::{ExtractFrom, Extraction, SourceError, SourceReader};
-use tokio_postgres::NoTls;
+use tokio_postgres::config::SslMode;
+use tokio_postgres::{Client, Config, NoTls};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::parts::PartWriter;
 use crate::query;
+use crate::tls::{self, Tls, TlsUrl};
 
 #[derive(Debug, Clone)]
 pub struct PostgresReader {
@@ -22,11 +25,52 @@ pub struct PostgresReader {
     pub key: Vec<String>,
 }
 
+/// An error and what caused it: a failed handshake says why (an untrusted
+/// certificate, a name that does not match) only in its source.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    text
+}
+
 fn ident(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
 }
 
 impl PostgresReader {
+    /// Connects as the URL's `sslmode` asks (see `tls`), the connection driven on its
+    /// own task.
+    async fn connect(&self) -> Result<Client, SourceError> {
+        let TlsUrl { url, tls } = tls::postgres(&self.url).map_err(|e| self.err_connect(e))?;
+        let mut config: Config = url.parse().map_err(|e| self.err_connect(e))?;
+        let name = self.name.clone();
+        let ended =
+            move |e: tokio_postgres::Error| tracing::warn!(source = %name, error = %e, "postgres connection ended");
+        match tls::client_config(&tls).map_err(|e| self.err_connect(e))? {
+            None => {
+                let (client, conn) =
+                    config.ssl_mode(SslMode::Disable).connect(NoTls).await.map_err(|e| self.err_connect(e))?;
+                tokio::spawn(async move { conn.await.unwrap_or_else(ended) });
+                Ok(client)
+            }
+            Some(rustls) => {
+                let mode = if tls == Tls::Prefer { SslMode::Prefer } else { SslMode::Require };
+                let (client, conn) = config
+                    .ssl_mode(mode)
+                    .connect(MakeRustlsConnect::new(rustls))
+                    .await
+                    .map_err(|e| self.err_connect(with_causes(&e)))?;
+                tokio::spawn(async move { conn.await.unwrap_or_else(ended) });
+                Ok(client)
+            }
+        }
+    }
+
     fn err_connect(&self, e: impl std::fmt::Display) -> SourceError {
         SourceError::Connect { source_name: self.name.clone(), message: e.to_string() }
     }
@@ -58,13 +102,7 @@ impl PostgresReader {
 #[async_trait]
 impl SourceReader for PostgresReader {
     async fn extract(&self, from: ExtractFrom) -> Result<Extraction, SourceError> {
-        let (client, conn) = tokio_postgres::connect(&self.url, NoTls).await.map_err(|e| self.err_connect(e))?;
-        let name = self.name.clone();
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::warn!(source = %name, error = %e, "postgres connection ended");
-            }
-        });
+        let client = self.connect().await?;
         let probe = client
             .prepare(&format!("SELECT * FROM ({}) q LIMIT 0", query::inner(&self.query)))
             .await
