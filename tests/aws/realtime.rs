@@ -122,6 +122,8 @@ async fn beacons_through_kinesis_into_opensearch_and_dynamodb() {
     index.ensure_template().await.unwrap();
     let kv = DynamoKv::new(clients.dynamodb.clone(), "events");
     let layout = KvLayout::default();
+    provision::bucket(&clients, "parking").await.unwrap();
+    let parking = tidemark_aws::S3ObjectStore::new(clients.s3.clone(), "parking", "");
 
     // beacon-ingest's router on Kinesis, served on loopback.
     let stream = KinesisStream::new(clients.kinesis.clone(), "events");
@@ -141,12 +143,16 @@ async fn beacons_through_kinesis_into_opensearch_and_dynamodb() {
     assert_eq!(delivered, sent.events.len() + 120, "every accepted event, client retries included, is in the stream");
     for round in 0..2 {
         for payload in &payloads {
-            let indexed = tidemark_stream_index::handle(payload.clone(), &index).await;
+            let indexed = tidemark_stream_index::handle(payload.clone(), &index, &parking, &SystemClock).await;
             assert!(indexed.batch_item_failures.is_empty(), "round {round}: index failures");
-            let stored = tidemark_stream_store::handle(payload.clone(), &kv, &layout).await;
+            let stored = tidemark_stream_store::handle(payload.clone(), &kv, &layout, &parking, &SystemClock).await;
             assert!(stored.batch_item_failures.is_empty(), "round {round}: store failures");
         }
     }
+    assert!(
+        tidemark_core::ports::ObjectStore::list(&parking, "dead-letters/").await.unwrap().is_empty(),
+        "nothing parked"
+    );
 
     // OpenSearch: revenue per hour per region, and the count, exactly as sent.
     let query = RealtimeQuery {

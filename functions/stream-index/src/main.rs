@@ -2,6 +2,7 @@
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use tidemark_aws::{settings, AwsClients, Endpoint};
+use tidemark_core::clock::SystemClock;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -13,9 +14,10 @@ async fn main() -> Result<(), Error> {
     if let Some(days) = settings::search_retention_days(&endpoint)? {
         index.ensure_retention(days).await?;
     }
-    let index = &index;
+    let (parking, _) = settings::interim(&clients)?;
+    let (index, parking) = (&index, &parking);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move {
-        Ok::<_, Error>(tidemark_stream_index::handle(event.payload, index).await)
+        Ok::<_, Error>(tidemark_stream_index::handle(event.payload, index, parking, &SystemClock).await)
     }))
     .await
 }

@@ -2,6 +2,7 @@
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use tidemark_aws::{settings, AwsClients, Endpoint};
+use tidemark_core::clock::SystemClock;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -10,9 +11,10 @@ async fn main() -> Result<(), Error> {
     let clients = AwsClients::load(&endpoint).await;
     let kv = settings::kv(&clients)?;
     let layout = settings::kv_layout()?;
-    let (kv, layout) = (&kv, &layout);
+    let (parking, _) = settings::interim(&clients)?;
+    let (kv, layout, parking) = (&kv, &layout, &parking);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move {
-        Ok::<_, Error>(tidemark_stream_store::handle(event.payload, kv, layout).await)
+        Ok::<_, Error>(tidemark_stream_store::handle(event.payload, kv, layout, parking, &SystemClock).await)
     }))
     .await
 }

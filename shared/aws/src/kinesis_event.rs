@@ -2,9 +2,9 @@
 //! mapping's `KinesisEvent` becomes `StreamRecord`s, and a `BatchOutcome` becomes the
 //! `batchItemFailures` answer (ReportBatchItemFailures).
 //!
-//! Every failed record is reported, poison ones included: Lambda then retries from the
-//! lowest failed sequence number, bisects, and finally hands the batch to the on-failure
-//! destination (SQS). Leaving a poison record out would drop it silently.
+//! A failed record is reported (Lambda retries from the lowest failed sequence number)
+//! unless it was parked with its payload first (see `dead_letters::settle`): leaving a
+//! poison record out without parking it would drop it silently.
 
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use aws_lambda_events::event::streams::{KinesisBatchItemFailure, KinesisEventResponse};
@@ -47,7 +47,7 @@ pub fn log_failures(consumer: &'static str, outcome: &BatchOutcome) {
         if f.retryable {
             tracing::warn!(consumer, sequence_number = %f.sequence_number, reason = %f.reason, "record failed, will be retried");
         } else {
-            tracing::error!(consumer, sequence_number = %f.sequence_number, reason = %f.reason, "poison record, parked after retries");
+            tracing::error!(consumer, sequence_number = %f.sequence_number, reason = %f.reason, "poison record");
         }
     }
     tracing::info!(

@@ -5,6 +5,7 @@
 //! run against moto, LocalStack or another emulator.
 
 pub mod config;
+pub mod dead_letters;
 pub mod dynamodb;
 pub mod emulator;
 pub mod jobs;
