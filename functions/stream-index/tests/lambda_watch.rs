@@ -1,6 +1,6 @@
 //! The real stream-index binary, started as Lambda starts `bootstrap`, on the runtime API
 //! of `cargo lambda watch` and OpenSearch in osmem-server, invoked with the Kinesis event
-//! file: the poison record comes back in `batchItemFailures`, the rest is searchable.
+//! file: the poison record is parked in the bucket (moto), the rest is searchable.
 //! Skips when cargo-lambda or osmem is missing, unless TIDEMARK_REQUIRE_EMULATORS is set.
 // Test code: a failed unwrap is a failed test, which is the point.
 #![allow(clippy::unwrap_used)]
@@ -16,10 +16,19 @@ use tidemark_core::search::SearchRequest;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_stream_index_binary_answers_a_kinesis_event_file() {
-    let (Some(osmem), Some(api)) = (Emulator::osmem(), Emulator::lambda_api()) else { return };
+    let (Some(osmem), Some(moto), Some(api)) = (Emulator::osmem(), Emulator::moto(), Emulator::lambda_api()) else {
+        return;
+    };
+    let clients = moto.clients().await;
+    tidemark_aws::provision::bucket(&clients, "watch").await.unwrap();
     let mut function = api.function(
         Path::new(env!("CARGO_BIN_EXE_stream-index")),
-        &[("TIDEMARK_SEARCH_URL", osmem.url()), ("TIDEMARK_SEARCH_PREFIX", "watch-events".into())],
+        &[
+            ("TIDEMARK_SEARCH_URL", osmem.url()),
+            ("TIDEMARK_SEARCH_PREFIX", "watch-events".into()),
+            ("TIDEMARK_AWS_ENDPOINT", moto.url()),
+            ("TIDEMARK_BUCKET", "watch".into()),
+        ],
     );
     let event: Value = serde_json::from_str(include_str!("fixtures/kinesis-batch.json")).unwrap();
     let http = reqwest::Client::new();
@@ -33,10 +42,11 @@ async fn the_stream_index_binary_answers_a_kinesis_event_file() {
             other => panic!("no answer from the function: {other:?}"),
         }
     };
-    assert_eq!(
-        answer,
-        json!({"batchItemFailures": [{"itemIdentifier": "4959068695591296412763924561834571597800427100002"}]})
-    );
+    assert_eq!(answer, json!({"batchItemFailures": []}), "the poison record is parked, not retried");
+    let bucket = tidemark_aws::S3ObjectStore::new(clients.s3.clone(), "watch", "");
+    let parked = tidemark_core::ports::ObjectStore::list(&bucket, "dead-letters/stream-index/").await.unwrap();
+    assert_eq!(parked.len(), 1, "{parked:?}");
+    assert!(parked[0].ends_with("4959068695591296412763924561834571597800427100002.json"));
     let index = OpenSearchIndex::connect(&osmem.url(), SearchAuth::None, "watch-events").unwrap();
     let body = json!({"size": 0, "aggs": {"revenue": {"sum": {"field": "amount"}}}});
     let found = index.search(&SearchRequest::from_json(&body).unwrap()).await.unwrap();
