@@ -24,8 +24,8 @@ pub fn run(rates: Vec<u64>, events: usize) -> anyhow::Result<()> {
     runtime.block_on(async {
         println!("udp: {events} events per rate, each sent twice (the second a duplicate)");
         println!(
-            "{:>10} {:>10} {:>10} {:>10} {:>8} {:>8} {:>10}",
-            "rate/s", "sent", "handled", "accepted", "shed", "dropped", "lost"
+            "{:>10} {:>10} {:>10} {:>10} {:>10} {:>8} {:>8} {:>10}",
+            "rate/s", "reached/s", "sent", "handled", "accepted", "shed", "dropped", "lost"
         );
         for rate in rates {
             let dir = tempfile::tempdir()?;
@@ -45,6 +45,8 @@ pub fn run(rates: Vec<u64>, events: usize) -> anyhow::Result<()> {
                 }
                 socket.send_to(&datagram(n / 2), target).await?;
             }
+            // What the one sender reached: above some rate it cannot keep the pace.
+            let reached = sent as f64 / started.elapsed().as_secs_f64();
             let counters = &stack.udp_counters;
             let handled = || counters.handled();
             let deadline = Instant::now() + Duration::from_secs(30);
@@ -54,7 +56,7 @@ pub fn run(rates: Vec<u64>, events: usize) -> anyhow::Result<()> {
             }
             let (shed, drops) = (counters.shed.load(Ordering::Relaxed), dropped());
             println!(
-                "{rate:>10} {sent:>10} {:>10} {:>10} {shed:>8} {drops:>8} {:>10}",
+                "{rate:>10} {reached:>10.0} {sent:>10} {:>10} {:>10} {shed:>8} {drops:>8} {:>10}",
                 handled(),
                 counters.accepted.load(Ordering::Relaxed),
                 (sent as u64).saturating_sub(handled() - shed)
