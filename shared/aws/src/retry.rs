@@ -97,16 +97,7 @@ pub fn describe<E: ProvideErrorMetadata + std::error::Error + 'static>(err: &Sdk
                 }
             }
         }
-        other => {
-            let mut text = other.to_string();
-            let mut source = std::error::Error::source(other);
-            while let Some(s) = source {
-                text.push_str(": ");
-                text.push_str(&s.to_string());
-                source = s.source();
-            }
-            text
-        }
+        other => tidemark_core::causes::with_causes(other),
     }
 }
 

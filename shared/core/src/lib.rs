@@ -8,6 +8,7 @@
 
 pub mod batch;
 pub mod bucket;
+pub mod causes;
 pub mod clock;
 pub mod compact;
 pub mod consume;

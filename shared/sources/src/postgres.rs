@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use futures::channel::mpsc;
 use futures::{pin_mut, StreamExt};
 use tidemark_core::batch::manifest::SourceColumn;
+use tidemark_core::causes::with_causes;
 use tidemark_core::ports::{ExtractFrom, Extraction, SourceError, SourceReader};
 use tokio_postgres::config::SslMode;
 use tokio_postgres::{Client, Config, NoTls};
@@ -23,19 +24,6 @@ pub struct PostgresReader {
     pub query: String,
     pub cursor: Option<String>,
     pub key: Vec<String>,
-}
-
-/// An error and what caused it: a failed handshake says why (an untrusted
-/// certificate, a name that does not match) only in its source.
-fn with_causes(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(inner) = cause {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        cause = inner.source();
-    }
-    text
 }
 
 fn ident(s: &str) -> String {
