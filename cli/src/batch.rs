@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use tidemark_core::batch::extract::ExtractSummary;
-use tidemark_core::batch::jobs::{self, JobError};
+use tidemark_core::batch::jobs::{self, BatchLoad, JobError};
 use tidemark_core::batch::load::LoadSummary;
+use tidemark_core::batch::raw_retention::RawRetention;
 use tidemark_core::batch::Pipeline;
 use tidemark_core::compact::{CompactError, CompactSummary, Compactor};
 use tidemark_core::kv_key::KvLayout;
@@ -30,6 +31,8 @@ pub struct BatchEnv {
     pub store: Arc<DirObjectStore>,
     pub warehouse: DuckWarehouse,
     pub connectors: Connectors,
+    /// How long raw runs are kept; batch-load compacts the state loads read before then.
+    pub raw_retention: RawRetention,
 }
 
 impl BatchEnv {
@@ -48,7 +51,13 @@ impl BatchEnv {
             store: Arc::new(DirObjectStore::new(data_dir.join("interim"))),
             warehouse,
             connectors: Connectors::new(base),
+            raw_retention: RawRetention::default(),
         })
+    }
+
+    /// The raw retention `tidemark up` or `tidemark job run` was given.
+    pub fn with_raw_retention(self, raw_retention: RawRetention) -> Self {
+        Self { raw_retention, ..self }
     }
 
     pub async fn extract(&self, only: Option<&str>) -> Result<Vec<ExtractSummary>, JobError> {
@@ -56,9 +65,10 @@ impl BatchEnv {
         jobs::batch_extract(&self.pipeline, only, &self.connectors, self.store.as_ref(), &SystemClock, &progress).await
     }
 
-    pub async fn load(&self, only: Option<&str>) -> Result<Vec<LoadSummary>, JobError> {
+    pub async fn load(&self, only: Option<&str>) -> Result<BatchLoad, JobError> {
         let progress = BarProgress::new();
-        jobs::batch_load(&self.pipeline, only, self.store.as_ref(), &self.warehouse, &SystemClock, &progress).await
+        let (store, raw) = (self.store.as_ref(), self.raw_retention);
+        jobs::batch_load_job(&self.pipeline, only, store, &self.warehouse, &SystemClock, &progress, raw).await
     }
 }
 
@@ -177,6 +187,17 @@ pub fn print_extract(summaries: &[ExtractSummary]) {
             secs,
             rate,
             s.note
+        );
+    }
+}
+
+/// batch-load's tables, then any raw state it compacted.
+pub fn print_batch_load(load: &BatchLoad) {
+    print_load(&load.tables);
+    for c in &load.raw_compacted {
+        println!(
+            "raw {}: {} runs compacted into {} ({} rows), {} runs removed",
+            c.source, c.runs, c.run_id, c.rows, c.removed_runs
         );
     }
 }

@@ -12,6 +12,7 @@ use tidemark_local::RunnerConfig;
 
 use crate::http::ServeLimits;
 use crate::retention::Retention;
+use tidemark_core::batch::raw_retention::RawRetention;
 
 /// The development write key that `tidemark up` accepts when none is configured.
 pub const DEV_WRITE_KEYS: &str = "dev-write-key=web";
@@ -74,6 +75,10 @@ pub struct UpArgs {
     /// Days dead letters are kept.
     #[arg(long, env = "TIDEMARK_RETAIN_DEAD_LETTERS_DAYS", default_value_t = 30)]
     pub retain_dead_letters_days: i64,
+    /// Days a raw extract run is kept in the interim store (state that loads read is
+    /// compacted by batch-load before it expires).
+    #[arg(long, env = "TIDEMARK_RETAIN_RAW_DAYS", default_value_t = 90)]
+    pub retain_raw_days: i64,
     /// Free MiB on the data directory's disk below which ingest pauses (answers 503).
     #[arg(long, env = "TIDEMARK_DISK_MIN_FREE_MB", default_value_t = 1024)]
     pub disk_min_free_mb: u64,
@@ -124,6 +129,17 @@ pub struct JobArgs {
     /// Write shards per hour bucket in the key-value store (as `tidemark up` was given).
     #[arg(long, env = "TIDEMARK_KV_WRITE_SHARDS", default_value_t = 4)]
     pub kv_write_shards: u16,
+    /// batch-load: days a raw extract run is kept (as `tidemark up` was given).
+    #[arg(long, env = "TIDEMARK_RETAIN_RAW_DAYS", default_value_t = 90)]
+    pub retain_raw_days: i64,
+}
+
+/// `TIDEMARK_RETAIN_RAW_DAYS`, checked.
+pub fn raw_retention(days: i64) -> Result<RawRetention, ConfigError> {
+    if !(2..=3_660).contains(&days) {
+        return Err(invalid("TIDEMARK_RETAIN_RAW_DAYS", "must be from 2 to 3660"));
+    }
+    Ok(RawRetention { keep: chrono::Duration::days(days) })
 }
 
 /// Validated configuration.
@@ -237,6 +253,7 @@ impl UpConfig {
         if !(1..=3_660).contains(&args.retain_dead_letters_days) {
             return Err(invalid("TIDEMARK_RETAIN_DEAD_LETTERS_DAYS", "must be from 1 to 3660"));
         }
+        let raw = raw_retention(args.retain_raw_days)?;
         if let Some(p) = &args.pipeline {
             if !p.is_file() {
                 return Err(invalid("TIDEMARK_PIPELINE", format!("{} is not a file", p.display())));
@@ -262,6 +279,7 @@ impl UpConfig {
                 log: chrono::Duration::hours(args.retain_log_hours),
                 events: chrono::Duration::days(args.retain_events_days),
                 dead_letters: chrono::Duration::days(args.retain_dead_letters_days),
+                raw,
             },
             disk_min_free: args.disk_min_free_mb.saturating_mul(1024 * 1024),
             udp_addr,

@@ -56,10 +56,11 @@ pub(crate) async fn wait_for_stop_signal() -> anyhow::Result<()> {
 
 /// `tidemark job run <name>`: one batch job now, with progress and a summary.
 pub async fn run_job(job: &config::JobName, args: &JobArgs) -> anyhow::Result<()> {
-    let env = batch::BatchEnv::open(&args.pipeline, &args.data_dir)?;
+    let env = batch::BatchEnv::open(&args.pipeline, &args.data_dir)?
+        .with_raw_retention(config::raw_retention(args.retain_raw_days)?);
     match job {
         config::JobName::BatchExtract => batch::print_extract(&env.extract(args.source.as_deref()).await?),
-        config::JobName::BatchLoad => batch::print_load(&env.load(args.table.as_deref()).await?),
+        config::JobName::BatchLoad => batch::print_batch_load(&env.load(args.table.as_deref()).await?),
         config::JobName::Reconcile => {
             let (kv, layout) = open_kv(args)?;
             let lookback = chrono::Duration::days(args.days);

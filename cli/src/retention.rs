@@ -4,7 +4,9 @@
 //!   `log` (nothing a consumer has not finished is ever trimmed);
 //! - the key-value store and the search index: events that happened longer ago than
 //!   `events` (realtime-compact and reconcile read at most the last week);
-//! - dead letters parked longer ago than `dead_letters`.
+//! - dead letters parked longer ago than `dead_letters`;
+//! - raw extract runs in the interim store written longer ago than `raw` (the state
+//!   that loads read is compacted by batch-load before then: `raw_retention`).
 //!
 //! The warehouse keeps what the pipeline file's tables hold: that is the batch side's
 //! record, and its growth is the user's to decide.
@@ -13,8 +15,9 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
+use tidemark_core::batch::raw_retention::{self, RawRetention};
 use tidemark_core::kv_key::KvLayout;
-use tidemark_local::{EventLog, FjallKvStore, TantivyIndex};
+use tidemark_local::{DirObjectStore, EventLog, FjallKvStore, TantivyIndex};
 
 use crate::consumers::{STREAM_INDEX, STREAM_STORE};
 
@@ -27,11 +30,18 @@ pub struct Retention {
     pub events: Duration,
     /// Dead letters, by parking time.
     pub dead_letters: Duration,
+    /// Raw extract runs, by the time they were written.
+    pub raw: RawRetention,
 }
 
 impl Default for Retention {
     fn default() -> Self {
-        Self { log: Duration::days(7), events: Duration::days(35), dead_letters: Duration::days(30) }
+        Self {
+            log: Duration::days(7),
+            events: Duration::days(35),
+            dead_letters: Duration::days(30),
+            raw: RawRetention::default(),
+        }
     }
 }
 
@@ -44,6 +54,7 @@ pub struct Removed {
     pub kv_items: u64,
     pub index_documents: u64,
     pub dead_letters: u64,
+    pub raw_runs: u64,
 }
 
 /// The stores a pass trims.
@@ -53,6 +64,8 @@ pub struct Stores {
     pub kv: FjallKvStore,
     pub index: TantivyIndex,
     pub layout: KvLayout,
+    /// The batch side's interim store.
+    pub interim: DirObjectStore,
 }
 
 /// One pass at `now` (the injected clock of the tests).
@@ -73,6 +86,7 @@ pub async fn apply(stores: &Stores, retention: Retention, now: DateTime<Utc>) ->
     removed.kv_items = kv_items;
     removed.dead_letters = dead_letters;
     removed.index_documents = stores.index.expire(now - retention.events).await?;
+    removed.raw_runs = raw_retention::expire(&stores.interim, now - retention.raw.keep).await?;
     Ok(removed)
 }
 

@@ -14,7 +14,7 @@ use tidemark_core::ports::kv::KvStore;
 use tidemark_core::ports::SearchIndex;
 use tokio::sync::watch;
 
-use crate::batch::{print_compact, print_extract, print_load, print_reconcile, BatchEnv};
+use crate::batch::{print_batch_load, print_compact, print_extract, print_reconcile, BatchEnv};
 
 fn parse_cron(expr: &str) -> Result<Cron, croner::errors::CronError> {
     Cron::from_str(expr)
@@ -81,7 +81,7 @@ pub async fn run(env: BatchEnv, realtime: Realtime, mut stop: watch::Receiver<bo
                 Err(e) => tracing::error!(error = %e, "scheduled batch-extract failed"),
             },
             Job::Load => match env.load(None).await {
-                Ok(s) => print_load(&s),
+                Ok(s) => print_batch_load(&s),
                 Err(e) => tracing::error!(error = %e, "scheduled batch-load failed"),
             },
             Job::Views => match env.refresh_views(realtime.index.as_ref()).await {

@@ -20,7 +20,7 @@ use tidemark_core::clock::SystemClock;
 use tidemark_core::ingest::Ingestor;
 use tidemark_core::kv_key::KvLayout;
 use tidemark_local::runner::{self, ConsumerFn};
-use tidemark_local::{ConsumerStats, EventLog, FjallKvStore, TantivyIndex};
+use tidemark_local::{ConsumerStats, DirObjectStore, EventLog, FjallKvStore, TantivyIndex};
 use tidemark_report::admin::{AdminGuard, FixedTokens, Tokens};
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
@@ -65,7 +65,8 @@ fn open_stores(config: &UpConfig) -> anyhow::Result<Stores> {
     let log = EventLog::open(&config.data_dir.join("stream"), config.stream_shards).context("opening the event log")?;
     let kv = FjallKvStore::open(&config.data_dir.join("kv")).context("opening the key-value store")?;
     let index = TantivyIndex::open(&config.data_dir.join("index")).context("opening the search index")?;
-    Ok(Stores { log, kv, index, layout: config.kv_layout.clone() })
+    let interim = DirObjectStore::new(config.data_dir.join("interim"));
+    Ok(Stores { log, kv, index, layout: config.kv_layout.clone(), interim })
 }
 
 /// The two consumers by name: the runner drives them, a redrive calls them again.
@@ -205,7 +206,11 @@ impl Stack {
             tasks.extend(spawn_consumers(&stores, &consumers, &config, &shared, &signal));
         }
         tasks.extend(spawn_upkeep(&stores, &config, &shared, &signal));
-        let batch = config.pipeline.as_deref().map(|path| BatchEnv::open(path, &config.data_dir)).transpose()?;
+        let batch = config
+            .pipeline
+            .as_deref()
+            .map(|path| BatchEnv::open(path, &config.data_dir).map(|env| env.with_raw_retention(config.retention.raw)))
+            .transpose()?;
         let ingest_app = tidemark_beacon_ingest::router(Arc::clone(&shared.ingestor)).merge(health(&stores, &shared));
         let read_app = read_guard(&config).protect(read_app(&stores, &shared, &consumers, batch.as_ref()));
         let (http_addr, ingest_task) =

@@ -15,8 +15,9 @@ use tidemark_aws::jobs::AwsSources;
 use tidemark_aws::{
     provision, DynamoKv, InlineStaging, OpenSearchIndex, PgRunner, S3ObjectStore, SearchAuth, SqlWarehouse,
 };
+use tidemark_core::batch::raw_retention::{self, RawRetention};
 use tidemark_core::batch::{Pipeline, Value as Cell};
-use tidemark_core::clock::FixedClock;
+use tidemark_core::clock::{Clock, FixedClock};
 use tidemark_core::consume::{index_batch, store_batch, StreamRecord};
 use tidemark_core::event::Event;
 use tidemark_core::kv_key::KvLayout;
@@ -143,6 +144,7 @@ async fn seed_postgres() {
     tokio::spawn(connection);
     let mut sql = String::from(
         "DROP SCHEMA IF EXISTS tm_jobs_src CASCADE; DROP SCHEMA IF EXISTS tm_jobs_wh CASCADE; \
+         DROP SCHEMA IF EXISTS tm_jobs_rebuilt CASCADE; \
          CREATE SCHEMA tm_jobs_src; CREATE TABLE tm_jobs_src.orders (order_id text PRIMARY KEY, sku text, \
          amount numeric(12,2), currency text, region text, status text, ordered_at timestamp, updated_at timestamp);",
     );
@@ -255,9 +257,11 @@ async fn scheduled_jobs_extract_load_compact_reconcile_and_analyze() {
         store: store.clone(),
         warehouse: warehouse.clone(),
         clock: clock.clone(),
+        raw_retention: RawRetention::default(),
     };
     let answer = tidemark_batch_load::handle(&load, &scheduled).await.unwrap();
-    let loaded: HashMap<&str, u64> = answer
+    assert_eq!(answer["raw_compacted"], json!([]), "nothing is near expiry yet: {answer}");
+    let loaded: HashMap<&str, u64> = answer["tables"]
         .as_array()
         .unwrap()
         .iter()
@@ -368,4 +372,39 @@ async fn scheduled_jobs_extract_load_compact_reconcile_and_analyze() {
         let body = store.get(&key).await.unwrap().unwrap();
         assert!(!String::from_utf8_lossy(&body).contains(FORGOTTEN), "{key} still names the person");
     }
+
+    // 46 days on, half the bucket's 90-day raw retention: batch-load rewrites the state
+    // that loads read (orders, joined by site_events; the products snapshot, joined by
+    // orders) as compacted runs on S3. The real-time runs only a `new` table reads.
+    let tables = "SELECT order_id, sku, product_name, amount_eur, region, status, ordered_at FROM orders \
+                  ORDER BY order_id";
+    let (orders_before, products_before) =
+        (rows(warehouse.as_ref(), tables).await, rows(warehouse.as_ref(), "SELECT * FROM products ORDER BY sku").await);
+    clock.set(at("2027-01-14T02:15:00Z"));
+    let answer = tidemark_batch_load::handle(&load, &scheduled).await.unwrap();
+    let compacted: Vec<&str> =
+        answer["raw_compacted"].as_array().unwrap().iter().map(|c| c["source"].as_str().unwrap()).collect();
+    assert_eq!(compacted, ["orders", "products"], "{answer}");
+    for source in ["orders", "products"] {
+        let keys = store.list(&format!("raw/{source}/")).await.unwrap();
+        assert!(!keys.is_empty() && keys.iter().all(|k| k.contains("-compacted/")), "{keys:?}");
+    }
+
+    // 60 days later the bucket's lifecycle rule (90 days; applied here as the local
+    // retention pass applies it) has taken the real-time runs, not the compacted ones.
+    clock.set(at("2027-03-15T02:15:00Z"));
+    let expired = raw_retention::expire(store.as_ref(), clock.now() - chrono::Duration::days(90)).await.unwrap();
+    assert!(expired >= 1, "the real-time runs of 2026-11-29");
+    assert!(store.list("raw/site/").await.unwrap().is_empty());
+
+    // A warehouse rebuilt from the bucket now holds the same orders and products.
+    let rebuilt: Arc<dyn Warehouse> = Arc::new(SqlWarehouse::new(
+        PgRunner::connect(PG, Some("tm_jobs_rebuilt")).await.unwrap(),
+        InlineStaging::default(),
+        false,
+    ));
+    let rebuild = tidemark_batch_load::Env { warehouse: rebuilt.clone(), ..load };
+    let answer = tidemark_batch_load::handle(&rebuild, &scheduled).await.unwrap();
+    assert_eq!(rows(rebuilt.as_ref(), tables).await, orders_before, "{answer}");
+    assert_eq!(rows(rebuilt.as_ref(), "SELECT * FROM products ORDER BY sku").await, products_before);
 }

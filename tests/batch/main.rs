@@ -1,11 +1,12 @@
 //! The batch path end to end against the real PostgreSQL and MariaDB on this machine:
-//! the example shop's pipeline file (examples/shop, the one README documents) is
+//! the example shop's pipeline file (examples/shop, the one docs/batch.md documents) is
 //! extracted and loaded three times — first load, an incremental one after new and
 //! updated rows, and one with nothing new — and the warehouse is checked row by row.
 
 // Test code: a failed unwrap is a failed test, which is the point.
 #![allow(clippy::unwrap_used)]
 
+mod raw_retention;
 mod support;
 
 use chrono::{TimeZone, Utc};
@@ -300,14 +301,14 @@ async fn re_extracting_the_same_range_gives_the_same_files() {
     assert_eq!(shop.part(&first.parts[0].key).await, shop.part(&second.parts[0].key).await);
 }
 
-/// README's pipeline example is the file the tests run.
+/// The batch documentation's pipeline example is the file the tests run.
 #[test]
-fn readme_shows_the_example_pipeline_verbatim() {
+fn the_docs_show_the_example_pipeline_verbatim() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let readme = std::fs::read_to_string(root.join("docs/batch.md")).unwrap();
     let example = std::fs::read_to_string(root.join("examples/shop/tidemark.toml")).unwrap();
     let start = readme.find("<!-- pipeline-example:start -->\n```toml\n").expect("start marker")
         + "<!-- pipeline-example:start -->\n```toml\n".len();
     let end = readme.find("```\n<!-- pipeline-example:end -->").expect("end marker");
-    assert_eq!(&readme[start..end], example, "README's copy of examples/shop/tidemark.toml differs");
+    assert_eq!(&readme[start..end], example, "docs/batch.md's copy of examples/shop/tidemark.toml differs");
 }

@@ -7,17 +7,22 @@ use std::process::{Command, Stdio};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use tidemark_core::batch::extract::{self, ExtractSummary};
-use tidemark_core::batch::jobs::{self, JobError};
+use tidemark_core::batch::jobs::{self, BatchLoad, JobError};
 use tidemark_core::batch::load::LoadSummary;
 use tidemark_core::batch::manifest::Manifest;
+use tidemark_core::batch::raw_retention::{self, RawRetention};
 use tidemark_core::batch::{Pipeline, Silent, Value};
 use tidemark_core::ports::{ObjectStore, Query, QueryResult, Warehouse, WarehouseError};
 use tidemark_core::{Clock, FixedClock};
 use tidemark_local::{DirObjectStore, DuckWarehouse};
 use tidemark_sources::Connectors;
 
+/// The shop's tables in the machine's databases are shared: one database test at a time.
+static DATABASES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 pub struct Shop {
-    _tmp: tempfile::TempDir,
+    databases: Option<tokio::sync::MutexGuard<'static, ()>>,
+    tmp: tempfile::TempDir,
     pub dir: PathBuf,
     pipeline: Pipeline,
     store: DirObjectStore,
@@ -84,7 +89,8 @@ fn mariadb(sql: Option<&str>, file: Option<&Path>) {
 impl Shop {
     /// The full shop: databases seeded, files copied.
     pub async fn start() -> Shop {
-        let shop = Shop::copy(|t| t.to_string()).await;
+        let mut shop = Shop::copy(|t| t.to_string()).await;
+        shop.databases = Some(DATABASES.lock().await);
         psql(shop.dir.join("seed-postgres.sql").to_str().expect("utf-8 path"), true);
         mariadb(None, Some(&shop.dir.join("seed-mariadb.sql")));
         shop
@@ -107,12 +113,13 @@ impl Shop {
         let pipeline = Pipeline::parse(&text).expect("the example pipeline parses");
         let warehouse = DuckWarehouse::open(&tmp.path().join("data/warehouse.duckdb")).expect("warehouse");
         Shop {
+            databases: None,
             store: DirObjectStore::new(tmp.path().join("data/interim")),
             warehouse,
             pipeline,
             clock: FixedClock::new(Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap()),
             dir,
-            _tmp: tmp,
+            tmp,
         }
     }
 
@@ -143,6 +150,34 @@ impl Shop {
         jobs::batch_load(&self.pipeline, None, &self.store, &self.warehouse, &self.clock, &Silent)
             .await
             .expect("batch-load")
+    }
+
+    /// batch-load as scheduled: the tables, then the raw compaction.
+    pub async fn load_job(&self, raw: RawRetention) -> BatchLoad {
+        jobs::batch_load_job(&self.pipeline, None, &self.store, &self.warehouse, &self.clock, &Silent, raw)
+            .await
+            .expect("batch-load")
+    }
+
+    /// Moves the clock by `by`.
+    pub fn advance(&self, by: Duration) {
+        self.clock.set(self.clock.now() + by);
+    }
+
+    /// The interim store's lifecycle rule, `keep` after each run was written.
+    pub async fn expire_raw(&self, keep: Duration) -> u64 {
+        raw_retention::expire(&self.store, self.clock.now() - keep).await.expect("expire")
+    }
+
+    /// The runs a load of `source` reads now.
+    pub async fn runs(&self, source: &str) -> Vec<Manifest> {
+        extract::runs(&self.store, source).await.expect("runs")
+    }
+
+    /// Swaps in an empty warehouse named `name`: the tables rebuilt from the interim store.
+    pub fn new_warehouse(&mut self, name: &str) {
+        let path = self.tmp.path().join(format!("data/{name}.duckdb"));
+        self.warehouse = DuckWarehouse::open(&path).expect("warehouse");
     }
 
     pub async fn load_table(&self, table: &str) -> Result<Vec<LoadSummary>, JobError> {

@@ -190,7 +190,7 @@ async fn a_forgotten_person_is_gone_from_every_store_and_no_one_else_is() {
     assert_eq!(kv_items.len(), 160, "80 events and their markers");
     // A reload of the forgotten raw files loads the same rows again (and no more).
     let reloaded = env.load(None).await.unwrap();
-    assert!(reloaded.iter().all(|l| l.rows_loaded == 0), "{reloaded:?}");
+    assert!(reloaded.tables.iter().all(|l| l.rows_loaded == 0), "{reloaded:?}");
 
     // New events of other people still flow; the emptied records are passed over.
     let later = json!([{"event_id": "after", "event_type": "page_view", "user_id": "user-1", "region": "EU",

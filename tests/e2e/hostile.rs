@@ -116,7 +116,7 @@ async fn hostile_text_comes_out_byte_for_byte_through_every_store() {
     // Batch: load, reconcile, refresh the views. Every hour with an order is batch now.
     env.extract(None).await.unwrap();
     let loaded = env.load(None).await.unwrap();
-    assert_eq!(loaded[0].rows_loaded, orders.len() as u64, "{loaded:?}");
+    assert_eq!(loaded.tables[0].rows_loaded, orders.len() as u64, "{loaded:?}");
     let reconciled = env.reconcile(&stack.kv, &stack.layout, None, Duration::days(7)).await.unwrap();
     assert_eq!(reconciled[0].missing_in_realtime, 1, "{reconciled:?}");
     env.refresh_views(&stack.index).await.unwrap();
@@ -191,7 +191,12 @@ async fn oversize_slow_and_greedy_clients_are_refused() {
     assert_eq!(answer.status(), 413);
     assert!(answer.text().await.unwrap().contains("more than 500 events"));
     let over_size = format!("[\"{}\"]", "x".repeat(1024 * 1024));
-    assert_eq!(post(over_size).await.unwrap().status(), 413);
+    // Refused from its Content-Length: the answer can beat the rest of the body, and
+    // then the client sees the connection closed under its write instead of the 413.
+    match post(over_size).await {
+        Ok(answer) => assert_eq!(answer.status(), 413),
+        Err(error) => assert!(format!("{error:?}").contains("BodyWrite"), "{error:?}"),
+    }
     let one_huge_event =
         format!(r#"[{{"event_type":"click","anonymous_id":"a","properties":{{"p":"{}"}}}}]"#, "y".repeat(40_000));
     let answer: Json = post(one_huge_event).await.unwrap().json().await.unwrap();

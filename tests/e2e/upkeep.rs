@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use tidemark::consumers::{STREAM_INDEX, STREAM_STORE};
 use tidemark::retention::{self, Retention, Stores};
 use tidemark::Stack;
+use tidemark_core::batch::raw_retention::RawRetention;
 use tidemark_core::event::Event;
 use tidemark_core::ports::stream::{EventStream, StreamRecordIn};
 use tidemark_core::ports::KvStore;
@@ -21,8 +22,14 @@ fn event(id: &str, at: chrono::DateTime<Utc>) -> Value {
            "occurred_at": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)})
 }
 
-fn stores(stack: &Stack) -> Stores {
-    Stores { log: stack.log.clone(), kv: stack.kv.clone(), index: stack.index.clone(), layout: stack.layout.clone() }
+fn stores(stack: &Stack, dir: &std::path::Path) -> Stores {
+    Stores {
+        log: stack.log.clone(),
+        kv: stack.kv.clone(),
+        index: stack.index.clone(),
+        layout: stack.layout.clone(),
+        interim: tidemark_local::DirObjectStore::new(dir.join("interim")),
+    }
 }
 
 async fn kv_items(stack: &Stack) -> usize {
@@ -50,15 +57,20 @@ async fn retention_shrinks_every_store_but_never_what_a_consumer_still_needs() {
     assert_eq!((stack.index.num_docs(), kv_items(&stack).await), (50, 50));
 
     // A day later, with events kept eight days: no event is old enough yet.
-    let keep = Retention { log: Duration::hours(1), events: Duration::days(8), dead_letters: Duration::days(1) };
-    let removed = retention::apply(&stores(&stack), keep, now + Duration::days(1)).await.unwrap();
+    let keep = Retention {
+        log: Duration::hours(1),
+        events: Duration::days(8),
+        dead_letters: Duration::days(1),
+        raw: RawRetention::default(),
+    };
+    let removed = retention::apply(&stores(&stack, dir.path()), keep, now + Duration::days(1)).await.unwrap();
     assert_eq!((removed.kv_items, removed.index_documents), (0, 0));
     let shards = stack.log.shard_count() as u64;
     assert_eq!(removed.log_records, 50 - shards.min(50), "the log keeps only each shard's newest record");
 
     // Three days on, the six-day-old events are past eight days and expire from the
     // key-value store and the index; the recent ones stay.
-    let removed = retention::apply(&stores(&stack), keep, now + Duration::days(3)).await.unwrap();
+    let removed = retention::apply(&stores(&stack, dir.path()), keep, now + Duration::days(3)).await.unwrap();
     assert_eq!((removed.kv_items, removed.index_documents), (30 * 2, 30), "events and their markers");
     assert_eq!((stack.index.num_docs(), kv_items(&stack).await), (20, 20));
     stack.shutdown().await.unwrap();
@@ -72,8 +84,13 @@ async fn the_log_keeps_what_consumers_have_not_finished() {
     let stack = tidemark::Stack::start(config).await.unwrap();
     let events: Vec<Value> = (0..10).map(|n| event(&format!("e{n}"), Utc::now())).collect();
     post_batch(&client(), stack.http_addr, &events).await;
-    let far = Retention { log: Duration::hours(1), events: Duration::days(2), dead_letters: Duration::days(1) };
-    let removed = retention::apply(&stores(&stack), far, Utc::now() + Duration::days(30)).await.unwrap();
+    let far = Retention {
+        log: Duration::hours(1),
+        events: Duration::days(2),
+        dead_letters: Duration::days(1),
+        raw: RawRetention::default(),
+    };
+    let removed = retention::apply(&stores(&stack, dir.path()), far, Utc::now() + Duration::days(30)).await.unwrap();
     assert_eq!(removed.log_records, 0, "no consumer has read anything: nothing is trimmed");
     let records: usize = (0..stack.log.shard_count()).map(|s| stack.log.read(s, None, usize::MAX).unwrap().len()).sum();
     assert_eq!(records, 10);

@@ -1,4 +1,4 @@
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use tidemark_aws::jobs::JobRequest;
 
@@ -34,9 +34,12 @@ fn strings(v: &Value) -> Vec<String> {
 }
 
 #[test]
-fn every_function_is_a_cargo_lambda_arm64_build_with_a_trigger() {
+fn every_function_is_a_cargo_lambda_build_for_the_chosen_architecture_with_a_trigger() {
     let t = template();
-    assert_eq!(t["Globals"]["Function"]["Architectures"][0], "arm64");
+    assert_eq!(t["Globals"]["Function"]["Architectures"][0]["Ref"], "Architecture");
+    let architecture = &t["Parameters"]["Architecture"];
+    assert_eq!(architecture["Default"], "arm64");
+    assert_eq!(architecture["AllowedValues"], json!(["arm64", "x86_64"]));
     assert_eq!(t["Globals"]["Function"]["Runtime"], "provided.al2023");
     let r = resources(&t);
     let functions = of_type(&r, "AWS::Serverless::Function");
@@ -188,6 +191,13 @@ fn retention_throttling_and_failure_destinations_are_declared() {
         );
     }
     assert!(rules.iter().any(|rule| rule.get("Prefix").is_none() && rule["NoncurrentVersionExpiration"].is_object()));
+    let raw = rules.iter().find(|rule| rule["Prefix"] == "raw/").unwrap();
+    let load = &r["BatchLoadFunction"]["Properties"]["Environment"]["Variables"];
+    assert_eq!(
+        (&raw["ExpirationInDays"]["Ref"], &load["TIDEMARK_RAW_RETENTION_DAYS"]["Ref"]),
+        (&json!("RawRetentionDays"), &json!("RawRetentionDays")),
+        "batch-load compacts raw state by the retention the bucket expires it with"
+    );
     let functions: Vec<String> = of_type(&r, "AWS::Serverless::Function")
         .iter()
         .map(|(_, f)| f["Properties"]["FunctionName"]["Fn::Sub"].as_str().unwrap().to_owned())

@@ -21,7 +21,7 @@ use tidemark_core::ingest::WriteKeys;
 use tidemark_core::reconcile::ReconcileSummary;
 use tidemark_core::report::{run_report, Report, ReportQuery};
 
-use crate::batch::{print_compact, print_extract, print_load, print_reconcile, print_views, BatchEnv};
+use crate::batch::{print_batch_load, print_compact, print_extract, print_reconcile, print_views, BatchEnv};
 use crate::config::{UpConfig, DEV_WRITE_KEYS};
 use crate::Stack;
 
@@ -188,7 +188,7 @@ impl Demo {
         println!("     {inserted} orders written to {}", self.orders.describe());
         let env = self.batch()?;
         print_extract(&env.extract(None).await?);
-        print_load(&env.load(None).await?);
+        print_batch_load(&env.load(None).await?);
         Ok(())
     }
 

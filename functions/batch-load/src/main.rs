@@ -20,6 +20,7 @@ async fn main() -> Result<(), Error> {
         store: Arc::new(store),
         warehouse: Arc::new(settings::warehouse(&clients)?),
         clock: Arc::new(SystemClock),
+        raw_retention: settings::raw_retention()?,
     };
     let env = &env;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move { handle(env, &event.payload).await }))

@@ -11,6 +11,7 @@ use crate::s3::S3ObjectStore;
 use crate::search::{OpenSearchIndex, SearchAuth};
 use crate::warehouse::{RedshiftWarehouse, S3Staging};
 use tidemark_core::batch::pipeline::Pipeline;
+use tidemark_core::batch::raw_retention::RawRetention;
 use tidemark_core::kv_key::KvLayout;
 use tidemark_core::ports::ObjectStore;
 
@@ -122,6 +123,20 @@ pub fn search(endpoint: &Endpoint, clients: &AwsClients) -> Result<OpenSearchInd
 /// the template's).
 pub fn stream_retention_hours() -> Result<u32, AwsConfigError> {
     number("TIDEMARK_STREAM_RETENTION_HOURS", 168)
+}
+
+/// `TIDEMARK_RAW_RETENTION_DAYS`: how long the bucket's lifecycle keeps a raw extract
+/// (the template passes `RawRetentionDays`; default 90). batch-load compacts the state
+/// that loads read before it is half that old.
+pub fn raw_retention() -> Result<RawRetention, AwsConfigError> {
+    let days: u32 = number("TIDEMARK_RAW_RETENTION_DAYS", 90)?;
+    if days == 0 {
+        return Err(AwsConfigError::Invalid {
+            var: "TIDEMARK_RAW_RETENTION_DAYS",
+            reason: "must be at least 1".into(),
+        });
+    }
+    Ok(RawRetention { keep: chrono::Duration::days(i64::from(days)) })
 }
 
 /// `TIDEMARK_BUCKET` (the interim store), `TIDEMARK_INTERIM_PREFIX` (default none).

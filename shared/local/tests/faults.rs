@@ -134,3 +134,95 @@ async fn a_store_that_is_down_holds_the_checkpoint_and_loses_nothing() {
         task.await.unwrap();
     }
 }
+
+/// The journal files (`<id>.jnl`) of the log under `dir` with where their data ends,
+/// oldest first. fjall sizes a journal ahead of its writes, zeros after the data.
+fn journals(dir: &std::path::Path) -> Vec<(std::path::PathBuf, u64)> {
+    let mut files: Vec<(u64, std::path::PathBuf)> = walk(dir)
+        .into_iter()
+        .filter_map(|p| Some((p.file_name()?.to_str()?.strip_suffix(".jnl")?.parse().ok()?, p.clone())))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|(_, p)| {
+            let bytes = std::fs::read(&p).expect("journal");
+            let end = bytes.iter().rposition(|b| *b != 0).map_or(0, |last| last as u64 + 1);
+            (p, end)
+        })
+        .collect()
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read_dir") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+async fn closed(log: EventLog) {
+    let done = log.take_writer_done().expect("first taker");
+    drop(log);
+    done.await.expect("the writer stops");
+}
+
+fn records(log: &EventLog) -> usize {
+    (0..log.shard_count()).map(|shard| log.read(shard, None, usize::MAX).expect("read").len()).sum()
+}
+
+/// Records 0..100 are acknowledged; the next put is cut halfway through its write, as
+/// a crash during the group commit's sync would leave it (never acknowledged). The log
+/// reopens without it, every acknowledged record is there, and puts go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_torn_last_write_is_dropped_and_every_acknowledged_record_stays() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("log");
+    let log = EventLog::open(&path, 4).unwrap();
+    put_events(&log, 0, 100).await;
+    closed(log).await;
+    let before = journals(&path);
+
+    let log = EventLog::open(&path, 4).unwrap();
+    put_events(&log, 100, 1).await;
+    closed(log).await;
+    // The journal the last put went to, and how far it was before the put.
+    let (journal, written) = journals(&path).pop().expect("a journal");
+    let acknowledged = before.iter().find(|(p, _)| *p == journal).map_or(0, |(_, len)| *len);
+    assert!(written > acknowledged, "the last put is in the newest journal");
+    // A crash halfway through writing it: the rest of the batch never reached the disk.
+    let mut bytes = std::fs::read(&journal).unwrap();
+    bytes[(acknowledged + (written - acknowledged) / 2) as usize..].fill(0);
+    std::fs::write(&journal, bytes).unwrap();
+
+    let log = EventLog::open(&path, 4).expect("a torn tail is recovered, not refused");
+    assert_eq!(records(&log), 100);
+    put_events(&log, 200, 5).await;
+    assert_eq!(records(&log), 105);
+}
+
+/// A byte of the last, synced batch is flipped on disk. The log refuses to open and
+/// says why, rather than start without an acknowledged record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_last_record_is_refused_loudly_not_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("log");
+    let log = EventLog::open(&path, 4).unwrap();
+    put_events(&log, 0, 100).await;
+    closed(log).await;
+    let (journal, end) = journals(&path).pop().expect("a journal");
+    let mut bytes = std::fs::read(&journal).unwrap();
+    let last_value = end as usize - 40;
+    bytes[last_value] ^= 0x55;
+    std::fs::write(&journal, bytes).unwrap();
+
+    let error = EventLog::open(&path, 4).err().expect("a damaged journal is refused");
+    let message = error.to_string();
+    assert!(matches!(error, tidemark_local::LogError::JournalDamaged { .. }), "{message}");
+    assert!(message.contains("is damaged") && message.contains("nothing is dropped silently"), "{message}");
+}

@@ -54,6 +54,25 @@ pub async fn manifests(store: &dyn ObjectStore, source: &str) -> Result<Vec<Stri
     Ok(keys)
 }
 
+/// The runs that hold `source`'s data, oldest first: every complete run, except those
+/// a compacted run replaces (left behind when compaction stopped before deleting them).
+pub async fn runs(store: &dyn ObjectStore, source: &str) -> Result<Vec<Manifest>, ExtractError> {
+    let mut all = Vec::new();
+    for key in manifests(store, source).await? {
+        all.push(read_manifest(store, source, &key).await?);
+    }
+    let covered = all.iter().filter(|m| m.compacted.is_some()).map(|m| m.through().to_owned()).max();
+    let mut live: Vec<Manifest> = match covered {
+        Some(through) => {
+            let newest = manifest::compacted_run_id(&through);
+            all.into_iter().filter(|m| m.run_id == newest || m.run_id.as_str() > through.as_str()).collect()
+        }
+        None => all,
+    };
+    live.sort_by(|a, b| a.through().cmp(b.through()));
+    Ok(live)
+}
+
 pub async fn read_manifest(store: &dyn ObjectStore, source: &str, key: &str) -> Result<Manifest, ExtractError> {
     let bad =
         |message: String| ExtractError::Manifest { source_name: source.to_string(), key: key.to_string(), message };
@@ -153,6 +172,7 @@ pub async fn extract_source(
         offset_to,
         extracted_at,
         elapsed_ms: summary.elapsed_ms,
+        compacted: None,
     };
     put_manifest(store, &m).await?;
     summary.run_id = Some(run_id);

@@ -3,10 +3,13 @@
 
 use std::sync::Arc;
 
+use serde::Serialize;
+
 use super::extract::{extract_source, ExtractError, ExtractSummary};
 use super::load::{LoadError, LoadJob, LoadSummary};
 use super::pipeline::{Pipeline, SourceDef, SourceKind};
 use super::progress::Progress;
+use super::raw_retention::{self, RawCompaction, RawRetention, RawRetentionError};
 use crate::clock::Clock;
 use crate::ports::{ObjectStore, SourceError, SourceReader, Warehouse};
 
@@ -25,6 +28,8 @@ pub enum JobError {
     Load(#[from] LoadError),
     #[error(transparent)]
     Source(#[from] SourceError),
+    #[error(transparent)]
+    Raw(#[from] RawRetentionError),
     #[error("source {0:?} holds real-time events: realtime-compact fills it, batch-extract does not")]
     NotExtracted(String),
 }
@@ -80,4 +85,28 @@ pub async fn batch_load(
         out.push(job.run(t).await?);
     }
     Ok(out)
+}
+
+/// What batch-load did: each table's load, then the raw compaction that followed.
+#[derive(Debug, Clone, Serialize)]
+pub struct BatchLoad {
+    pub tables: Vec<LoadSummary>,
+    pub raw_compacted: Vec<RawCompaction>,
+}
+
+/// batch-load as scheduled (`tidemark job run`, `tidemark up`, the Lambda): the tables,
+/// then the raw state that later loads read, compacted before the interim store's
+/// retention would expire it.
+pub async fn batch_load_job(
+    pipeline: &Pipeline,
+    only: Option<&str>,
+    store: &dyn ObjectStore,
+    warehouse: &dyn Warehouse,
+    clock: &dyn Clock,
+    progress: &dyn Progress,
+    raw: RawRetention,
+) -> Result<BatchLoad, JobError> {
+    let tables = batch_load(pipeline, only, store, warehouse, clock, progress).await?;
+    let raw_compacted = raw_retention::compact(pipeline, store, warehouse, clock, raw).await?;
+    Ok(BatchLoad { tables, raw_compacted })
 }

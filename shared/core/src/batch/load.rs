@@ -74,12 +74,8 @@ impl LoadJob<'_> {
         let mut summary = LoadSummary { table: table.name.clone(), ..LoadSummary::default() };
         let source = self.source(&table.source)?;
         let loaded: HashSet<(String, String)> = self.warehouse.loaded_runs(&table.name).await?.into_iter().collect();
-        let mut runs = Vec::new();
-        for key in extract::manifests(self.store, &source.name).await? {
-            runs.push(extract::read_manifest(self.store, &source.name, &key).await?);
-        }
-        let pending: Vec<&Manifest> =
-            runs.iter().filter(|m| !loaded.contains(&(m.source.clone(), m.run_id.clone()))).collect();
+        let runs = extract::runs(self.store, &source.name).await?;
+        let pending: Vec<&Manifest> = runs.iter().filter(|m| !m.loaded_in(&loaded)).collect();
         let (Some(first), Some(last)) = (pending.first(), pending.last()) else {
             summary.note = "up to date: no new extract runs".into();
             return Ok(summary);
@@ -251,10 +247,7 @@ impl LoadJob<'_> {
             let mut schema: Option<Schema> = None;
             let mut rows = Vec::new();
             let mut part_no = 0;
-            let mut runs = Vec::new();
-            for key in extract::manifests(self.store, &source.name).await? {
-                runs.push(extract::read_manifest(self.store, &source.name, &key).await?);
-            }
+            let runs = extract::runs(self.store, &source.name).await?;
             for m in current_state(&runs, source) {
                 for part in &m.parts {
                     let bytes = self.store.get(&part.key).await?.unwrap_or_default();
@@ -276,7 +269,7 @@ impl LoadJob<'_> {
 
 /// The runs that together hold a source's current state: the latest run of a snapshot
 /// source, every run of an incremental one (the caller keeps the last row per key).
-fn current_state<'m>(runs: &'m [Manifest], source: &SourceDef) -> Vec<&'m Manifest> {
+pub(super) fn current_state<'m>(runs: &'m [Manifest], source: &SourceDef) -> Vec<&'m Manifest> {
     match source.mode {
         ExtractMode::Snapshot => runs.last().into_iter().collect(),
         ExtractMode::Incremental => runs.iter().collect(),
@@ -301,7 +294,7 @@ fn track(summary: &mut LoadSummary, rows: &[Vec<Value>], et_slot: Option<usize>)
 
 /// Rows of a part whose columns differ from the first part's (a CSV whose header
 /// changed order), rearranged by name.
-fn remap(rows: Vec<Row>, from: &Schema, to: &Schema) -> Vec<Row> {
+pub(super) fn remap(rows: Vec<Row>, from: &Schema, to: &Schema) -> Vec<Row> {
     if from == to {
         return rows;
     }
@@ -316,7 +309,7 @@ fn remap(rows: Vec<Row>, from: &Schema, to: &Schema) -> Vec<Row> {
 
 /// Keeps the last row per source key (later runs carry newer versions), in first-seen
 /// order: the dedupe rule without `order_by`. A key column the data lacks keeps all rows.
-fn latest_by_key(rows: Vec<Row>, schema: &Schema, key: &[String]) -> Vec<Row> {
+pub(super) fn latest_by_key(rows: Vec<Row>, schema: &Schema, key: &[String]) -> Vec<Row> {
     match Dedupe::compile(key, None, schema) {
         Ok(dedupe) => dedupe.apply(rows),
         Err(_) => rows,

@@ -1,6 +1,8 @@
 //! The manifest of one extract run, written last into `raw/<source>/<run_id>/`: its
 //! presence marks the run complete, and it carries what the next run resumes from.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -43,6 +45,19 @@ pub struct Manifest {
     pub offset_to: Option<u64>,
     pub extracted_at: DateTime<Utc>,
     pub elapsed_ms: u64,
+    /// Set on a run that compaction wrote in place of older ones (see `raw_retention`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compacted: Option<Compaction>,
+}
+
+/// What a compacted run stands for: every run of its source up to `through`, whose
+/// state it holds (the last row per source key, or every row of a source without one).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Compaction {
+    /// The last run id it replaces; its own id is [`compacted_run_id`] of this.
+    pub through: String,
+    /// When it was (re)written: the interim store's retention counts from here.
+    pub at: DateTime<Utc>,
 }
 
 impl Manifest {
@@ -53,6 +68,30 @@ impl Manifest {
     pub fn key(source: &str, run_id: &str) -> String {
         format!("raw/{source}/{run_id}/manifest.json")
     }
+
+    /// When this run's objects were written: the age the interim store expires it by.
+    pub fn written_at(&self) -> DateTime<Utc> {
+        self.compacted.as_ref().map_or(self.extracted_at, |c| c.at)
+    }
+
+    /// The newest original run this one holds: itself, or the last one it compacted.
+    pub fn through(&self) -> &str {
+        self.compacted.as_ref().map_or(&self.run_id, |c| &c.through)
+    }
+
+    /// Whether a table that loaded `loaded` (source, run id) has this run's rows. A
+    /// compacted run is never newer than what every reading table had loaded when it was
+    /// written, so a table has it when it has loaded either it or the last run it holds.
+    pub fn loaded_in(&self, loaded: &HashSet<(String, String)>) -> bool {
+        let has = |run: &str| loaded.contains(&(self.source.clone(), run.to_owned()));
+        has(&self.run_id) || has(self.through())
+    }
+}
+
+/// The id of the run that compacts every run up to `through`. It stays the same when
+/// compaction rewrites it, so tables that loaded it keep having loaded it.
+pub fn compacted_run_id(through: &str) -> String {
+    format!("{through}-compacted")
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {

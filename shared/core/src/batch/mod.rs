@@ -9,6 +9,7 @@ pub mod parse;
 pub mod pipeline;
 pub mod progress;
 pub mod quarantine;
+pub mod raw_retention;
 pub mod rules;
 pub mod schema;
 pub mod sql;

@@ -159,6 +159,7 @@ impl Compactor<'_> {
             offset_to: None,
             extracted_at,
             elapsed_ms: 0,
+            compacted: None,
         };
         put_manifest(self.store, &m).await?;
         Ok(Some(run_id))

@@ -8,7 +8,7 @@
 use super::{Forgotten, Person};
 use crate::batch::extract::{manifests, put_manifest, read_manifest, ExtractError};
 use crate::batch::manifest::{combine, sha256_hex, Manifest};
-use crate::batch::parse::{parse_part, unpack_origin, Parsed};
+use crate::batch::parse::{in_ranges, parse_part, row_lines, Parsed};
 use crate::batch::pipeline::SourceDef;
 use crate::ports::object_store::ObjectStore;
 
@@ -71,35 +71,16 @@ async fn forget_run(
     Ok(removed)
 }
 
-/// The line ranges `[first, next)` (1-based) of the person's rows: a row runs from its
-/// line to the line the next row (or unreadable line) starts on, so a CSV record with
-/// quoted newlines goes whole.
+/// The lines of the person's rows.
 fn owned_lines(parsed: &Parsed, slot: usize, person: &Person) -> Vec<(u64, Option<u64>)> {
-    let mut starts: Vec<u64> = parsed
-        .rows
-        .iter()
-        .map(|row| row.origin)
-        .chain(parsed.rejected.iter().map(|(origin, _)| *origin))
-        .map(|origin| unpack_origin(origin).1)
-        .collect();
-    starts.sort_unstable();
-    parsed
-        .rows
-        .iter()
-        .filter(|row| row.cells.get(slot).is_some_and(|cell| cell.to_string() == person.id()))
-        .map(|row| {
-            let line = unpack_origin(row.origin).1;
-            (line, starts.iter().copied().find(|start| *start > line))
-        })
-        .collect()
+    row_lines(parsed, |row| row.cells.get(slot).is_some_and(|cell| cell.to_string() == person.id()))
 }
 
 /// `bytes` with the given line ranges emptied (their newlines kept).
 fn blank_lines(bytes: &[u8], ranges: &[(u64, Option<u64>)]) -> Vec<u8> {
-    let doomed = |line: u64| ranges.iter().any(|(first, next)| line >= *first && next.is_none_or(|n| line < n));
     let mut out = Vec::with_capacity(bytes.len());
     for (i, line) in bytes.split_inclusive(|b| *b == b'\n').enumerate() {
-        if doomed(i as u64 + 1) {
+        if in_ranges(ranges, i as u64 + 1) {
             if line.ends_with(b"\n") {
                 out.push(b'\n');
             }

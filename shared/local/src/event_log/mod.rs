@@ -39,6 +39,15 @@ pub enum LogError {
     Storage(#[from] fjall::Error),
     #[error("event log record {shard}/{seq} is corrupt: {reason}")]
     Corrupt { shard: usize, seq: u64, reason: &'static str },
+    /// A complete, once-synced batch in the journal fails its checksum: the disk
+    /// damaged an acknowledged record. fjall drops a torn last batch (one whose sync
+    /// never finished, so never acknowledged) by itself; this it refuses to guess at.
+    #[error(
+        "event log journal under {dir} is damaged ({reason}): a record that was written and synced no longer \
+         reads back. The log is not opened, so nothing is dropped silently; restore the directory from a backup, \
+         or move it aside to start an empty log"
+    )]
+    JournalDamaged { dir: String, reason: String },
     #[error("event log was opened with {existing} shards; asked for {requested}")]
     ShardCountChanged { existing: usize, requested: usize },
     #[error("event log group commit failed: {0}")]
@@ -153,7 +162,12 @@ pub struct EventLog {
 impl EventLog {
     /// Opens (or creates) the log under `dir` with `shard_count` shards.
     pub fn open(dir: &Path, shard_count: usize) -> Result<Self, LogError> {
-        let db = Database::builder(dir).open()?;
+        let db = Database::builder(dir).open().map_err(|error| match error {
+            fjall::Error::JournalRecovery(reason) => {
+                LogError::JournalDamaged { dir: dir.display().to_string(), reason: format!("{reason:?}") }
+            }
+            other => LogError::Storage(other),
+        })?;
         let existing = db.list_keyspace_names().iter().filter(|name| name.starts_with("shard-")).count();
         if existing != 0 && existing != shard_count {
             return Err(LogError::ShardCountChanged { existing, requested: shard_count });

@@ -41,3 +41,34 @@ pub fn parse_part(source: &SourceDef, manifest: &Manifest, part: usize, bytes: &
         SourceKind::Realtime => jsonl::parse_events(&manifest.columns, part, bytes),
     }
 }
+
+/// The lines `[first, next)` (1-based) that each picked row of a part spans: a row runs
+/// from its line to the line the next row (or unreadable record) starts on, so a CSV
+/// record with quoted newlines is taken whole. `next` is `None` for the part's last row.
+pub fn row_lines(parsed: &Parsed, pick: impl Fn(&Row) -> bool) -> Vec<(u64, Option<u64>)> {
+    let starts = record_starts(parsed.rows.iter().map(|row| row.origin), parsed.rejected.iter().map(|(o, _)| *o));
+    spans(&starts, parsed.rows.iter().filter(|row| pick(row)).map(|row| row.origin))
+}
+
+/// The sorted first lines of every record of a part: its rows and unreadable records.
+pub fn record_starts(rows: impl Iterator<Item = u64>, rejected: impl Iterator<Item = u64>) -> Vec<u64> {
+    let mut starts: Vec<u64> = rows.chain(rejected).map(|origin| unpack_origin(origin).1).collect();
+    starts.sort_unstable();
+    starts
+}
+
+/// The line span of each picked row (by origin), given every record's first line.
+pub fn spans(starts: &[u64], picked: impl Iterator<Item = u64>) -> Vec<(u64, Option<u64>)> {
+    picked
+        .map(|origin| {
+            let line = unpack_origin(origin).1;
+            let next = starts.partition_point(|start| *start <= line);
+            (line, starts.get(next).copied())
+        })
+        .collect()
+}
+
+/// Whether 1-based `line` falls in one of `ranges` (as [`row_lines`] gives them).
+pub fn in_ranges(ranges: &[(u64, Option<u64>)], line: u64) -> bool {
+    ranges.iter().any(|(first, next)| line >= *first && next.is_none_or(|n| line < n))
+}
