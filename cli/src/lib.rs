@@ -14,6 +14,7 @@ pub mod dlq;
 pub mod forget;
 pub mod health;
 pub mod http;
+pub mod pipeline;
 pub mod progress;
 pub mod report;
 pub mod retention;

@@ -39,11 +39,22 @@ enum Command {
     },
     /// Remove a person's events and rows from every store of a running `tidemark up`.
     Forget(tidemark::forget::ForgetArgs),
+    /// Check a pipeline file as every deployment reads it, without running anything.
+    Pipeline {
+        #[command(subcommand)]
+        action: PipelineAction,
+    },
     /// Inspect or move batch watermarks.
     Watermark {
         #[command(subcommand)]
         action: WatermarkAction,
     },
+}
+
+#[derive(Subcommand)]
+enum PipelineAction {
+    /// Parse and validate FILE; print what it declares, or the problem and where.
+    Check(tidemark::pipeline::CheckArgs),
 }
 
 #[derive(Subcommand)]
@@ -75,6 +86,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Demo(args) => tidemark::demo::run(&args).await,
         Command::Report(args) => tidemark::report::run(&args).await,
         Command::Job { action: JobAction::Run { name, args } } => tidemark::run_job(&name, &args).await,
+        Command::Pipeline { action: PipelineAction::Check(args) } => tidemark::pipeline::check(&args),
         Command::Watermark { action: WatermarkAction::Reset(args) } => tidemark::watermark::reset(&args).await,
         Command::Dlq { args, action } => tidemark::dlq::run(&args, &action).await,
         Command::Forget(args) => tidemark::forget::run(&args).await,

@@ -117,6 +117,10 @@ fn health(stores: &Stores, shared: &Shared) -> axum::Router {
     })
 }
 
+/// What `/v1/reports` says when `up` runs without a pipeline file.
+const NO_PIPELINE: &str = "no pipeline file, so no reports yet: check one with `tidemark pipeline check FILE`, \
+     then start `tidemark up --pipeline FILE` (or set TIDEMARK_PIPELINE)";
+
 /// Reports, stats, dead letters, the dashboard: everything a reader asks.
 fn read_app(
     stores: &Stores,
@@ -132,6 +136,7 @@ fn read_app(
         index: Arc::new(stores.index.clone()),
         clock: Arc::new(SystemClock),
         batch: reports,
+        no_pipeline: Arc::from(NO_PIPELINE),
     };
     tidemark_report::router(report_state)
         .merge(stats::router(StatsState {

@@ -3,7 +3,8 @@
 //! trigger payloads, the stream-index (OpenSearch on osmem-server) and stream-store
 //! (DynamoDB on moto) handlers, and the answers compared with what was sent.
 //! The scheduled job Lambdas on the same emulators, with PostgreSQL as the source and
-//! as the warehouse SQL's runner.
+//! as the warehouse SQL's runner. The report router over the AWS adapters against the
+//! same router over the local ones, answer for answer.
 //! Skips when the emulators are not installed, unless TIDEMARK_REQUIRE_EMULATORS is set.
 // Test code: a failed unwrap is a failed test, which is the point.
 #![allow(clippy::unwrap_used)]
@@ -11,3 +12,4 @@
 mod hostile;
 mod jobs;
 mod realtime;
+mod reports;

@@ -25,6 +25,16 @@ pub struct ReportState {
     pub clock: Arc<dyn Clock>,
     /// The warehouse side, when a pipeline file declares reports.
     pub batch: Option<BatchReports>,
+    /// What to tell a reader when there is no pipeline file: how this deployment gets
+    /// one (a flag locally, an object in the bucket on AWS).
+    pub no_pipeline: Arc<str>,
+}
+
+impl ReportState {
+    /// The warehouse side, or the answer that says how to add a pipeline file.
+    fn batch(&self) -> Result<&BatchReports, ReportsError> {
+        self.batch.as_ref().ok_or_else(|| ReportsError::NoPipeline(Arc::clone(&self.no_pipeline)))
+    }
 }
 
 #[derive(Clone)]

@@ -1,7 +1,8 @@
 //! The report Lambda behind API Gateway: the same router as `tidemark up`, with
 //! OpenSearch as the index and Redshift as the warehouse, on IAM-signed routes for
 //! programs and under `/ui/` behind the admin tokens for people in a browser. Reports come
-//! from the pipeline file in the interim bucket, read once at cold start.
+//! from the pipeline file in the interim bucket, read once at cold start; without one the
+//! real-time routes answer and the report routes say how to add it.
 
 use std::sync::Arc;
 
@@ -18,14 +19,25 @@ async fn main() -> Result<(), lambda_http::Error> {
     let endpoint = Endpoint::from_env()?;
     let clients = AwsClients::load(&endpoint).await;
     let index = settings::search(&endpoint, &clients)?;
-    let pipeline = settings::pipeline(&clients).await?;
-    let warehouse = settings::warehouse(&clients)?;
-    // Reports read the watermarks before the first load: the bookkeeping tables exist.
-    warehouse.ensure_tables(&pipeline.tables).await?;
+    let (pipeline, location) = settings::pipeline_if_present(&clients).await?;
+    let batch = match pipeline {
+        Some(pipeline) => {
+            let warehouse = settings::warehouse(&clients)?;
+            // Reports read the watermarks before the first load: the bookkeeping tables exist.
+            warehouse.ensure_tables(&pipeline.tables).await?;
+            Some(BatchReports { reports: Arc::new(pipeline.reports), warehouse: Arc::new(warehouse) })
+        }
+        None => None,
+    };
+    let no_pipeline = format!(
+        "no pipeline file at {location}, so no reports yet: check one with `tidemark pipeline check FILE`, \
+         upload it with `aws s3 cp FILE {location}`; new instances of the report function read it"
+    );
     let state = ReportState {
         index: Arc::new(index),
         clock: Arc::new(SystemClock),
-        batch: Some(BatchReports { reports: Arc::new(pipeline.reports), warehouse: Arc::new(warehouse) }),
+        batch,
+        no_pipeline: Arc::from(no_pipeline),
     };
     let tokens = std::env::var("TIDEMARK_ADMIN_TOKENS_SECRET")
         .map_err(|_| "TIDEMARK_ADMIN_TOKENS_SECRET: set it to the admin tokens secret (the template does)")?;

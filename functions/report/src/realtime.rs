@@ -113,11 +113,31 @@ mod tests {
     }
 
     async fn get(uri: &str, index: Arc<CannedIndex>) -> (StatusCode, serde_json::Value) {
-        let app = router(ReportState { index, clock: Arc::new(SystemClock), batch: None });
+        let app = router(ReportState {
+            index,
+            clock: Arc::new(SystemClock),
+            batch: None,
+            no_pipeline: Arc::from("no pipeline"),
+        });
         let response = app.oneshot(Request::get(uri).body(Body::empty()).unwrap()).await.unwrap();
         let status = response.status();
         let body = response.into_body().collect().await.unwrap().to_bytes();
         (status, serde_json::from_slice(&body).unwrap())
+    }
+
+    /// A fresh deployment has no pipeline file: real time still answers, the report
+    /// list is empty and says how to add one, and a report is not found with that text.
+    #[tokio::test]
+    async fn without_a_pipeline_file_the_report_routes_say_how_to_add_one() {
+        let index = Arc::new(CannedIndex::default());
+        let (status, body) = get("/v1/reports", Arc::clone(&index)).await;
+        assert_eq!((status, &body["reports"]), (StatusCode::OK, &json!([])));
+        assert_eq!(body["note"], "no pipeline");
+        let (status, body) = get("/v1/reports/sales", Arc::clone(&index)).await;
+        assert_eq!((status, &body["error"]), (StatusCode::NOT_FOUND, &json!("no pipeline")));
+        let realtime = "/v1/realtime?metric=revenue&interval=1m&from=2026-11-25T13:00:00Z&to=2026-11-25T14:00:00Z";
+        let (status, _) = get(realtime, index).await;
+        assert_eq!(status, StatusCode::OK);
     }
 
     #[tokio::test]
@@ -141,7 +161,12 @@ mod tests {
     #[tokio::test]
     async fn the_browser_routes_live_under_ui_behind_the_tokens() {
         use crate::admin::{AdminGuard, FixedTokens, Tokens};
-        let state = ReportState { index: Arc::new(CannedIndex::default()), clock: Arc::new(SystemClock), batch: None };
+        let state = ReportState {
+            index: Arc::new(CannedIndex::default()),
+            clock: Arc::new(SystemClock),
+            batch: None,
+            no_pipeline: Arc::from("no pipeline"),
+        };
         let tokens = Arc::new(FixedTokens::new(["ui-token-0123456789"])) as Tokens;
         let app = crate::browser_router(state, AdminGuard { tokens: Some(tokens), hosts: None });
         let status = |uri: &'static str, token: bool| {
@@ -186,7 +211,12 @@ mod tests {
         let send = |text: String| async move {
             let index = Arc::new(CannedIndex::default());
             let (parts, body) = lambda_http::request::from_str(&text).unwrap().into_parts();
-            let app = router(ReportState { index: index.clone(), clock: Arc::new(SystemClock), batch: None });
+            let app = router(ReportState {
+                index: index.clone(),
+                clock: Arc::new(SystemClock),
+                batch: None,
+                no_pipeline: Arc::from("no pipeline"),
+            });
             let response = app.oneshot(Request::from_parts(parts, Body::from(body.to_vec()))).await.unwrap();
             let status = response.status();
             let body = response.into_body().collect().await.unwrap().to_bytes();

@@ -22,7 +22,7 @@ pub async fn get_reconciliation(
     State(state): State<ReportState>,
     Query(params): Query<Params>,
 ) -> Result<Json<JsonValue>, ReportsError> {
-    let batch = state.batch.as_ref().ok_or(ReportsError::NoPipeline)?;
+    let batch = state.batch()?;
     let limit = params.limit.unwrap_or(100).clamp(1, 10_000);
     let exists_query = WarehouseQuery::with_params(
         "SELECT table_name FROM information_schema.tables WHERE table_name = $1",

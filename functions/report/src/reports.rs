@@ -29,8 +29,9 @@ pub struct Params {
 /// Why a report was not answered; each variant decides its status.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportsError {
-    #[error("no pipeline file is configured, so there are no reports (start with --pipeline)")]
-    NoPipeline,
+    /// No pipeline file: the text says how this deployment gets one.
+    #[error("{0}")]
+    NoPipeline(std::sync::Arc<str>),
     #[error("no report named {0:?}")]
     Unknown(String),
     #[error("{message}")]
@@ -42,7 +43,7 @@ pub enum ReportsError {
 impl IntoResponse for ReportsError {
     fn into_response(self) -> Response {
         let status = match &self {
-            ReportsError::NoPipeline | ReportsError::Unknown(_) => StatusCode::NOT_FOUND,
+            ReportsError::NoPipeline(_) | ReportsError::Unknown(_) => StatusCode::NOT_FOUND,
             ReportsError::BadParameter { .. } | ReportsError::Report(ReportError::BadRequest { .. }) => {
                 StatusCode::BAD_REQUEST
             }
@@ -65,8 +66,11 @@ impl IntoResponse for ReportsError {
     }
 }
 
+/// The declared reports; with no pipeline file, none, and how to add one.
 pub async fn list_reports(State(state): State<ReportState>) -> Result<Json<serde_json::Value>, ReportsError> {
-    let batch = state.batch.as_ref().ok_or(ReportsError::NoPipeline)?;
+    let Some(batch) = state.batch.as_ref() else {
+        return Ok(Json(json!({ "reports": [], "note": &*state.no_pipeline })));
+    };
     let reports: Vec<serde_json::Value> = batch
         .reports
         .iter()
@@ -80,7 +84,7 @@ pub async fn get_report(
     Path(name): Path<String>,
     Query(params): Query<Params>,
 ) -> Result<Response, ReportsError> {
-    let batch = state.batch.as_ref().ok_or(ReportsError::NoPipeline)?;
+    let batch = state.batch()?;
     let def = batch.reports.iter().find(|r| r.name == name).ok_or(ReportsError::Unknown(name))?;
     let bad = |field: &'static str, message: String| ReportsError::BadParameter { field, message };
     let interval =

@@ -10,7 +10,7 @@ use tidemark_core::report::{ReportError, Tidemark};
 use crate::{ReportState, ReportsError};
 
 pub async fn get_watermarks(State(state): State<ReportState>) -> Result<Json<Value>, ReportsError> {
-    let batch = state.batch.as_ref().ok_or(ReportsError::NoPipeline)?;
+    let batch = state.batch()?;
     let marks = batch.warehouse.watermarks().await.map_err(|e| ReportsError::Report(ReportError::Warehouse(e)))?;
     let sources: Vec<Value> = marks
         .iter()

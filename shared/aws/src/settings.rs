@@ -171,14 +171,26 @@ pub fn warehouse(clients: &AwsClients) -> Result<RedshiftWarehouse, AwsConfigErr
 /// The pipeline file at `TIDEMARK_PIPELINE_KEY` in the interim bucket, parsed and
 /// validated once at cold start.
 pub async fn pipeline(clients: &AwsClients) -> Result<Pipeline, AwsConfigError> {
+    let (pipeline, location) = pipeline_if_present(clients).await?;
+    pipeline.ok_or_else(|| AwsConfigError::Invalid {
+        var: "TIDEMARK_PIPELINE_KEY",
+        reason: format!("{location}: no such object in TIDEMARK_BUCKET"),
+    })
+}
+
+/// The pipeline file if the bucket holds one (a fresh stack does not), and where it is
+/// looked for (`s3://bucket/key`); one that is there but does not parse is an error.
+pub async fn pipeline_if_present(clients: &AwsClients) -> Result<(Option<Pipeline>, String), AwsConfigError> {
     let var = "TIDEMARK_PIPELINE_KEY";
     let key = required(var)?;
     let (store, _) = interim(clients)?;
-    let bytes =
-        store.get(&key).await.map_err(|e| AwsConfigError::Invalid { var, reason: e.to_string() })?.ok_or_else(
-            || AwsConfigError::Invalid { var, reason: format!("{key}: no such object in TIDEMARK_BUCKET") },
-        )?;
+    let location = format!("s3://{}/{key}", required("TIDEMARK_BUCKET")?);
+    let Some(bytes) = store.get(&key).await.map_err(|e| AwsConfigError::Invalid { var, reason: e.to_string() })? else {
+        return Ok((None, location));
+    };
     let text =
         String::from_utf8(bytes).map_err(|_| AwsConfigError::Invalid { var, reason: format!("{key}: not UTF-8") })?;
-    Pipeline::parse(&text).map_err(|e| AwsConfigError::Invalid { var, reason: format!("{key}: {e}") })
+    let pipeline =
+        Pipeline::parse(&text).map_err(|e| AwsConfigError::Invalid { var, reason: format!("{key}: {e}") })?;
+    Ok((Some(pipeline), location))
 }
