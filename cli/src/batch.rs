@@ -136,6 +136,9 @@ pub fn yesterday() -> chrono::NaiveDate {
 }
 
 pub fn print_compact(summaries: &[CompactSummary]) {
+    if summaries.is_empty() {
+        println!("realtime-compact: nothing to compact, the pipeline file declares no source with kind = \"realtime\"");
+    }
     for s in summaries {
         println!(
             "realtime-compact {} source {}: {} events, run {}, {:.2} s",

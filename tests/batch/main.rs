@@ -301,6 +301,16 @@ async fn re_extracting_the_same_range_gives_the_same_files() {
     assert_eq!(shop.part(&first.parts[0].key).await, shop.part(&second.parts[0].key).await);
 }
 
+/// The example shop has no real-time source: its nightly realtime-compact has nothing to
+/// do, and says so by answering no summaries rather than failing every night.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn realtime_compact_without_a_realtime_source_has_nothing_to_do() {
+    let shop = Shop::files_only("", "").await;
+    let kv = tidemark_core::memory::MemoryKv::default();
+    let yesterday = chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+    assert!(shop.compact(&kv, yesterday).await.is_empty());
+}
+
 /// The batch documentation's pipeline example is the file the tests run.
 #[test]
 fn the_docs_show_the_example_pipeline_verbatim() {

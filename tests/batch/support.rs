@@ -10,6 +10,9 @@ use tidemark_core::batch::extract::{self, ExtractSummary};
 use tidemark_core::batch::jobs::{self, BatchLoad, JobError};
 use tidemark_core::batch::load::LoadSummary;
 use tidemark_core::batch::manifest::Manifest;
+use tidemark_core::compact::{CompactSummary, Compactor};
+use tidemark_core::kv_key::KvLayout;
+use tidemark_core::ports::KvStore;
 use tidemark_core::batch::raw_retention::{self, RawRetention};
 use tidemark_core::batch::{Pipeline, Silent, Value};
 use tidemark_core::ports::{ObjectStore, Query, QueryResult, Warehouse, WarehouseError};
@@ -157,6 +160,21 @@ impl Shop {
         jobs::batch_load_job(&self.pipeline, None, &self.store, &self.warehouse, &self.clock, &Silent, raw)
             .await
             .expect("batch-load")
+    }
+
+    /// realtime-compact of `day`, with real-time events read from `kv`.
+    pub async fn compact(&self, kv: &dyn KvStore, day: chrono::NaiveDate) -> Vec<CompactSummary> {
+        let layout = KvLayout::default();
+        let compactor = Compactor {
+            pipeline: &self.pipeline,
+            store: &self.store,
+            warehouse: &self.warehouse,
+            kv,
+            layout: &layout,
+            clock: &self.clock,
+            progress: &Silent,
+        };
+        compactor.run(day).await.expect("realtime-compact")
     }
 
     /// Moves the clock by `by`.
