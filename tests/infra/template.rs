@@ -234,9 +234,13 @@ fn retention_throttling_and_failure_destinations_are_declared() {
     for consumer in ["StreamIndexFunction", "StreamStoreFunction"] {
         assert_eq!(r[consumer]["Properties"]["ReservedConcurrentExecutions"]["Ref"], "ConsumerConcurrency");
     }
-    let lifecycle = &r["SearchRetentionPolicy"]["Properties"];
-    assert_eq!(lifecycle["Type"], "retention", "Serverless indices expire too");
-    assert!(lifecycle["Policy"]["Fn::Sub"].as_str().unwrap().contains("${KvRetentionDays}d"));
+    // Serverless: a search collection, the kind that keeps client document ids (a
+    // time-series collection assigns its own, and a redelivery would count twice); it
+    // takes no lifecycle policy, so stream-index may delete the expired daily indices.
+    assert_eq!(r["SearchCollection"]["Properties"]["Type"], "SEARCH");
+    assert!(of_type(&r, "AWS::OpenSearchServerless::LifecyclePolicy").is_empty());
+    let access = r["SearchAccessPolicy"]["Properties"]["Policy"]["Fn::Sub"].as_str().unwrap();
+    assert!(access.contains("aoss:DeleteIndex"), "{access}");
     let throttle = &r["HttpApi"]["Properties"]["DefaultRouteSettings"];
     assert_eq!(
         (throttle["ThrottlingRateLimit"]["Ref"].as_str(), throttle["ThrottlingBurstLimit"]["Ref"].as_str()),
@@ -274,7 +278,7 @@ fn stores_are_durable_private_and_on_demand() {
     assert_eq!(of_type(&r, "AWS::RedshiftServerless::Workgroup").len(), 1);
     assert_eq!(of_type(&r, "AWS::RedshiftServerless::Namespace").len(), 1);
     assert_eq!(of_type(&r, "AWS::OpenSearchService::Domain").len(), 1);
-    assert_eq!(of_type(&r, "AWS::OpenSearchServerless::Collection")[0].1["Properties"]["Type"], "TIMESERIES");
+    assert_eq!(of_type(&r, "AWS::OpenSearchServerless::Collection")[0].1["Properties"]["Type"], "SEARCH");
 }
 
 #[test]

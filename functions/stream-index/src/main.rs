@@ -1,7 +1,8 @@
 //! The stream-index Lambda: tracing, settings and the OpenSearch client once, then run.
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use tidemark_aws::{settings, AwsClients, Endpoint};
+use tidemark_aws::settings::{self, SearchExpiry};
+use tidemark_aws::{AwsClients, Endpoint};
 use tidemark_core::clock::SystemClock;
 
 #[tokio::main]
@@ -11,8 +12,15 @@ async fn main() -> Result<(), Error> {
     let clients = AwsClients::load(&endpoint).await;
     let index = settings::search(&endpoint, &clients)?;
     index.ensure_template().await?;
-    if let Some(days) = settings::search_retention_days(&endpoint)? {
-        index.ensure_retention(days).await?;
+    match settings::search_expiry(&endpoint)? {
+        Some(SearchExpiry::IsmPolicy { days }) => index.ensure_retention(days).await?,
+        Some(SearchExpiry::DropDailyIndices { days }) => {
+            // A month of days past the retention: containers live hours, not weeks.
+            let before = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
+            let dropped = index.drop_daily_indices(before, 30).await?;
+            tracing::info!(dropped, days, "daily indices past the retention dropped");
+        }
+        None => {}
     }
     let (parking, _) = settings::interim(&clients)?;
     let (index, parking) = (&index, &parking);

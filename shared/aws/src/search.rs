@@ -123,9 +123,29 @@ impl OpenSearchIndex {
         names.join(",")
     }
 
+    /// Deletes the daily indices of the `window` days before the day of `before`, whose
+    /// events all happened before it; returns how many there were. A Serverless *search*
+    /// collection (the kind that keeps client document ids, so that a redelivery
+    /// overwrites instead of counting twice) takes no lifecycle policy, so the function
+    /// that creates indices expires them: stream-index at each cold start.
+    pub async fn drop_daily_indices(&self, before: DateTime<Utc>, window: u32) -> Result<u32, SearchError> {
+        let mut dropped = 0;
+        for days_back in 1..=i64::from(window) {
+            let path = format!("/{}", self.index_name(before - chrono::Duration::days(days_back)));
+            let (status, answer) = self.call(Method::Delete, &path, String::new(), "application/json").await?;
+            match status {
+                s if s.is_success() => dropped += 1,
+                StatusCode::NOT_FOUND => {}
+                s => return Err(SearchError::BadRequest(format!("DELETE {path}: {s}: {answer}"))),
+            }
+        }
+        Ok(dropped)
+    }
+
     /// The Index State Management policy that deletes a daily index `days` after its
-    /// creation (managed domains; a Serverless collection has the template's
-    /// lifecycle policy instead). Attached to every new index by its `ism_template`.
+    /// creation (managed domains; a Serverless collection has
+    /// [`OpenSearchIndex::drop_daily_indices`] instead). Attached to every new index by
+    /// its `ism_template`.
     pub fn retention_policy(&self, days: u32) -> Value {
         json!({
             "policy": {

@@ -72,22 +72,36 @@ pub fn kv_layout() -> Result<KvLayout, AwsConfigError> {
     Ok(KvLayout { write_shards: write_shards()?, ..KvLayout::default() })
 }
 
+/// How the daily indices expire, `TIDEMARK_KV_RETENTION_DAYS` after their day (the
+/// key-value store's retention): by an ISM policy on a managed domain, by stream-index
+/// dropping them on a Serverless collection; `None` on an emulator.
+pub fn search_expiry(endpoint: &Endpoint) -> Result<Option<SearchExpiry>, AwsConfigError> {
+    let emulated =
+        endpoint.url().is_some() || optional("TIDEMARK_SEARCH_URL").is_some_and(|u| u.starts_with("http://"));
+    if emulated {
+        return Ok(None);
+    }
+    let days = number("TIDEMARK_KV_RETENTION_DAYS", 35)?;
+    match optional("TIDEMARK_SEARCH_BACKEND").as_deref() {
+        None | Some("domain") => Ok(Some(SearchExpiry::IsmPolicy { days })),
+        Some("serverless") => Ok(Some(SearchExpiry::DropDailyIndices { days })),
+        Some(other) => Err(AwsConfigError::Invalid {
+            var: "TIDEMARK_SEARCH_BACKEND",
+            reason: format!("{other:?}: use domain or serverless"),
+        }),
+    }
+}
+
+/// See [`search_expiry`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchExpiry {
+    IsmPolicy { days: u32 },
+    DropDailyIndices { days: u32 },
+}
+
 /// `TIDEMARK_SEARCH_URL`, `TIDEMARK_SEARCH_BACKEND` (`domain` | `serverless`: SigV4
 /// as `es` or `aoss`; with `TIDEMARK_AWS_ENDPOINT` set, requests go unsigned to an
 /// emulator), `TIDEMARK_SEARCH_PREFIX` (default `tidemark-events`).
-/// How many days a daily index is kept on a managed domain (`TIDEMARK_KV_RETENTION_DAYS`,
-/// the same retention as the key-value store's), when the domain is where the indices
-/// live: `None` for Serverless (the template's lifecycle policy) and emulators.
-pub fn search_retention_days(endpoint: &Endpoint) -> Result<Option<u32>, AwsConfigError> {
-    let domain = matches!(optional("TIDEMARK_SEARCH_BACKEND").as_deref(), None | Some("domain"));
-    let emulated =
-        endpoint.url().is_some() || optional("TIDEMARK_SEARCH_URL").is_some_and(|u| u.starts_with("http://"));
-    if !domain || emulated {
-        return Ok(None);
-    }
-    Ok(Some(number("TIDEMARK_KV_RETENTION_DAYS", 35)?))
-}
-
 pub fn search(endpoint: &Endpoint, clients: &AwsClients) -> Result<OpenSearchIndex, AwsConfigError> {
     let url = required("TIDEMARK_SEARCH_URL")?;
     let service = match optional("TIDEMARK_SEARCH_BACKEND").as_deref() {

@@ -52,3 +52,29 @@ async fn opensearch_bulk_chunks_by_size() {
     let index = index(&server, "chunks").await.with_max_bulk_bytes(2_000);
     contract::search::replays_do_not_double_count(&index).await;
 }
+
+/// Serverless search collections take no lifecycle policy: stream-index drops the daily
+/// indices whose day ended before the retention's cutoff, and nothing newer.
+#[tokio::test]
+async fn opensearch_drops_the_daily_indices_past_the_retention() {
+    use chrono::{Duration, TimeZone, Utc};
+    use tidemark_core::contract::sample_event;
+    use tidemark_core::event::EventType;
+    use tidemark_core::ports::SearchIndex;
+    use tidemark_core::search::{Query, SearchRequest};
+
+    let Some(server) = Emulator::osmem() else { return };
+    let index = index(&server, "expiry").await;
+    let day = Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap();
+    let events: Vec<_> = (0..4)
+        .map(|d| sample_event(&format!("e{d}"), EventType::PageView, day + Duration::days(d), "EU", None))
+        .collect();
+    index.index_events(&events).await.unwrap();
+    let all = SearchRequest { query: Query::MatchAll, aggs: Default::default() };
+    assert_eq!(index.search(&all).await.unwrap().total, 4);
+    // Cut off at 06:00 on the 22nd: the 20th and the 21st have ended, the 22nd has not.
+    let cutoff = Utc.with_ymd_and_hms(2026, 11, 22, 6, 0, 0).unwrap();
+    assert_eq!(index.drop_daily_indices(cutoff, 30).await.unwrap(), 2);
+    assert_eq!(index.search(&all).await.unwrap().total, 2);
+    assert_eq!(index.drop_daily_indices(cutoff, 30).await.unwrap(), 0, "dropping again finds none");
+}
