@@ -1,7 +1,8 @@
 //! Benchmarks of the hot paths, printing their figures (see BENCHMARKS.md). The batch
 //! path's are in `batch.rs` (`tidemark-bench batch`), merged reports' in `report.rs`
 //! (`tidemark-bench report`), the pixel handler's own cost in `handler.rs`
-//! (`tidemark-bench handler`).
+//! (`tidemark-bench handler`), the Lambda functions' cold starts in `lambda_init.rs`
+//! (`tidemark-bench lambda-init`).
 //!
 //! `tidemark-bench realtime` runs, in one process on loopback:
 //! 1. the pixel `GET /v1/p.gif` and a bare axum handler returning the same GIF,
@@ -12,6 +13,7 @@
 mod batch;
 mod handler;
 mod hostile;
+mod lambda_init;
 mod load;
 mod machine;
 mod report;
@@ -97,6 +99,8 @@ enum Command {
         #[arg(long, default_value_t = 20_000)]
         events: usize,
     },
+    /// Cold start of every function `sam build` built, under a local runtime API.
+    LambdaInit(lambda_init::LambdaInitArgs),
     /// Merged report latency over a large warehouse and index.
     Report {
         /// Order rows in the warehouse.
@@ -125,6 +129,7 @@ fn main() -> anyhow::Result<()> {
         Command::Report { rows, events, iterations } => report::run(rows, events, iterations),
         Command::Hostile { clients, rounds } => hostile::run(clients, rounds),
         Command::Udp { rates, events } => udp::run(rates, events),
+        Command::LambdaInit(args) => lambda_init::run(&args),
     }
 }
 
