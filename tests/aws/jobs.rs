@@ -193,7 +193,7 @@ async fn rows(warehouse: &dyn Warehouse, sql: &str) -> Vec<Vec<Cell>> {
 }
 
 #[tokio::test]
-async fn scheduled_jobs_extract_load_compact_reconcile_and_analyze() {
+async fn scheduled_jobs_extract_load_compact_reconcile_and_refresh_views() {
     let (Some(moto), Some(osmem)) = (Emulator::moto(), Emulator::osmem()) else { return };
     let clients = moto.clients().await;
     provision::bucket(&clients, "jobs").await.unwrap();
@@ -309,15 +309,15 @@ async fn scheduled_jobs_extract_load_compact_reconcile_and_analyze() {
     assert_eq!(report["missing_in_batch"], 2, "{answer}");
     assert_eq!(report["mismatched"], 0, "{answer}");
 
-    // analyze: the BI view holds batch before the tidemark (15:00) and the real-time
+    // report-views: the BI view holds batch before the tidemark (15:00) and the real-time
     // rollup from the search index after it.
-    let analyze = tidemark_analyze::Env {
+    let views = tidemark_report_views::Env {
         pipeline: pipeline.clone(),
         warehouse: warehouse.clone(),
         index: index.clone(),
         clock: clock.clone(),
     };
-    let answer = tidemark_analyze::handle(&analyze, &scheduled).await.unwrap();
+    let answer = tidemark_report_views::handle(&views, &scheduled).await.unwrap();
     assert_eq!(answer[0]["view"], "report_sales_by_region", "{answer}");
     let sides = rows(
         warehouse.as_ref(),

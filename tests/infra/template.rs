@@ -53,7 +53,7 @@ fn every_function_is_a_cargo_lambda_build_for_the_chosen_architecture_with_a_tri
         "batch-load",
         "realtime-compact",
         "reconcile",
-        "analyze",
+        "report-views",
         "forget",
         "report",
     ] {
@@ -142,9 +142,13 @@ fn schedules_and_routes_are_declared() {
             }
         }
     }
-    for job in
-        ["BatchExtractFunction", "BatchLoadFunction", "RealtimeCompactFunction", "ReconcileFunction", "AnalyzeFunction"]
-    {
+    for job in [
+        "BatchExtractFunction",
+        "BatchLoadFunction",
+        "RealtimeCompactFunction",
+        "ReconcileFunction",
+        "ReportViewsFunction",
+    ] {
         assert!(schedules.contains(&job), "{job} has no schedule");
     }
     for (route, signed) in &routes {
@@ -215,7 +219,7 @@ fn retention_throttling_and_failure_destinations_are_declared() {
         "BatchLoadFunction",
         "RealtimeCompactFunction",
         "ReconcileFunction",
-        "AnalyzeFunction",
+        "ReportViewsFunction",
         "ForgetFunction",
     ] {
         let p = &r[job]["Properties"];

@@ -1,5 +1,5 @@
 //! What the five scheduled job Lambdas (batch-extract, batch-load, realtime-compact,
-//! reconcile, analyze) share: the scheduled event they are invoked with, progress as
+//! reconcile, report-views) share: the scheduled event they are invoked with, progress as
 //! log lines, the source readers on AWS, and how a failure ends the invocation.
 //!
 //! A job that fails returns an error: EventBridge Scheduler retries the invocation (the

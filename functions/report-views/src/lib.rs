@@ -1,4 +1,4 @@
-//! analyze (report-views): every report's BI view in the warehouse (re)created, and its
+//! report-views: every report's BI view in the warehouse (re)created, and its
 //! real-time rollup from the tidemark on replaced from the search index, so that
 //! QuickSight (or any SQL client) reads batch and real time merged from one view.
 
@@ -11,7 +11,7 @@ use tidemark_core::clock::Clock;
 use tidemark_core::ports::{SearchIndex, Warehouse};
 use tidemark_core::report::views;
 
-pub const JOB: &str = "analyze";
+pub const JOB: &str = "report-views";
 
 pub struct Env {
     pub pipeline: Arc<Pipeline>,

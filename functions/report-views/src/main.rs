@@ -1,13 +1,13 @@
-//! The analyze Lambda: tracing, settings, the pipeline file and the OpenSearch and
+//! The report-views Lambda: tracing, settings, the pipeline file and the OpenSearch and
 //! Redshift clients once at cold start, then run.
 
 use std::sync::Arc;
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
-use tidemark_analyze::{handle, Env};
 use tidemark_aws::{settings, AwsClients, Endpoint};
 use tidemark_core::clock::SystemClock;
+use tidemark_report_views::{handle, Env};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
