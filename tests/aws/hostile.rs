@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 
 use chrono::{Duration, Utc};
-use tidemark_aws::{InlineStaging, PgRunner, SqlWarehouse};
+use tidemark_aws::{Dialect, InlineStaging, PgRunner, SqlWarehouse};
 use tidemark_core::batch::{jobs, Pipeline, Silent, Value as Cell};
 use tidemark_core::bucket::Interval;
 use tidemark_core::clock::SystemClock;
@@ -28,7 +28,7 @@ async fn fresh_warehouse() -> SqlWarehouse<PgRunner, InlineStaging> {
     let (client, connection) = tokio_postgres::connect(PG, tokio_postgres::NoTls).await.unwrap();
     tokio::spawn(connection);
     client.batch_execute(&format!("DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")).await.unwrap();
-    SqlWarehouse::new(PgRunner::connect(PG, Some(SCHEMA)).await.unwrap(), InlineStaging::default(), false)
+    SqlWarehouse::new(PgRunner::connect(PG, Some(SCHEMA)).await.unwrap(), InlineStaging::default(), Dialect::Postgres)
 }
 
 fn texts(rows: &[Vec<Cell>]) -> BTreeSet<String> {

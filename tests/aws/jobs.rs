@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use tidemark_aws::emulator::Emulator;
 use tidemark_aws::jobs::AwsSources;
 use tidemark_aws::{
-    provision, DynamoKv, InlineStaging, OpenSearchIndex, PgRunner, S3ObjectStore, SearchAuth, SqlWarehouse,
+    provision, Dialect, DynamoKv, InlineStaging, OpenSearchIndex, PgRunner, S3ObjectStore, SearchAuth, SqlWarehouse,
 };
 use tidemark_core::batch::raw_retention::{self, RawRetention};
 use tidemark_core::batch::{Pipeline, Value as Cell};
@@ -210,7 +210,7 @@ async fn scheduled_jobs_extract_load_compact_reconcile_and_refresh_views() {
     let warehouse: Arc<dyn Warehouse> = Arc::new(SqlWarehouse::new(
         PgRunner::connect(PG, Some("tm_jobs_wh")).await.unwrap(),
         InlineStaging::default(),
-        false,
+        Dialect::Postgres,
     ));
     let kv = Arc::new(DynamoKv::new(clients.dynamodb.clone(), "events"));
     let layout = KvLayout::default();
@@ -401,7 +401,7 @@ async fn scheduled_jobs_extract_load_compact_reconcile_and_refresh_views() {
     let rebuilt: Arc<dyn Warehouse> = Arc::new(SqlWarehouse::new(
         PgRunner::connect(PG, Some("tm_jobs_rebuilt")).await.unwrap(),
         InlineStaging::default(),
-        false,
+        Dialect::Postgres,
     ));
     let rebuild = tidemark_batch_load::Env { warehouse: rebuilt.clone(), ..load };
     let answer = tidemark_batch_load::handle(&rebuild, &scheduled).await.unwrap();

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value as Json;
 use tidemark_aws::emulator::Emulator;
-use tidemark_aws::{InlineStaging, OpenSearchIndex, PgRunner, SearchAuth, SqlWarehouse};
+use tidemark_aws::{Dialect, InlineStaging, OpenSearchIndex, PgRunner, SearchAuth, SqlWarehouse};
 use tidemark_core::batch::{jobs, Pipeline, Silent};
 use tidemark_core::bucket::Interval;
 use tidemark_core::clock::FixedClock;
@@ -68,7 +68,7 @@ async fn fresh_pg_warehouse() -> SqlWarehouse<PgRunner, InlineStaging> {
     let (client, connection) = tokio_postgres::connect(PG, tokio_postgres::NoTls).await.unwrap();
     tokio::spawn(connection);
     client.batch_execute(&format!("DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")).await.unwrap();
-    SqlWarehouse::new(PgRunner::connect(PG, Some(SCHEMA)).await.unwrap(), InlineStaging::default(), false)
+    SqlWarehouse::new(PgRunner::connect(PG, Some(SCHEMA)).await.unwrap(), InlineStaging::default(), Dialect::Postgres)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -30,4 +30,4 @@ pub use redshift::DataApi;
 pub use s3::S3ObjectStore;
 pub use s3_source::S3FileReader;
 pub use search::{OpenSearchIndex, SearchAuth};
-pub use warehouse::{InlineStaging, RedshiftWarehouse, S3Staging, SqlRunner, SqlWarehouse, Staging};
+pub use warehouse::{Dialect, InlineStaging, RedshiftWarehouse, S3Staging, SqlRunner, SqlWarehouse, Staging};

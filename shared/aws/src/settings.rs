@@ -9,7 +9,7 @@ use crate::kinesis::KinesisStream;
 use crate::redshift::DataApi;
 use crate::s3::S3ObjectStore;
 use crate::search::{OpenSearchIndex, SearchAuth};
-use crate::warehouse::{RedshiftWarehouse, S3Staging};
+use crate::warehouse::{Dialect, RedshiftWarehouse, S3Staging};
 use tidemark_core::batch::pipeline::Pipeline;
 use tidemark_core::batch::raw_retention::RawRetention;
 use tidemark_core::kv_key::KvLayout;
@@ -179,7 +179,7 @@ pub fn warehouse(clients: &AwsClients) -> Result<RedshiftWarehouse, AwsConfigErr
     .with_timeout(wait);
     let (store, url) = interim(clients)?;
     let staging = S3Staging::new(store, url, required("TIDEMARK_REDSHIFT_COPY_ROLE")?);
-    Ok(RedshiftWarehouse::new(api, staging, true))
+    Ok(RedshiftWarehouse::new(api, staging, Dialect::Redshift))
 }
 
 /// The pipeline file at `TIDEMARK_PIPELINE_KEY` in the interim bucket, parsed and

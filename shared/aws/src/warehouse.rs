@@ -228,11 +228,18 @@ struct StageState {
     rows: u64,
 }
 
+/// Which SQL the runner speaks where the two differ: Redshift takes a table's sort key as
+/// a table attribute (`COMPOUND SORTKEY`), PostgreSQL has none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Redshift,
+    Postgres,
+}
+
 pub struct SqlWarehouse<R, S> {
     runner: R,
     staging: S,
-    /// Redshift takes the sort key as a table attribute (`COMPOUND SORTKEY`).
-    redshift: bool,
+    dialect: Dialect,
     stages: Mutex<HashMap<String, StageState>>,
 }
 
@@ -240,8 +247,8 @@ pub struct SqlWarehouse<R, S> {
 pub type RedshiftWarehouse = SqlWarehouse<DataApi, S3Staging>;
 
 impl<R: SqlRunner, S: Staging> SqlWarehouse<R, S> {
-    pub fn new(runner: R, staging: S, redshift: bool) -> Self {
-        Self { runner, staging, redshift, stages: Mutex::default() }
+    pub fn new(runner: R, staging: S, dialect: Dialect) -> Self {
+        Self { runner, staging, dialect, stages: Mutex::default() }
     }
 
     fn state(&self, table: &str) -> StageState {
@@ -262,7 +269,10 @@ impl<R: SqlRunner, S: Staging> Warehouse for SqlWarehouse<R, S> {
     async fn ensure_tables(&self, tables: &[TableDef]) -> Result<(), WarehouseError> {
         let mut ddl: Vec<String> = sql::meta_ddl().into_iter().collect();
         for t in tables {
-            let suffix = if self.redshift { sql::redshift_sort_key(t) } else { String::new() };
+            let suffix = match self.dialect {
+                Dialect::Redshift => sql::redshift_sort_key(t),
+                Dialect::Postgres => String::new(),
+            };
             ddl.push(format!("{}{suffix}", sql::create_table(t)));
         }
         self.runner.run(&steps(ddl)).await

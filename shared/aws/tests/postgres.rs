@@ -5,7 +5,7 @@
 // Test code: a failed unwrap is a failed test, which is the point.
 #![allow(clippy::unwrap_used)]
 
-use tidemark_aws::{InlineStaging, PgRunner, SqlWarehouse};
+use tidemark_aws::{Dialect, InlineStaging, PgRunner, SqlWarehouse};
 use tidemark_core::contract;
 
 const URL: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -18,7 +18,7 @@ async fn warehouse(schema: &str) -> SqlWarehouse<PgRunner, InlineStaging> {
     tokio::spawn(connection);
     client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await.unwrap();
     let runner = PgRunner::connect(URL, Some(schema)).await.unwrap();
-    SqlWarehouse::new(runner, InlineStaging::default(), false)
+    SqlWarehouse::new(runner, InlineStaging::default(), Dialect::Postgres)
 }
 
 #[tokio::test]

@@ -136,7 +136,7 @@ async fn a_redshift_load_stages_in_s3_and_commits_in_one_batch() {
     use aws_sdk_s3::operation::put_object::PutObjectOutput;
     use aws_sdk_s3::types::Object;
     use std::sync::{Arc, Mutex};
-    use tidemark_aws::{RedshiftWarehouse, S3ObjectStore, S3Staging};
+    use tidemark_aws::{Dialect, RedshiftWarehouse, S3ObjectStore, S3Staging};
     use tidemark_core::batch::pipeline::Pipeline;
     use tidemark_core::ports::{CommitOutcome, LoadCommit, Warehouse};
 
@@ -185,7 +185,11 @@ async fn a_redshift_load_stages_in_s3_and_commits_in_one_batch() {
         })
         .then_output(|| BatchExecuteStatementOutput::builder().id("b").build());
     let batch_done = mock!(Client::describe_statement).then_output(|| status(StatusString::Finished, false));
-    let wh = RedshiftWarehouse::new(api(&[&check, &check_done, &check_rows, &batch, &batch_done]), staging, true);
+    let wh = RedshiftWarehouse::new(
+        api(&[&check, &check_done, &check_rows, &batch, &batch_done]),
+        staging,
+        Dialect::Redshift,
+    );
 
     let p = Pipeline::parse(
         r#"

@@ -28,13 +28,45 @@ pub enum Expr {
     Binary(Box<Expr>, BinOp, Box<Expr>),
     Not(Box<Expr>),
     Neg(Box<Expr>),
-    IsNull(Box<Expr>, bool),
-    InList(Box<Expr>, Vec<Expr>, bool),
-    Between(Box<Expr>, Box<Expr>, Box<Expr>, bool),
-    Like(Box<Expr>, Box<Expr>, bool, bool),
+    IsNull(Box<Expr>, Sense),
+    InList(Box<Expr>, Vec<Expr>, Sense),
+    Between(Box<Expr>, Box<Expr>, Box<Expr>, Sense),
+    Like(Box<Expr>, Box<Expr>, Sense, LikeCase),
     Case(Option<Box<Expr>>, Vec<(Expr, Expr)>, Option<Box<Expr>>),
     Cast(Box<Expr>, ColumnType),
     Call(Func, Vec<Expr>),
+}
+
+/// A predicate as written, or negated: `IS NOT NULL`, `NOT IN`, `NOT BETWEEN`, `NOT LIKE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sense {
+    Holds,
+    Negated,
+}
+
+impl Sense {
+    fn of(negated: bool) -> Sense {
+        if negated {
+            Sense::Negated
+        } else {
+            Sense::Holds
+        }
+    }
+
+    /// The predicate's value in this sense, given whether it holds as written.
+    pub fn apply(self, holds: bool) -> bool {
+        match self {
+            Sense::Holds => holds,
+            Sense::Negated => !holds,
+        }
+    }
+}
+
+/// `LIKE` compares as written, `ILIKE` ignoring case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LikeCase {
+    Sensitive,
+    Insensitive,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,14 +164,19 @@ impl Compiler<'_> {
             A::UnaryOp { op: UnaryOperator::Not, expr } => Expr::Not(b(expr)?),
             A::UnaryOp { op: UnaryOperator::Minus, expr } => Expr::Neg(b(expr)?),
             A::UnaryOp { op: UnaryOperator::Plus, expr } => self.expr(expr)?,
-            A::IsNull(x) => Expr::IsNull(b(x)?, false),
-            A::IsNotNull(x) => Expr::IsNull(b(x)?, true),
+            A::IsNull(x) => Expr::IsNull(b(x)?, Sense::Holds),
+            A::IsNotNull(x) => Expr::IsNull(b(x)?, Sense::Negated),
             A::In { expr, target: ast::InTarget::List(list), negated, .. } => {
-                Expr::InList(b(expr)?, list.iter().map(|x| self.expr(x)).collect::<Result<_, _>>()?, *negated)
+                let list = list.iter().map(|x| self.expr(x)).collect::<Result<_, _>>()?;
+                Expr::InList(b(expr)?, list, Sense::of(*negated))
             }
-            A::Between { expr, negated, low, high } => Expr::Between(b(expr)?, b(low)?, b(high)?, *negated),
-            A::Like { negated, expr, pattern, .. } => Expr::Like(b(expr)?, b(pattern)?, *negated, false),
-            A::ILike { negated, expr, pattern, .. } => Expr::Like(b(expr)?, b(pattern)?, *negated, true),
+            A::Between { expr, negated, low, high } => Expr::Between(b(expr)?, b(low)?, b(high)?, Sense::of(*negated)),
+            A::Like { negated, expr, pattern, .. } => {
+                Expr::Like(b(expr)?, b(pattern)?, Sense::of(*negated), LikeCase::Sensitive)
+            }
+            A::ILike { negated, expr, pattern, .. } => {
+                Expr::Like(b(expr)?, b(pattern)?, Sense::of(*negated), LikeCase::Insensitive)
+            }
             A::Case { operand, conditions, else_result, .. } => Expr::Case(
                 operand.as_deref().map(|o| self.expr(o).map(Box::new)).transpose()?,
                 conditions
@@ -277,8 +314,8 @@ impl Expr {
                 Value::Int(i) => Value::Int(-i),
                 v => Value::Float(-v.as_f64().ok_or_else(|| format!("cannot negate {v}"))?),
             },
-            Expr::IsNull(x, negated) => Value::Bool(x.eval(row, ctx)?.is_null() != *negated),
-            Expr::InList(x, list, negated) => {
+            Expr::IsNull(x, sense) => Value::Bool(sense.apply(x.eval(row, ctx)?.is_null())),
+            Expr::InList(x, list, sense) => {
                 let v = x.eval(row, ctx)?;
                 if v.is_null() {
                     return Ok(Value::Null);
@@ -290,21 +327,24 @@ impl Expr {
                         break;
                     }
                 }
-                Value::Bool(found != *negated)
+                Value::Bool(sense.apply(found))
             }
-            Expr::Between(x, lo, hi, negated) => {
+            Expr::Between(x, lo, hi, sense) => {
                 let v = x.eval(row, ctx)?;
                 match (compare(&v, &lo.eval(row, ctx)?), compare(&v, &hi.eval(row, ctx)?)) {
-                    (Some(a), Some(b)) => Value::Bool((a.is_ge() && b.is_le()) != *negated),
+                    (Some(a), Some(b)) => Value::Bool(sense.apply(a.is_ge() && b.is_le())),
                     _ => Value::Null,
                 }
             }
-            Expr::Like(x, pattern, negated, ci) => match (x.eval(row, ctx)?, pattern.eval(row, ctx)?) {
+            Expr::Like(x, pattern, sense, case) => match (x.eval(row, ctx)?, pattern.eval(row, ctx)?) {
                 (Value::Null, _) | (_, Value::Null) => Value::Null,
                 (v, p) => {
                     let (v, p) = (v.to_string(), p.to_string());
-                    let hit = if *ci { like(&v.to_lowercase(), &p.to_lowercase()) } else { like(&v, &p) };
-                    Value::Bool(hit != *negated)
+                    let hit = match case {
+                        LikeCase::Insensitive => like(&v.to_lowercase(), &p.to_lowercase()),
+                        LikeCase::Sensitive => like(&v, &p),
+                    };
+                    Value::Bool(sense.apply(hit))
                 }
             },
             Expr::Case(operand, branches, otherwise) => {

@@ -11,7 +11,7 @@
 use super::super::schema::Schema;
 use super::super::sql::{ident, timestamp};
 use super::super::value::Value;
-use super::expr::{BinOp, Expr, Func};
+use super::expr::{BinOp, Expr, Func, LikeCase, Sense};
 
 /// `expr` as SQL over the columns of `schema`.
 pub fn to_sql(expr: &Expr, schema: &Schema) -> Result<String, String> {
@@ -33,16 +33,19 @@ impl Renderer<'_> {
             Expr::Binary(l, op, r) => format!("({} {} {})", self.expr(l)?, operator(*op), self.expr(r)?),
             Expr::Not(x) => format!("(NOT {})", self.expr(x)?),
             Expr::Neg(x) => format!("(- {})", self.expr(x)?),
-            Expr::IsNull(x, negated) => format!("({} IS {}NULL)", self.expr(x)?, not(*negated)),
-            Expr::InList(x, list, negated) => {
-                format!("({} {}IN ({}))", self.expr(x)?, not(*negated), self.list(list)?)
+            Expr::IsNull(x, sense) => format!("({} IS {}NULL)", self.expr(x)?, not(*sense)),
+            Expr::InList(x, list, sense) => {
+                format!("({} {}IN ({}))", self.expr(x)?, not(*sense), self.list(list)?)
             }
-            Expr::Between(x, lo, hi, negated) => {
-                format!("({} {}BETWEEN {} AND {})", self.expr(x)?, not(*negated), self.expr(lo)?, self.expr(hi)?)
+            Expr::Between(x, lo, hi, sense) => {
+                format!("({} {}BETWEEN {} AND {})", self.expr(x)?, not(*sense), self.expr(lo)?, self.expr(hi)?)
             }
-            Expr::Like(x, pattern, negated, case_insensitive) => {
-                let like = if *case_insensitive { "ILIKE" } else { "LIKE" };
-                format!("({} {}{like} {})", self.expr(x)?, not(*negated), self.expr(pattern)?)
+            Expr::Like(x, pattern, sense, case) => {
+                let like = match case {
+                    LikeCase::Insensitive => "ILIKE",
+                    LikeCase::Sensitive => "LIKE",
+                };
+                format!("({} {}{like} {})", self.expr(x)?, not(*sense), self.expr(pattern)?)
             }
             Expr::Case(operand, branches, otherwise) => {
                 let mut out = String::from("(CASE");
@@ -95,11 +98,10 @@ impl Renderer<'_> {
     }
 }
 
-fn not(negated: bool) -> &'static str {
-    if negated {
-        "NOT "
-    } else {
-        ""
+fn not(sense: Sense) -> &'static str {
+    match sense {
+        Sense::Negated => "NOT ",
+        Sense::Holds => "",
     }
 }
 
