@@ -11,6 +11,15 @@ const NO_RESOURCE_TYPE: &[&str] = &[
     "redshift-data:CancelStatement",
 ];
 
+/// The job functions EventBridge runs (forget, also a job function, runs when invoked).
+const SCHEDULED_JOBS: [&str; 5] = [
+    "BatchExtractFunction",
+    "BatchLoadFunction",
+    "RealtimeCompactFunction",
+    "ReconcileFunction",
+    "ReportViewsFunction",
+];
+
 fn template() -> Value {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/template.yaml");
     let text = std::fs::read_to_string(path).unwrap();
@@ -142,13 +151,7 @@ fn schedules_and_routes_are_declared() {
             }
         }
     }
-    for job in [
-        "BatchExtractFunction",
-        "BatchLoadFunction",
-        "RealtimeCompactFunction",
-        "ReconcileFunction",
-        "ReportViewsFunction",
-    ] {
+    for job in SCHEDULED_JOBS {
         assert!(schedules.contains(&job), "{job} has no schedule");
     }
     for (route, signed) in &routes {
@@ -214,14 +217,7 @@ fn retention_throttling_and_failure_destinations_are_declared() {
     for function in &functions {
         assert!(log_groups.contains(&format!("/aws/lambda/{function}")), "{function} has a log group with a retention");
     }
-    for job in [
-        "BatchExtractFunction",
-        "BatchLoadFunction",
-        "RealtimeCompactFunction",
-        "ReconcileFunction",
-        "ReportViewsFunction",
-        "ForgetFunction",
-    ] {
+    for job in SCHEDULED_JOBS.into_iter().chain(["ForgetFunction"]) {
         let p = &r[job]["Properties"];
         assert_eq!(p["ReservedConcurrentExecutions"], 1, "{job}: one run at a time");
         let vpc = &p["VpcConfig"]["Fn::If"];

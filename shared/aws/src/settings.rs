@@ -197,8 +197,8 @@ pub async fn pipeline(clients: &AwsClients) -> Result<Pipeline, AwsConfigError> 
 pub async fn pipeline_if_present(clients: &AwsClients) -> Result<(Option<Pipeline>, String), AwsConfigError> {
     let var = "TIDEMARK_PIPELINE_KEY";
     let key = required(var)?;
-    let (store, _) = interim(clients)?;
-    let location = format!("s3://{}/{key}", required("TIDEMARK_BUCKET")?);
+    let (store, url) = interim(clients)?;
+    let location = format!("{url}{key}");
     let Some(bytes) = store.get(&key).await.map_err(|e| AwsConfigError::Invalid { var, reason: e.to_string() })? else {
         return Ok((None, location));
     };

@@ -22,7 +22,7 @@ use serde::Serialize;
 use super::extract::{self, put_manifest, ExtractError};
 use super::load::{current_state, latest_by_key, remap};
 use super::manifest::{self, compacted_run_id, Compaction, Manifest, PartInfo};
-use super::parse::{in_ranges, parse_part, record_starts, spans};
+use super::parse::{mark_lines, parse_part, record_starts, spans};
 use super::pipeline::{ExtractMode, InputMode, Pipeline, SourceDef, SourceKind};
 use super::rules::{Row, RuleDef};
 use super::schema::Schema;
@@ -214,8 +214,8 @@ fn latest_rows(source: &SourceDef, pieces: Vec<(&Manifest, Vec<u8>, u64)>) -> Ve
 /// The lines of `bytes` inside `ranges`, and the first line when `header`.
 fn keep_lines(bytes: &[u8], ranges: &[(u64, Option<u64>)], header: bool) -> Vec<u8> {
     let mut out = Vec::with_capacity(bytes.len());
-    for (i, line) in bytes.split_inclusive(|b| *b == b'\n').enumerate() {
-        if (header && i == 0) || in_ranges(ranges, i as u64 + 1) {
+    for (i, (kept, line)) in mark_lines(bytes, ranges).enumerate() {
+        if (header && i == 0) || kept {
             out.extend_from_slice(line);
         }
     }
@@ -246,67 +246,67 @@ fn join_pieces(pieces: Vec<(Vec<u8>, u64)>, header: bool, part_rows: u64) -> Vec
     out
 }
 
-/// Deletes every run of `source` up to `through` except `keep`: manifests first, so a
-/// run is never complete with parts missing; then the parts (and leftovers of crashed
-/// extracts). Returns how many runs went.
+/// Deletes every run of `source` up to `through` except `keep` (leftovers of crashed
+/// extracts too). Returns how many runs went.
 async fn delete_replaced(
     store: &dyn ObjectStore,
     source: &str,
     through: &str,
     keep: &str,
 ) -> Result<usize, RawRetentionError> {
-    let runs = keys_by_run(store, source).await?;
-    let doomed: Vec<(&String, &Vec<String>)> =
-        runs.iter().filter(|(run, _)| run.as_str() != keep && run.as_str() <= through).collect();
-    for (run, _) in &doomed {
-        store.delete(&Manifest::key(source, run)).await?;
-    }
-    for (_, keys) in &doomed {
-        for key in keys.iter() {
-            store.delete(key).await?;
-        }
-    }
+    let runs = runs_under(store, &format!("raw/{source}/")).await?;
+    let doomed: Vec<_> = runs.iter().filter(|((_, run), _)| run.as_str() != keep && run.as_str() <= through).collect();
+    delete_runs(store, &doomed).await?;
     Ok(doomed.len())
-}
-
-/// Every key under `raw/<source>/`, by run id.
-async fn keys_by_run(store: &dyn ObjectStore, source: &str) -> Result<BTreeMap<String, Vec<String>>, ObjectStoreError> {
-    let prefix = format!("raw/{source}/");
-    let mut runs: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for key in store.list(&prefix).await? {
-        if let Some((run, _)) = key[prefix.len()..].split_once('/') {
-            runs.entry(run.to_owned()).or_default().push(key.clone());
-        }
-    }
-    Ok(runs)
 }
 
 /// This machine's lifecycle rule: deletes every complete run of every source written
 /// before `before` (compacted runs count from their last rewrite). Returns the runs.
 pub async fn expire(store: &dyn ObjectStore, before: DateTime<Utc>) -> Result<u64, RawRetentionError> {
-    let mut sources: Vec<String> = store
-        .list("raw/")
-        .await?
-        .iter()
-        .filter_map(|key| key.strip_prefix("raw/")?.split_once('/').map(|(s, _)| s.to_owned()))
-        .collect();
-    sources.sort();
-    sources.dedup();
-    let mut expired = 0;
-    for source in sources {
-        for key in extract::manifests(store, &source).await? {
-            let m = extract::read_manifest(store, &source, &key).await?;
-            if m.written_at() >= before {
-                continue;
-            }
-            store.delete(&key).await?;
-            for part in store.list(&Manifest::prefix(&source, &m.run_id)).await? {
-                store.delete(&part).await?;
-            }
-            expired += 1;
+    let runs = runs_under(store, "raw/").await?;
+    let mut doomed = Vec::new();
+    for run in &runs {
+        let ((source, id), keys) = run;
+        let manifest = Manifest::key(source, id);
+        // A run without its manifest (a crashed extract) has no age to go by.
+        if keys.contains(&manifest) && extract::read_manifest(store, source, &manifest).await?.written_at() < before {
+            doomed.push(run);
         }
     }
-    Ok(expired)
+    delete_runs(store, &doomed).await?;
+    Ok(doomed.len() as u64)
+}
+
+/// Every key under `prefix` (`raw/` or `raw/<source>/`), by source and run id.
+async fn runs_under(store: &dyn ObjectStore, prefix: &str) -> Result<RunKeys, ObjectStoreError> {
+    let mut runs = RunKeys::new();
+    for key in store.list(prefix).await? {
+        let mut path = key.strip_prefix("raw/").unwrap_or_default().splitn(3, '/');
+        if let (Some(source), Some(run), Some(_)) = (path.next(), path.next(), path.next()) {
+            runs.entry((source.to_owned(), run.to_owned())).or_default().push(key.clone());
+        }
+    }
+    Ok(runs)
+}
+
+/// Keys of raw runs, by (source, run id).
+type RunKeys = BTreeMap<(String, String), Vec<String>>;
+
+/// Deletes whole runs: every manifest first, so that no run is ever complete with parts
+/// missing, then the rest of their keys.
+async fn delete_runs(
+    store: &dyn ObjectStore,
+    runs: &[(&(String, String), &Vec<String>)],
+) -> Result<(), ObjectStoreError> {
+    for ((source, run), _) in runs {
+        store.delete(&Manifest::key(source, run)).await?;
+    }
+    for (_, keys) in runs {
+        for key in keys.iter().filter(|key| !key.ends_with("/manifest.json")) {
+            store.delete(key).await?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

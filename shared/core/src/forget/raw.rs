@@ -8,7 +8,7 @@
 use super::{Forgotten, Person};
 use crate::batch::extract::{manifests, put_manifest, read_manifest, ExtractError};
 use crate::batch::manifest::{combine, sha256_hex, Manifest};
-use crate::batch::parse::{in_ranges, parse_part, row_lines, Parsed};
+use crate::batch::parse::{mark_lines, parse_part, row_lines, Parsed};
 use crate::batch::pipeline::SourceDef;
 use crate::ports::object_store::ObjectStore;
 
@@ -79,8 +79,8 @@ fn owned_lines(parsed: &Parsed, slot: usize, person: &Person) -> Vec<(u64, Optio
 /// `bytes` with the given line ranges emptied (their newlines kept).
 fn blank_lines(bytes: &[u8], ranges: &[(u64, Option<u64>)]) -> Vec<u8> {
     let mut out = Vec::with_capacity(bytes.len());
-    for (i, line) in bytes.split_inclusive(|b| *b == b'\n').enumerate() {
-        if in_ranges(ranges, i as u64 + 1) {
+    for (doomed, line) in mark_lines(bytes, ranges) {
+        if doomed {
             if line.ends_with(b"\n") {
                 out.push(b'\n');
             }
