@@ -1,7 +1,7 @@
 //! `POST /v1/events`.
 
 use crate::auth::write_key;
-use crate::response::{error_response, report_response};
+use crate::response::{error_response, refused_unread, report_response};
 use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
@@ -34,12 +34,12 @@ pub async fn post_events(
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse::<usize>().ok());
     if let Some(bytes) = declared.filter(|bytes| *bytes > MAX_REQUEST_BYTES) {
-        return error_response(&IngestError::TooLarge { bytes });
+        return refused_unread(&IngestError::TooLarge { bytes });
     }
     let bytes = match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, MAX_REQUEST_BYTES + 1)).await {
         Ok(Ok(bytes)) => bytes,
-        Ok(Err(_)) => return error_response(&IngestError::TooLarge { bytes: MAX_REQUEST_BYTES + 1 }),
-        Err(_) => return error_response(&IngestError::SlowBody { seconds: BODY_TIMEOUT.as_secs() }),
+        Ok(Err(_)) => return refused_unread(&IngestError::TooLarge { bytes: MAX_REQUEST_BYTES + 1 }),
+        Err(_) => return refused_unread(&IngestError::SlowBody { seconds: BODY_TIMEOUT.as_secs() }),
     };
     let events = match parse_batch(&bytes) {
         Ok(events) => events,

@@ -28,6 +28,15 @@ pub fn error_response(error: &IngestError) -> Response {
     (status, body).into_response()
 }
 
+/// A body refused before it was read whole: the rest is still on the connection, so
+/// the answer closes it and says so (`Connection: close`, RFC 9112 §9.6). Without it a
+/// client returns the connection to its pool, and its next request meets the close.
+pub fn refused_unread(error: &IngestError) -> Response {
+    let mut response = error_response(error);
+    response.headers_mut().insert(header::CONNECTION, header::HeaderValue::from_static("close"));
+    response
+}
+
 /// 200 when every valid event is in the stream; 503 (retry the `failed` ones) otherwise.
 pub fn report_response(report: IngestReport) -> Response {
     if report.failed > 0 {

@@ -89,13 +89,15 @@ async fn wrong_or_missing_key_is_401_and_writes_nothing() {
 async fn limits_name_the_kinesis_bounds() {
     let stream = Arc::new(MemoryStream::default());
     let many = format!("[{}]", vec![r#"{"event_type":"click","user_id":"u"}"#; 501].join(","));
-    let (status, _, bytes) = send(app(Arc::clone(&stream)), post(&many, Some("test-write-key"))).await;
+    let (status, headers, bytes) = send(app(Arc::clone(&stream)), post(&many, Some("test-write-key"))).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert!(String::from_utf8_lossy(&bytes).contains("500"));
+    assert!(headers.get("connection").is_none(), "read whole: the connection stays usable");
     let huge = format!(r#"[{{"event_type":"click","user_id":"u","properties":{{"x":"{}"}}}}]"#, "y".repeat(1_100_000));
-    let (status, _, bytes) = send(app(Arc::clone(&stream)), post(&huge, Some("test-write-key"))).await;
+    let (status, headers, bytes) = send(app(Arc::clone(&stream)), post(&huge, Some("test-write-key"))).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert!(String::from_utf8_lossy(&bytes).contains("1 MiB"));
+    assert_eq!(headers["connection"], "close", "the rest of the body is unread: the connection closes");
     let (status, _, _) = send(app(Arc::clone(&stream)), post("[{", Some("test-write-key"))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(stream.records.lock().unwrap().is_empty());
