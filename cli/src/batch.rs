@@ -11,7 +11,9 @@ use tidemark_core::batch::jobs::{self, BatchLoad, JobError};
 use tidemark_core::batch::load::LoadSummary;
 use tidemark_core::batch::raw_retention::RawRetention;
 use tidemark_core::batch::Pipeline;
+use tidemark_core::clock::Clock;
 use tidemark_core::compact::{CompactError, CompactSummary, Compactor};
+use tidemark_core::job::{self, Job, JobOptions, JobOutcome, JobPorts, JobRunError, RealtimePorts};
 use tidemark_core::kv_key::KvLayout;
 use tidemark_core::ports::kv::KvStore;
 use tidemark_core::ports::SearchIndex;
@@ -40,9 +42,7 @@ impl BatchEnv {
         let text = std::fs::read_to_string(pipeline_path)
             .with_context(|| format!("reading the pipeline file {} (TIDEMARK_PIPELINE)", pipeline_path.display()))?;
         let pipeline = Pipeline::parse(&text).with_context(|| format!("in {}", pipeline_path.display()))?;
-        crate::schedule::validate(&pipeline.schedule)
-            .map_err(anyhow::Error::msg)
-            .with_context(|| format!("in {}", pipeline_path.display()))?;
+        crate::schedule::validate(&pipeline.schedule).with_context(|| format!("in {}", pipeline_path.display()))?;
         let base = pipeline_path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
         let warehouse = DuckWarehouse::open(&data_dir.join("warehouse.duckdb"))
             .context("opening the warehouse (is another tidemark process using this data directory?)")?;
@@ -69,6 +69,44 @@ impl BatchEnv {
         let progress = BarProgress::new();
         let (store, raw) = (self.store.as_ref(), self.raw_retention);
         jobs::batch_load_job(&self.pipeline, only, store, &self.warehouse, &SystemClock, &progress, raw).await
+    }
+}
+
+impl BatchEnv {
+    /// One run of `job` on this machine's stores, as `tidemark job run` and the local
+    /// scheduler start it: `realtime` and `index` are the real-time stores where they
+    /// are open (the jobs that need them refuse without).
+    pub async fn run(
+        &self,
+        job: Job,
+        options: &JobOptions,
+        realtime: Option<RealtimePorts<'_>>,
+        index: Option<&dyn SearchIndex>,
+    ) -> Result<JobOutcome, JobRunError> {
+        let progress = BarProgress::new();
+        let ports = JobPorts {
+            pipeline: &self.pipeline,
+            clock: &SystemClock,
+            progress: &progress,
+            raw_retention: self.raw_retention,
+            sources: Some(&self.connectors),
+            interim: Some(self.store.as_ref()),
+            warehouse: Some(&self.warehouse),
+            realtime,
+            index,
+        };
+        job::run(job, options, SystemClock.now(), &ports).await
+    }
+}
+
+/// A run's summary as a person reads it.
+pub fn print_outcome(outcome: &JobOutcome) {
+    match outcome {
+        JobOutcome::Extract(summaries) => print_extract(summaries),
+        JobOutcome::Load(load) => print_batch_load(load),
+        JobOutcome::Compact(summaries) => print_compact(summaries),
+        JobOutcome::Reconcile(summaries) => print_reconcile(summaries),
+        JobOutcome::Views(refreshed) => print_views(refreshed),
     }
 }
 
@@ -128,11 +166,6 @@ pub fn print_views(refreshed: &[ViewRefresh]) {
             v.to.format("%Y-%m-%d %H:%M")
         );
     }
-}
-
-/// Yesterday in UTC: the day realtime-compact takes by default.
-pub fn yesterday() -> chrono::NaiveDate {
-    (chrono::Utc::now() - chrono::Duration::days(1)).date_naive()
 }
 
 pub fn print_compact(summaries: &[CompactSummary]) {

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 use tidemark_core::ingest::WriteKeys;
+use tidemark_core::job::{Job, JobOptions, OptionError};
 use tidemark_core::kv_key::KvLayout;
 use tidemark_core::validate::ValidationLimits;
 use tidemark_local::RunnerConfig;
@@ -88,20 +89,18 @@ pub struct UpArgs {
     pub pipeline: Option<PathBuf>,
 }
 
-/// `tidemark job run`: which batch job, and its inputs.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum JobName {
-    /// Pull every source (or `--source`) into the interim store.
-    BatchExtract,
-    /// Transform and load every table (or `--table`) into the warehouse.
-    BatchLoad,
-    /// Compare real time with batch for every bucket batch covers (or `--report`).
-    Reconcile,
-    /// Move a closed day (`--day`, default yesterday) of real-time events into the warehouse.
-    RealtimeCompact,
-    /// Recreate each report's BI view and refresh its real-time rollup.
-    ReportViews,
+/// `tidemark job run <job>`: the job's name, one of [`Job::ALL`], with its summary in `--help`.
+pub fn job_parser() -> impl clap::builder::TypedValueParser<Value = Job> {
+    use clap::builder::TypedValueParser;
+    let values = Job::ALL.map(|job| clap::builder::PossibleValue::new(job.name()).help(job.summary()));
+    clap::builder::PossibleValuesParser::new(values)
+        .try_map(|name: String| Job::from_name(&name).ok_or(UnknownJob(name)))
 }
+
+/// Unreachable behind the possible values, but a parser must say something.
+#[derive(Debug, thiserror::Error)]
+#[error("no job named {0:?}")]
+pub struct UnknownJob(String);
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct JobArgs {
@@ -120,9 +119,9 @@ pub struct JobArgs {
     /// reconcile: only this report.
     #[arg(long)]
     pub report: Option<String>,
-    /// reconcile: how many days back from the tidemark to check.
-    #[arg(long, default_value_t = 7)]
-    pub days: i64,
+    /// reconcile: how many days back from the tidemark to check (default 7).
+    #[arg(long)]
+    pub days: Option<i64>,
     /// realtime-compact: the UTC day to compact, YYYY-MM-DD (default yesterday).
     #[arg(long)]
     pub day: Option<chrono::NaiveDate>,
@@ -132,6 +131,27 @@ pub struct JobArgs {
     /// batch-load: days a raw extract run is kept (as `tidemark up` was given).
     #[arg(long, env = "TIDEMARK_RETAIN_RAW_DAYS", default_value_t = 90)]
     pub retain_raw_days: i64,
+}
+
+impl JobArgs {
+    /// The flags as the job's options; `--source`, `--table` and `--report` each go
+    /// with the one job that selects by them.
+    pub fn options(&self, job: Job) -> Result<JobOptions, OptionError> {
+        let given = [("source", &self.source), ("table", &self.table), ("report", &self.report)];
+        let mut only = None;
+        for (flag, value) in given {
+            if let Some(value) = value {
+                if job.only_selects() != Some(flag) {
+                    let rule = format!("--{flag} does not go with this job");
+                    return Err(OptionError { job, field: flag, rule });
+                }
+                only = Some(value.clone());
+            }
+        }
+        let options = JobOptions { only, day: self.day, lookback_days: self.days };
+        options.check(job)?;
+        Ok(options)
+    }
 }
 
 /// `TIDEMARK_RETAIN_RAW_DAYS`, checked.
@@ -363,5 +383,31 @@ mod tests {
             parse(&["--admin-addr", "0.0.0.0:8081", "--admin-token", "token-one-0123456789,token-two-0123456789"]);
         assert_eq!(guarded.unwrap().admin_tokens.len(), 2);
         assert_eq!(parse(&["--admin-token", "short"]).unwrap_err().variable, "TIDEMARK_ADMIN_TOKEN");
+    }
+
+    #[derive(Parser)]
+    struct JobCli {
+        #[arg(value_parser = job_parser())]
+        job: Job,
+        #[command(flatten)]
+        args: JobArgs,
+    }
+
+    fn job_options(args: &[&str]) -> Result<(Job, JobOptions), OptionError> {
+        let cli = JobCli::try_parse_from(std::iter::once("job").chain(args.iter().copied())).unwrap();
+        cli.args.options(cli.job).map(|options| (cli.job, options))
+    }
+
+    #[test]
+    fn each_job_takes_its_own_flags() {
+        let (job, options) = job_options(&["batch-load", "--table", "orders"]).unwrap();
+        assert_eq!((job, options.only.as_deref()), (Job::BatchLoad, Some("orders")));
+        let (_, options) = job_options(&["reconcile", "--report", "sales", "--days", "30"]).unwrap();
+        assert_eq!((options.only.as_deref(), options.lookback_days), (Some("sales"), Some(30)));
+        assert_eq!(job_options(&["batch-extract", "--table", "orders"]).unwrap_err().field, "table");
+        assert_eq!(job_options(&["report-views", "--report", "sales"]).unwrap_err().field, "report");
+        assert_eq!(job_options(&["batch-load", "--day", "2026-11-01"]).unwrap_err().field, "day");
+        assert_eq!(job_options(&["reconcile", "--days", "0"]).unwrap_err().field, "lookback_days");
+        assert!(JobCli::try_parse_from(["job", "analyze"]).is_err(), "not a job yet");
     }
 }

@@ -26,8 +26,10 @@ pub mod watermark;
 
 pub use config::{JobArgs, UpConfig};
 pub use stack::Stack;
+pub use tidemark_core::job::Job;
 
 use anyhow::Context;
+use tidemark_core::job::{Port, RealtimePorts};
 use tidemark_core::kv_key::KvLayout;
 
 /// `tidemark up`: start the stack, print where it listens, run until Ctrl-C or SIGTERM.
@@ -55,28 +57,24 @@ pub(crate) async fn wait_for_stop_signal() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `tidemark job run <name>`: one batch job now, with progress and a summary.
-pub async fn run_job(job: &config::JobName, args: &JobArgs) -> anyhow::Result<()> {
+/// `tidemark job run <job>`: one job now, with progress and a summary. Opens the
+/// real-time stores only for the jobs that read them.
+pub async fn run_job(job: Job, args: &JobArgs) -> anyhow::Result<()> {
+    let options = args.options(job)?;
     let env = batch::BatchEnv::open(&args.pipeline, &args.data_dir)?
         .with_raw_retention(config::raw_retention(args.retain_raw_days)?);
-    match job {
-        config::JobName::BatchExtract => batch::print_extract(&env.extract(args.source.as_deref()).await?),
-        config::JobName::BatchLoad => batch::print_batch_load(&env.load(args.table.as_deref()).await?),
-        config::JobName::Reconcile => {
-            let (kv, layout) = open_kv(args)?;
-            let lookback = chrono::Duration::days(args.days);
-            batch::print_reconcile(&env.reconcile(&kv, &layout, args.report.as_deref(), lookback).await?);
-        }
-        config::JobName::ReportViews => {
-            let index = tidemark_local::TantivyIndex::open(&args.data_dir.join("index"))
-                .context("opening the search index (is tidemark up running on this data directory?)")?;
-            batch::print_views(&env.refresh_views(&index).await?);
-        }
-        config::JobName::RealtimeCompact => {
-            let (kv, layout) = open_kv(args)?;
-            batch::print_compact(&env.compact(&kv, &layout, args.day.unwrap_or_else(batch::yesterday)).await?);
-        }
-    }
+    let kv = if job.needs(Port::Kv) { Some(open_kv(args)?) } else { None };
+    let index = if job.needs(Port::Index) {
+        Some(
+            tidemark_local::TantivyIndex::open(&args.data_dir.join("index"))
+                .context("opening the search index (is tidemark up running on this data directory?)")?,
+        )
+    } else {
+        None
+    };
+    let realtime = kv.as_ref().map(|(kv, layout)| RealtimePorts { kv, layout });
+    let index = index.as_ref().map(|index| index as &dyn tidemark_core::ports::SearchIndex);
+    batch::print_outcome(&env.run(job, &options, realtime, index).await?);
     Ok(())
 }
 

@@ -2,7 +2,8 @@
 //! job run` runs one batch job now.
 
 use clap::{Parser, Subcommand};
-use tidemark::config::{JobArgs, JobName, UpArgs};
+use tidemark::config::{JobArgs, UpArgs};
+use tidemark_core::job::Job;
 use tracing_subscriber::EnvFilter;
 
 /// mimalloc: the request path allocates many small strings and maps; glibc malloc
@@ -68,8 +69,8 @@ enum JobAction {
     /// `tidemark job run batch-extract [--source S]`, `batch-load [--table T]`,
     /// `realtime-compact [--day D]`, `reconcile [--report R]`.
     Run {
-        #[arg(value_enum)]
-        name: JobName,
+        #[arg(value_parser = tidemark::config::job_parser())]
+        name: Job,
         #[command(flatten)]
         args: JobArgs,
     },
@@ -85,7 +86,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Up(args) => tidemark::run_up(&args).await,
         Command::Demo(args) => tidemark::demo::run(&args).await,
         Command::Report(args) => tidemark::report::run(&args).await,
-        Command::Job { action: JobAction::Run { name, args } } => tidemark::run_job(&name, &args).await,
+        Command::Job { action: JobAction::Run { name, args } } => tidemark::run_job(name, &args).await,
         Command::Pipeline { action: PipelineAction::Check(args) } => tidemark::pipeline::check(&args),
         Command::Watermark { action: WatermarkAction::Reset(args) } => tidemark::watermark::reset(&args).await,
         Command::Dlq { args, action } => tidemark::dlq::run(&args, &action).await,

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use tidemark_core::batch::Pipeline;
+use tidemark_core::job::{eventbridge_expression, Job};
 
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
@@ -18,9 +19,35 @@ pub fn check(args: &CheckArgs) -> anyhow::Result<()> {
     let path = args.file.display();
     let text = std::fs::read_to_string(&args.file).with_context(|| format!("reading {path}"))?;
     let pipeline = Pipeline::parse(&text).with_context(|| format!("in {path}"))?;
-    crate::schedule::validate(&pipeline.schedule).map_err(anyhow::Error::msg).with_context(|| format!("in {path}"))?;
+    crate::schedule::validate(&pipeline.schedule).with_context(|| format!("in {path}"))?;
     println!("{}", summary(&pipeline));
+    print!("{}", schedules(&pipeline));
     Ok(())
+}
+
+/// Each job's schedule, as cron and as the EventBridge expression the template's
+/// schedule parameter must hold (the jobs on AWS refuse to run when they differ), and
+/// the `sam deploy` overrides for the ones that are not the template's defaults.
+fn schedules(pipeline: &Pipeline) -> String {
+    let mut out = format!("{:<18} {:<18} {}\n", "job", "cron (UTC)", "on AWS");
+    let mut overrides = Vec::new();
+    for job in Job::ALL {
+        let cron = pipeline.schedule.cron(job);
+        let aws = match eventbridge_expression(cron) {
+            Ok(expression) => {
+                if cron != job.default_cron() {
+                    overrides.push(format!("{}=\"{expression}\"", job.schedule_parameter()));
+                }
+                expression
+            }
+            Err(e) => format!("cannot be deployed: {}", e.rule),
+        };
+        out += &format!("{:<18} {:<18} {aws}\n", job.name(), cron);
+    }
+    if !overrides.is_empty() {
+        out += &format!("on AWS, deploy with: --parameter-overrides {}\n", overrides.join(" "));
+    }
+    out
 }
 
 fn summary(pipeline: &Pipeline) -> String {
@@ -54,6 +81,20 @@ mod tests {
         let line = summary(&pipeline);
         assert!(line.starts_with("ok: 5 sources (orders, customers, products, carts, access), 6 tables"), "{line}");
         check_text(text).expect("the example checks");
+    }
+
+    #[test]
+    fn schedules_are_shown_as_the_template_takes_them() {
+        let pipeline =
+            Pipeline::parse("[schedule]\nbatch_load = \"0 0 5 * * MON-FRI\"\nreconcile = \"30 0 6 * * *\"\n")
+                .expect("parses");
+        let text = schedules(&pipeline);
+        assert!(text.contains("batch-extract      0 0 2 * * *        cron(0 2 * * ? *)"), "{text}");
+        assert!(text.contains("cron(0 5 ? * MON-FRI *)"), "{text}");
+        assert!(text
+            .contains("reconcile          30 0 6 * * *       cannot be deployed: EventBridge schedules whole minutes"));
+        assert!(text.ends_with("--parameter-overrides BatchLoadSchedule=\"cron(0 5 ? * MON-FRI *)\"\n"), "{text}");
+        assert!(!schedules(&Pipeline::parse("").expect("parses")).contains("overrides"));
     }
 
     #[test]

@@ -11,17 +11,20 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use tidemark_aws::emulator::Emulator;
-use tidemark_aws::jobs::AwsSources;
+use tidemark_aws::jobs::{handle, AwsSources, JobEnv, JobFailure};
 use tidemark_aws::{
     provision, Dialect, DynamoKv, InlineStaging, OpenSearchIndex, PgRunner, S3ObjectStore, SearchAuth, SqlWarehouse,
 };
+use tidemark_core::batch::jobs::SourceFactory;
 use tidemark_core::batch::raw_retention::{self, RawRetention};
 use tidemark_core::batch::{Pipeline, Value as Cell};
 use tidemark_core::clock::{Clock, FixedClock};
 use tidemark_core::consume::{index_batch, store_batch, StreamRecord};
 use tidemark_core::event::Event;
+use tidemark_core::job::{eventbridge_expression, Job, Port};
 use tidemark_core::kv_key::KvLayout;
-use tidemark_core::ports::{ObjectStore, Query, Warehouse};
+use tidemark_core::ports::kv::KvStore;
+use tidemark_core::ports::{ObjectStore, Query, SearchIndex, Warehouse};
 use tidemark_sources::Connectors;
 
 const PG: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -228,13 +231,31 @@ async fn scheduled_jobs_extract_load_compact_reconcile_and_refresh_views() {
         connectors: Connectors::new(".").with_vars(HashMap::from([("JOBS_PG_URL".to_string(), PG.to_string())])),
         s3: clients.s3.clone(),
     };
-    let extract = tidemark_batch_extract::Env {
+    let sources: Arc<dyn SourceFactory> = Arc::new(sources);
+    // Each job's function as its cold start opens it: only the stores the job names.
+    let function = |job: Job| JobEnv {
+        job,
         pipeline: pipeline.clone(),
-        store: store.clone(),
-        sources: Arc::new(sources),
-        clock: clock.clone(),
+        clock: clock.clone() as Arc<dyn Clock>,
+        raw_retention: RawRetention::default(),
+        sources: job.needs(Port::Sources).then(|| sources.clone()),
+        interim: job.needs(Port::Interim).then(|| store.clone()),
+        warehouse: job.needs(Port::Warehouse).then(|| warehouse.clone()),
+        kv: job.needs(Port::Kv).then(|| (kv.clone() as Arc<dyn KvStore>, layout.clone())),
+        index: job.needs(Port::Index).then(|| index.clone() as Arc<dyn SearchIndex>),
+        schedule: Some(eventbridge_expression(job.default_cron()).unwrap()),
     };
-    let answer = tidemark_batch_extract::handle(&extract, &scheduled).await.unwrap();
+
+    // A function scheduled at another time than the pipeline file says refuses to run,
+    // naming the parameter to deploy with; it extracts nothing.
+    let elsewhere = JobEnv { schedule: Some("cron(0 3 * * ? *)".into()), ..function(Job::BatchExtract) };
+    let err = handle(&elsewhere, &scheduled).await.unwrap_err();
+    assert!(matches!(err, JobFailure::Schedule { .. }), "{err}");
+    assert!(err.to_string().contains("BatchExtractSchedule=\"cron(0 2 * * ? *)\""), "{err}");
+    assert!(store.list("raw/").await.unwrap().is_empty());
+
+    let extract = function(Job::BatchExtract);
+    let answer = handle(&extract, &scheduled).await.unwrap();
     let by_source: HashMap<&str, u64> = answer
         .as_array()
         .unwrap()
@@ -244,22 +265,16 @@ async fn scheduled_jobs_extract_load_compact_reconcile_and_refresh_views() {
     assert_eq!(by_source, HashMap::from([("orders", 6), ("products", 3)]), "{answer}");
     // A second run finds nothing new in PostgreSQL.
     clock.set(at("2026-11-29T02:32:00Z"));
-    let again = tidemark_batch_extract::handle(&extract, &scheduled).await.unwrap();
+    let again = handle(&extract, &scheduled).await.unwrap();
     assert_eq!(again[0]["rows"], 0, "{again}");
     // A misspelt option is refused, naming the field, and extracts nothing.
-    let err = tidemark_batch_extract::handle(&extract, &json!({"onyl": "orders"})).await.unwrap_err();
+    let err = handle(&extract, &json!({"onyl": "orders"})).await.unwrap_err();
     assert!(err.to_string().contains("field onyl: unknown option"), "{err}");
 
     // batch-load: the rules applied (USD converted, product names joined) on the SQL the
     // Redshift adapter runs.
-    let load = tidemark_batch_load::Env {
-        pipeline: pipeline.clone(),
-        store: store.clone(),
-        warehouse: warehouse.clone(),
-        clock: clock.clone(),
-        raw_retention: RawRetention::default(),
-    };
-    let answer = tidemark_batch_load::handle(&load, &scheduled).await.unwrap();
+    let load = function(Job::BatchLoad);
+    let answer = handle(&load, &scheduled).await.unwrap();
     assert_eq!(answer["raw_compacted"], json!([]), "nothing is near expiry yet: {answer}");
     let loaded: HashMap<&str, u64> = answer["tables"]
         .as_array()
@@ -275,34 +290,21 @@ async fn scheduled_jobs_extract_load_compact_reconcile_and_refresh_views() {
     assert_eq!(orders[3], vec![Cell::str("A-4"), Cell::str("Board"), Cell::Float(50.0)]);
 
     // realtime-compact: the day before the schedule fired; orders batch has are dropped.
-    let compact = tidemark_realtime_compact::Env {
-        pipeline: pipeline.clone(),
-        store: store.clone(),
-        warehouse: warehouse.clone(),
-        kv: kv.clone(),
-        layout: layout.clone(),
-        clock: clock.clone(),
-    };
-    let answer = tidemark_realtime_compact::handle(&compact, &scheduled).await.unwrap();
+    let compact = function(Job::RealtimeCompact);
+    let answer = handle(&compact, &scheduled).await.unwrap();
     assert_eq!(answer[0]["day"], "2026-11-28", "{answer}");
     assert_eq!(answer[0]["events"], 8, "{answer}");
     let kept = rows(warehouse.as_ref(), "SELECT event_id FROM site_events ORDER BY event_id").await;
     let kept: Vec<String> = kept.iter().map(|r| r[0].to_string()).collect();
     assert_eq!(kept, ["e5", "e6", "e7", "e8"]);
     // Run again (a scheduler retry): the day is replaced, nothing doubles.
-    tidemark_realtime_compact::handle(&compact, &scheduled).await.unwrap();
+    handle(&compact, &scheduled).await.unwrap();
     assert_eq!(rows(warehouse.as_ref(), "SELECT count(*) FROM site_events").await[0][0], Cell::Int(4));
 
     // reconcile, with the scheduler's input shape: never arrived in real
     // time, R-1 and R-2 are not in batch; A-4 agrees once batch converted its dollars.
-    let reconcile = tidemark_reconcile::Env {
-        pipeline: pipeline.clone(),
-        warehouse: warehouse.clone(),
-        kv: kv.clone(),
-        layout: layout.clone(),
-        clock: clock.clone(),
-    };
-    let answer = tidemark_reconcile::handle(&reconcile, &fixture("scheduler-input.json")).await.unwrap();
+    let reconcile = function(Job::Reconcile);
+    let answer = handle(&reconcile, &fixture("scheduler-input.json")).await.unwrap();
     let report = &answer[0];
     assert_eq!(report["report"], "sales_by_region", "{answer}");
     assert_eq!(report["missing_in_realtime"], 2, "{answer}");
@@ -311,13 +313,8 @@ async fn scheduled_jobs_extract_load_compact_reconcile_and_refresh_views() {
 
     // report-views: the BI view holds batch before the tidemark (15:00) and the real-time
     // rollup from the search index after it.
-    let views = tidemark_report_views::Env {
-        pipeline: pipeline.clone(),
-        warehouse: warehouse.clone(),
-        index: index.clone(),
-        clock: clock.clone(),
-    };
-    let answer = tidemark_report_views::handle(&views, &scheduled).await.unwrap();
+    let views = function(Job::ReportViews);
+    let answer = handle(&views, &scheduled).await.unwrap();
     assert_eq!(answer[0]["view"], "report_sales_by_region", "{answer}");
     let sides = rows(
         warehouse.as_ref(),
@@ -381,7 +378,7 @@ async fn scheduled_jobs_extract_load_compact_reconcile_and_refresh_views() {
     let (orders_before, products_before) =
         (rows(warehouse.as_ref(), tables).await, rows(warehouse.as_ref(), "SELECT * FROM products ORDER BY sku").await);
     clock.set(at("2027-01-14T02:15:00Z"));
-    let answer = tidemark_batch_load::handle(&load, &scheduled).await.unwrap();
+    let answer = handle(&load, &scheduled).await.unwrap();
     let compacted: Vec<&str> =
         answer["raw_compacted"].as_array().unwrap().iter().map(|c| c["source"].as_str().unwrap()).collect();
     assert_eq!(compacted, ["orders", "products"], "{answer}");
@@ -403,8 +400,8 @@ async fn scheduled_jobs_extract_load_compact_reconcile_and_refresh_views() {
         InlineStaging::default(),
         Dialect::Postgres,
     ));
-    let rebuild = tidemark_batch_load::Env { warehouse: rebuilt.clone(), ..load };
-    let answer = tidemark_batch_load::handle(&rebuild, &scheduled).await.unwrap();
+    let rebuild = JobEnv { warehouse: Some(rebuilt.clone()), ..load };
+    let answer = handle(&rebuild, &scheduled).await.unwrap();
     assert_eq!(rows(rebuilt.as_ref(), tables).await, orders_before, "{answer}");
     assert_eq!(rows(rebuilt.as_ref(), "SELECT * FROM products ORDER BY sku").await, products_before);
 }

@@ -1,6 +1,7 @@
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use tidemark_aws::jobs::JobRequest;
+use tidemark_core::job::{eventbridge_expression, Job};
 
 /// Actions that have no resource type in IAM: `Resource: "*"` is their only form.
 const NO_RESOURCE_TYPE: &[&str] = &[
@@ -13,11 +14,11 @@ const NO_RESOURCE_TYPE: &[&str] = &[
 
 /// The job functions EventBridge runs (forget, also a job function, runs when invoked).
 const SCHEDULED_JOBS: [&str; 5] = [
-    "BatchExtractFunction",
-    "BatchLoadFunction",
-    "RealtimeCompactFunction",
-    "ReconcileFunction",
-    "ReportViewsFunction",
+    Job::ALL[0].function(),
+    Job::ALL[1].function(),
+    Job::ALL[2].function(),
+    Job::ALL[3].function(),
+    Job::ALL[4].function(),
 ];
 
 fn template() -> Value {
@@ -165,6 +166,44 @@ fn schedules_and_routes_are_declared() {
         );
     }
     assert_eq!(routes.len(), 11);
+}
+
+/// The pipeline file owns the schedules: each job's schedule and the `TIDEMARK_SCHEDULE`
+/// its function checks against the file come from one parameter, whose default is the
+/// domain's default cron as EventBridge writes it.
+#[test]
+fn each_job_is_scheduled_by_one_parameter_defaulting_to_the_pipeline_default() {
+    let t = template();
+    let r = resources(&t);
+    for job in Job::ALL {
+        let parameter = job.schedule_parameter();
+        let default = t["Parameters"][parameter]["Default"].as_str().unwrap_or_else(|| panic!("no {parameter}"));
+        assert_eq!(default, eventbridge_expression(job.default_cron()).unwrap(), "{job}");
+        let p = &r[job.function()]["Properties"];
+        assert_eq!(p["Environment"]["Variables"]["TIDEMARK_SCHEDULE"], json!({ "Ref": parameter }), "{job}");
+        let events: Vec<&Value> = p["Events"].as_object().unwrap().values().collect();
+        assert_eq!(events.len(), 1, "{job}: one schedule");
+        assert_eq!(events[0]["Properties"]["ScheduleExpression"], json!({ "Ref": parameter }), "{job}");
+    }
+}
+
+/// Two database users: the jobs' creates the tables and grants the read-only role the
+/// report function's user is given at sign-in (its IAM role's `RedshiftDbRoles` tag);
+/// the report role cannot batch statements (the write path) either.
+#[test]
+fn the_report_role_only_reads_the_warehouse() {
+    let t = template();
+    let r = resources(&t);
+    let read_role = &t["Globals"]["Function"]["Environment"]["Variables"]["TIDEMARK_REDSHIFT_READ_ROLE"];
+    let tag = |role: &str| {
+        let tags = r[role]["Properties"]["Tags"].as_array().cloned().unwrap_or_default();
+        tags.into_iter().find(|t| t["Key"] == "RedshiftDbRoles").map(|t| t["Value"].clone())
+    };
+    assert_eq!(tag("ReportRole").as_ref(), Some(read_role));
+    assert_eq!(tag("JobRole"), Some(json!("sys:secadmin")), "the jobs create the read-only role");
+    let report = r["ReportRole"]["Properties"]["Policies"].to_string();
+    assert!(report.contains("redshift-data:ExecuteStatement"), "{report}");
+    assert!(!report.contains("BatchExecuteStatement"), "{report}");
 }
 
 /// Only the beacon routes answer other origins: no API-wide CORS, which would let any

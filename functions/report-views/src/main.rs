@@ -1,25 +1,19 @@
-//! The report-views Lambda: tracing, settings, the pipeline file and the OpenSearch and
-//! Redshift clients once at cold start, then run.
-
-use std::sync::Arc;
+//! The report-views Lambda: every report's BI view in the warehouse (re)created, and its
+//! real-time rollup from the tidemark on replaced from the search index, so that
+//! QuickSight (or any SQL client) reads batch and real time merged from one view.
+//!
+//! The job itself is the domain's (`tidemark_core::job`); this screen opens what it
+//! needs at cold start and serves the scheduled events.
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
-use tidemark_aws::{settings, AwsClients, Endpoint};
-use tidemark_core::clock::SystemClock;
-use tidemark_report_views::{handle, Env};
+use tidemark_aws::jobs::{handle, JobEnv};
+use tidemark_core::job::Job;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     tracing_subscriber::fmt().json().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
-    let endpoint = Endpoint::from_env()?;
-    let clients = AwsClients::load(&endpoint).await;
-    let env = Env {
-        pipeline: Arc::new(settings::pipeline(&clients).await?),
-        warehouse: Arc::new(settings::warehouse(&clients)?),
-        index: Arc::new(settings::search(&endpoint, &clients)?),
-        clock: Arc::new(SystemClock),
-    };
+    let env = JobEnv::load(Job::ReportViews).await?;
     let env = &env;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move { handle(env, &event.payload).await }))
         .await

@@ -2,14 +2,14 @@
 //! OpenSearch as the index and Redshift as the warehouse, on IAM-signed routes for
 //! programs and under `/ui/` behind the admin tokens for people in a browser. Reports come
 //! from the pipeline file in the interim bucket, read once at cold start; without one the
-//! real-time routes answer and the report routes say how to add it.
+//! real-time routes answer and the report routes say how to add it. The function only
+//! reads the warehouse: its database role has `SELECT` and nothing else.
 
 use std::sync::Arc;
 
 use tidemark_aws::secrets::SecretTokens;
 use tidemark_aws::{settings, AwsClients, Endpoint};
 use tidemark_core::clock::SystemClock;
-use tidemark_core::ports::Warehouse;
 use tidemark_report::admin::AdminGuard;
 use tidemark_report::{BatchReports, ReportState};
 
@@ -21,12 +21,12 @@ async fn main() -> Result<(), lambda_http::Error> {
     let index = settings::search(&endpoint, &clients)?;
     let (pipeline, location) = settings::pipeline_if_present(&clients).await?;
     let batch = match pipeline {
-        Some(pipeline) => {
-            let warehouse = settings::warehouse(&clients)?;
-            // Reports read the watermarks before the first load: the bookkeeping tables exist.
-            warehouse.ensure_tables(&pipeline.tables).await?;
-            Some(BatchReports { reports: Arc::new(pipeline.reports), warehouse: Arc::new(warehouse) })
-        }
+        // Read only: the jobs create the tables and grant this function's database role
+        // SELECT; before the first load the report is real time alone.
+        Some(pipeline) => Some(BatchReports {
+            reports: Arc::new(pipeline.reports),
+            warehouse: Arc::new(settings::warehouse(&clients)?),
+        }),
         None => None,
     };
     let no_pipeline = format!(

@@ -35,6 +35,24 @@ fn sql_err(context: &str, e: tokio_postgres::Error) -> WarehouseError {
 impl PgRunner {
     /// Connects to `url`; with `schema`, creates it if needed and works inside it.
     pub async fn connect(url: &str, schema: Option<&str>) -> Result<Self, WarehouseError> {
+        let client = Self::open(url).await?;
+        if let Some(schema) = schema {
+            let sql = format!("CREATE SCHEMA IF NOT EXISTS {0}; SET search_path TO {0}", ident(schema));
+            client.batch_execute(&sql).await.map_err(|e| sql_err(&sql, e))?;
+        }
+        Ok(PgRunner { client: Mutex::new(client) })
+    }
+
+    /// Connects to `url` and works inside `schema`, creating nothing: a reader's
+    /// connection, whose user may not create schemas.
+    pub async fn attach(url: &str, schema: &str) -> Result<Self, WarehouseError> {
+        let client = Self::open(url).await?;
+        let sql = format!("SET search_path TO {}", ident(schema));
+        client.batch_execute(&sql).await.map_err(|e| sql_err(&sql, e))?;
+        Ok(PgRunner { client: Mutex::new(client) })
+    }
+
+    async fn open(url: &str) -> Result<tokio_postgres::Client, WarehouseError> {
         let (client, connection) = tokio_postgres::connect(url, NoTls)
             .await
             .map_err(|e| WarehouseError::Unavailable(format!("PostgreSQL warehouse: {e}")))?;
@@ -43,11 +61,7 @@ impl PgRunner {
                 tracing::warn!(error = %e, "warehouse connection closed");
             }
         });
-        if let Some(schema) = schema {
-            let sql = format!("CREATE SCHEMA IF NOT EXISTS {0}; SET search_path TO {0}", ident(schema));
-            client.batch_execute(&sql).await.map_err(|e| sql_err(&sql, e))?;
-        }
-        Ok(PgRunner { client: Mutex::new(client) })
+        Ok(client)
     }
 }
 

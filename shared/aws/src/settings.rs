@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::config::{AwsClients, AwsConfigError, Endpoint};
 use crate::dynamodb::{DynamoKv, WriteMode};
 use crate::kinesis::KinesisStream;
+use crate::read_access::ReadAccess;
 use crate::redshift::DataApi;
 use crate::s3::S3ObjectStore;
 use crate::search::{OpenSearchIndex, SearchAuth};
@@ -153,6 +154,12 @@ pub fn raw_retention() -> Result<RawRetention, AwsConfigError> {
     Ok(RawRetention { keep: chrono::Duration::days(i64::from(days)) })
 }
 
+/// `TIDEMARK_SCHEDULE`: the EventBridge expression the template schedules a job
+/// function with (its `<Job>Schedule` parameter), checked against the pipeline file's.
+pub fn schedule() -> Option<String> {
+    optional("TIDEMARK_SCHEDULE")
+}
+
 /// `TIDEMARK_BUCKET` (the interim store), `TIDEMARK_INTERIM_PREFIX` (default none).
 pub fn interim(clients: &AwsClients) -> Result<(S3ObjectStore, String), AwsConfigError> {
     let bucket = required("TIDEMARK_BUCKET")?;
@@ -165,7 +172,9 @@ pub fn interim(clients: &AwsClients) -> Result<(S3ObjectStore, String), AwsConfi
 }
 
 /// `TIDEMARK_REDSHIFT_WORKGROUP`, `TIDEMARK_REDSHIFT_DATABASE` (default `tidemark`),
-/// `TIDEMARK_REDSHIFT_COPY_ROLE` (the role COPY reads the staged parts with).
+/// `TIDEMARK_REDSHIFT_COPY_ROLE` (the role COPY reads the staged parts with), and the
+/// read-only database role the jobs' schema setup grants, `TIDEMARK_REDSHIFT_READ_ROLE`
+/// (default `tidemark_reader`) on `TIDEMARK_REDSHIFT_SCHEMA` (default `public`).
 pub fn warehouse(clients: &AwsClients) -> Result<RedshiftWarehouse, AwsConfigError> {
     // The longest wait for one statement: shorter than the function's own timeout
     // (the template sets it per function), so a slow statement ends in an error the
@@ -179,7 +188,11 @@ pub fn warehouse(clients: &AwsClients) -> Result<RedshiftWarehouse, AwsConfigErr
     .with_timeout(wait);
     let (store, url) = interim(clients)?;
     let staging = S3Staging::new(store, url, required("TIDEMARK_REDSHIFT_COPY_ROLE")?);
-    Ok(RedshiftWarehouse::new(api, staging, Dialect::Redshift))
+    let access = ReadAccess {
+        role: optional("TIDEMARK_REDSHIFT_READ_ROLE").unwrap_or_else(|| "tidemark_reader".into()),
+        schema: optional("TIDEMARK_REDSHIFT_SCHEMA").unwrap_or_else(|| "public".into()),
+    };
+    Ok(RedshiftWarehouse::new(api, staging, Dialect::Redshift).with_read_access(access))
 }
 
 /// The pipeline file at `TIDEMARK_PIPELINE_KEY` in the interim bucket, parsed and

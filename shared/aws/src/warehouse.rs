@@ -24,6 +24,7 @@ use tidemark_core::ports::{
     steps, CommitOutcome, LoadCommit, ObjectStore, Query, QueryResult, Rows, Step, Warehouse, WarehouseError, Watermark,
 };
 
+use crate::read_access::ReadAccess;
 use crate::redshift::DataApi;
 use crate::s3::S3ObjectStore;
 
@@ -240,6 +241,8 @@ pub struct SqlWarehouse<R, S> {
     runner: R,
     staging: S,
     dialect: Dialect,
+    /// The read-only role the schema setup grants; `None`: no grants (one user does all).
+    read_access: Option<ReadAccess>,
     stages: Mutex<HashMap<String, StageState>>,
 }
 
@@ -248,7 +251,31 @@ pub type RedshiftWarehouse = SqlWarehouse<DataApi, S3Staging>;
 
 impl<R: SqlRunner, S: Staging> SqlWarehouse<R, S> {
     pub fn new(runner: R, staging: S, dialect: Dialect) -> Self {
-        Self { runner, staging, dialect, stages: Mutex::default() }
+        Self { runner, staging, dialect, read_access: None, stages: Mutex::default() }
+    }
+
+    /// The schema setup (`ensure_tables`, run by the jobs) also grants `access`.
+    pub fn with_read_access(self, access: ReadAccess) -> Self {
+        Self { read_access: Some(access), ..self }
+    }
+
+    /// Creates the read-only role if it is missing, then grants it what it reads.
+    async fn grant_read_access(&self, access: &ReadAccess) -> Result<(), WarehouseError> {
+        let found = self.runner.query(&access.role_exists(self.dialect)).await?;
+        if !matches!(found.rows.first().and_then(|r| r.first()), Some(Value::Int(n)) if *n > 0) {
+            self.runner.run(&steps([access.create_role()])).await?;
+        }
+        self.runner.run(&steps(access.grants(self.dialect))).await
+    }
+
+    /// A fresh warehouse, before the jobs' first schema setup: no bookkeeping table yet.
+    async fn has_no_watermarks_table(&self) -> Result<bool, WarehouseError> {
+        let query = Query::with_params(
+            "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = $1",
+            vec![sql::WATERMARKS.to_owned()],
+        );
+        let found = self.runner.query(&query).await?;
+        Ok(matches!(found.rows.first().and_then(|r| r.first()), Some(Value::Int(0))))
     }
 
     fn state(&self, table: &str) -> StageState {
@@ -275,7 +302,11 @@ impl<R: SqlRunner, S: Staging> Warehouse for SqlWarehouse<R, S> {
             };
             ddl.push(format!("{}{suffix}", sql::create_table(t)));
         }
-        self.runner.run(&steps(ddl)).await
+        self.runner.run(&steps(ddl)).await?;
+        match &self.read_access {
+            Some(access) => self.grant_read_access(access).await,
+            None => Ok(()),
+        }
     }
 
     async fn loaded_runs(&self, table: &str) -> Result<Vec<(String, String)>, WarehouseError> {
@@ -333,9 +364,17 @@ impl<R: SqlRunner, S: Staging> Warehouse for SqlWarehouse<R, S> {
         self.runner.run(&[Step::Sql(sql::drop_stage(table))]).await
     }
 
+    /// None before the first load: a reader runs no DDL, so on a fresh warehouse the
+    /// table is not there yet, and that is no watermark rather than an error.
     async fn watermarks(&self) -> Result<Vec<Watermark>, WarehouseError> {
-        let res = self.runner.query(&sql::watermarks()).await?;
-        Ok(res.rows.iter().map(|r| Watermark::from_row(r)).collect())
+        match self.runner.query(&sql::watermarks()).await {
+            Ok(res) => Ok(res.rows.iter().map(|r| Watermark::from_row(r)).collect()),
+            Err(e) if self.has_no_watermarks_table().await.unwrap_or(false) => {
+                tracing::debug!(error = %e, "no watermarks table yet");
+                Ok(Vec::new())
+            }
+            Err(e) => Err(e),
+        }
     }
 
     async fn execute(&self, work: Vec<Step>) -> Result<(), WarehouseError> {

@@ -17,6 +17,7 @@ pub mod contract;
 pub mod event;
 pub mod forget;
 pub mod ingest;
+pub mod job;
 pub mod kv_key;
 #[cfg(any(test, feature = "contract"))]
 pub mod memory;

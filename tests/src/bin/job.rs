@@ -2,18 +2,18 @@
 //! real load (`CARGO_BIN_EXE_tidemark-job`).
 
 use clap::Parser;
-use tidemark::config::{JobArgs, JobName};
+use tidemark::config::JobArgs;
 
 #[derive(Parser)]
-struct Job {
-    #[arg(value_enum)]
-    name: JobName,
+struct JobRun {
+    #[arg(value_parser = tidemark::config::job_parser())]
+    name: tidemark::Job,
     #[command(flatten)]
     args: JobArgs,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let job = Job::parse();
-    tidemark::run_job(&job.name, &job.args).await
+    let run = JobRun::parse();
+    tidemark::run_job(run.name, &run.args).await
 }

@@ -1,16 +1,18 @@
-//! What the five scheduled job Lambdas (batch-extract, batch-load, realtime-compact,
-//! reconcile, report-views) share: the scheduled event they are invoked with, progress as
-//! log lines, the source readers on AWS, and how a failure ends the invocation.
+//! What the scheduled job Lambdas (one per [`tidemark_core::job::Job`]) share: their cold
+//! start and invocation, the scheduled event they are invoked with, progress as log
+//! lines, the source readers on AWS, and how a failure ends the invocation.
 //!
 //! A job that fails returns an error: EventBridge Scheduler retries the invocation (the
 //! template allows two retries) and then parks the event in the jobs DLQ. Every job is
 //! idempotent (extract resumes by cursor, loads are keyed by their input runs, compact
 //! replaces its day), so a retry never doubles anything.
 
+pub mod env;
 pub mod progress;
 pub mod request;
 pub mod sources;
 
+pub use env::{handle, JobEnv};
 pub use progress::LogProgress;
 pub use request::{JobRequest, RequestError};
 pub use sources::AwsSources;
@@ -22,6 +24,9 @@ pub enum JobFailure {
     Request(#[from] RequestError),
     #[error("{job} failed: {message}")]
     Run { job: &'static str, message: String },
+    /// The template's schedule for this function is not the pipeline file's.
+    #[error("{job} refuses to run: {reason}")]
+    Schedule { job: &'static str, reason: String },
 }
 
 impl JobFailure {
@@ -37,6 +42,7 @@ impl From<JobFailure> for lambda_runtime::Diagnostic {
         let error_type = match failure {
             JobFailure::Request(_) => "Tidemark.InvalidRequest",
             JobFailure::Run { .. } => "Tidemark.JobFailed",
+            JobFailure::Schedule { .. } => "Tidemark.ScheduleMismatch",
         };
         lambda_runtime::Diagnostic { error_type: error_type.into(), error_message: failure.to_string() }
     }

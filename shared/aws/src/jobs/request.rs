@@ -6,13 +6,14 @@
 //!   `{"scheduled_time": "<aws.scheduler.scheduled-time>"}` plus options.
 //!
 //! Options: `only` (one source, table or report), `day` (realtime-compact's day,
-//! `YYYY-MM-DD`; by default the day before the scheduled time, so that a retry or a late
-//! invocation compacts the same day), `lookback_days` (reconcile). Unknown options are
-//! refused: a misspelt `only` must not quietly run every source.
+//! `YYYY-MM-DD`), `lookback_days` (reconcile): [`JobOptions`], whose defaults and checks
+//! per job are the domain's. Unknown options are refused here: a misspelt `only` must
+//! not quietly run every source.
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Map, Value};
+use tidemark_core::job::JobOptions;
 
 const OPTIONS: [&str; 4] = ["only", "day", "lookback_days", "scheduled_time"];
 
@@ -20,9 +21,7 @@ const OPTIONS: [&str; 4] = ["only", "day", "lookback_days", "scheduled_time"];
 pub struct JobRequest {
     /// When the schedule fired; the invocation time when the payload does not say.
     pub scheduled_at: DateTime<Utc>,
-    pub only: Option<String>,
-    pub day: Option<NaiveDate>,
-    pub lookback_days: Option<i64>,
+    pub options: JobOptions,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -82,16 +81,12 @@ impl JobRequest {
         let lookback_days = match options.get("lookback_days") {
             None | Some(Value::Null) => None,
             Some(v) => match v.as_i64() {
-                Some(n) if (1..=366).contains(&n) => Some(n),
-                _ => return Err(invalid(&field("lookback_days"), "must be a whole number of days from 1 to 366")),
+                Some(n) => Some(n),
+                None => return Err(invalid(&field("lookback_days"), "must be a whole number of days")),
             },
         };
-        Ok(JobRequest { scheduled_at, only: text("only")?.map(str::to_string), day, lookback_days })
-    }
-
-    /// realtime-compact's day: the one asked for, or the day before the schedule fired.
-    pub fn compact_day(&self) -> NaiveDate {
-        self.day.unwrap_or_else(|| (self.scheduled_at - Duration::days(1)).date_naive())
+        let options = JobOptions { only: text("only")?.map(str::to_string), day, lookback_days };
+        Ok(JobRequest { scheduled_at, options })
     }
 }
 
@@ -114,17 +109,16 @@ mod tests {
         });
         let r = JobRequest::parse(&event, now()).expect("parses");
         assert_eq!(r.scheduled_at.to_rfc3339(), "2026-11-29T02:30:00+00:00");
-        assert_eq!(r.only.as_deref(), Some("orders"));
-        assert_eq!(r.compact_day().to_string(), "2026-11-28");
+        assert_eq!(r.options.only.as_deref(), Some("orders"));
     }
 
     #[test]
     fn scheduler_input_and_empty_payloads() {
         let r = JobRequest::parse(&json!({"scheduled_time": "2026-11-29T02:30:00Z", "day": "2026-11-20"}), now())
             .expect("parses");
-        assert_eq!(r.compact_day().to_string(), "2026-11-20");
+        assert_eq!(r.options.day.map(|d| d.to_string()).as_deref(), Some("2026-11-20"));
         let r = JobRequest::parse(&json!({}), now()).expect("parses");
-        assert_eq!((r.scheduled_at, r.only), (now(), None));
+        assert_eq!((r.scheduled_at, r.options), (now(), JobOptions::default()));
         assert_eq!(JobRequest::parse(&Value::Null, now()).expect("parses").scheduled_at, now());
     }
 
@@ -133,7 +127,7 @@ mod tests {
         let err = |v: Value| JobRequest::parse(&v, now()).map(|_| ()).expect_err("refused").to_string();
         assert!(err(json!({"onyl": "orders"})).contains("field onyl: unknown option"));
         assert!(err(json!({"day": "yesterday"})).contains("field day: \"yesterday\" is not a date"));
-        assert!(err(json!({"lookback_days": 0})).contains("field lookback_days"));
+        assert!(err(json!({"lookback_days": "7"})).contains("field lookback_days"));
         assert!(err(json!({"only": 3})).contains("field only: must be a non-empty string"));
         let event = json!({"detail-type": "Scheduled Event", "source": "aws.events", "time": "2026-11-29T02:30:00Z",
                            "detail": {"days": 2}});

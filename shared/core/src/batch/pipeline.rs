@@ -11,6 +11,7 @@ use super::rules::RuleDef;
 use super::value::ColumnType;
 use crate::bucket::Period;
 use crate::forget::PersonColumns;
+use crate::job::Job;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -25,55 +26,51 @@ pub struct Pipeline {
     pub reports: Vec<crate::report::ReportDef>,
 }
 
-/// Cron expressions (with seconds: `sec min hour day month weekday`) for the jobs that
-/// `tidemark up` runs. Default: extract at 02:00 UTC, load at 02:15, realtime-compact
-/// (yesterday) at 02:30, reconcile at 02:45, report-views every five minutes.
+/// Cron expressions (with seconds: `sec min hour day month weekday`, UTC), one per job
+/// under its [`Job::schedule_key`]; a job left out runs at its [`Job::default_cron`].
+/// The file owns the schedules of both deployments: `tidemark up` runs them, and on AWS
+/// each job refuses to run when the template's schedule disagrees.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Schedule {
-    #[serde(default = "default_extract_cron")]
-    pub batch_extract: String,
-    #[serde(default = "default_load_cron")]
-    pub batch_load: String,
-    #[serde(default = "default_reconcile_cron")]
-    pub reconcile: String,
-    #[serde(default = "default_compact_cron")]
-    pub realtime_compact: String,
-    #[serde(default = "default_views_cron")]
-    pub report_views: String,
+    #[serde(default = "cron_of::<0>")]
+    batch_extract: String,
+    #[serde(default = "cron_of::<1>")]
+    batch_load: String,
+    #[serde(default = "cron_of::<2>")]
+    realtime_compact: String,
+    #[serde(default = "cron_of::<3>")]
+    reconcile: String,
+    #[serde(default = "cron_of::<4>")]
+    report_views: String,
 }
 
-fn default_extract_cron() -> String {
-    "0 0 2 * * *".into()
+/// The default of the `N`th job of [`Job::ALL`] (serde's defaults take no arguments).
+fn cron_of<const N: usize>() -> String {
+    Job::ALL[N].default_cron().to_owned()
 }
 
-fn default_load_cron() -> String {
-    "0 15 2 * * *".into()
-}
-
-/// After the nightly load (so that compaction's joins see the night's batch), before reconcile.
-fn default_compact_cron() -> String {
-    "0 30 2 * * *".into()
-}
-
-/// Every five minutes: the BI views' real-time rollups stay about as fresh as a
-/// dashboard poll.
-fn default_views_cron() -> String {
-    "0 */5 * * * *".into()
-}
-
-fn default_reconcile_cron() -> String {
-    "0 45 2 * * *".into()
+impl Schedule {
+    /// When `job` runs.
+    pub fn cron(&self, job: Job) -> &str {
+        match job {
+            Job::BatchExtract => &self.batch_extract,
+            Job::BatchLoad => &self.batch_load,
+            Job::RealtimeCompact => &self.realtime_compact,
+            Job::Reconcile => &self.reconcile,
+            Job::ReportViews => &self.report_views,
+        }
+    }
 }
 
 impl Default for Schedule {
     fn default() -> Self {
         Schedule {
-            batch_extract: default_extract_cron(),
-            batch_load: default_load_cron(),
-            reconcile: default_reconcile_cron(),
-            realtime_compact: default_compact_cron(),
-            report_views: default_views_cron(),
+            batch_extract: cron_of::<0>(),
+            batch_load: cron_of::<1>(),
+            realtime_compact: cron_of::<2>(),
+            reconcile: cron_of::<3>(),
+            report_views: cron_of::<4>(),
         }
     }
 }
