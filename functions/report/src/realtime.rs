@@ -31,8 +31,8 @@ pub enum RealtimeError {
     BadParameter { field: &'static str, message: String },
     #[error(transparent)]
     Search(#[from] tidemark_core::ports::SearchError),
-    #[error("unreadable aggregation result: {0}")]
-    Result(String),
+    #[error(transparent)]
+    Result(#[from] tidemark_core::ports::UnreadableAnswer),
 }
 
 impl IntoResponse for RealtimeError {

@@ -99,7 +99,7 @@ pub async fn get_report(
     let query = ReportQuery { interval, from, to, by: params.by.filter(|by| !by.is_empty()) };
     let answer = report::run_report(def, &query, batch.warehouse.as_ref(), state.index.as_ref()).await?;
     if csv {
-        let body = report::to_csv(&answer.points).map_err(|e| ReportsError::Report(ReportError::Result(e)))?;
+        let body = report::to_csv(&answer.points).map_err(|e| ReportsError::Report(ReportError::Csv(e)))?;
         let disposition = format!("inline; filename=\"{}-{}.csv\"", answer.report, stamp(answer.from));
         return Ok((
             [(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, disposition)],

@@ -101,7 +101,7 @@ impl RealtimeQuery {
     }
 
     /// Reads the aggregation result (OpenSearch and tantivy answer alike) into a series.
-    pub fn series(&self, response: &SearchResponse) -> Result<Series, String> {
+    pub fn series(&self, response: &SearchResponse) -> Result<Series, crate::ports::UnreadableAnswer> {
         let points: Vec<Point> = self
             .histogram()
             .read(response)?

@@ -17,3 +17,22 @@ pub use stream::{EventStream, PutOutcome, StreamError, StreamRecordIn};
 pub use warehouse::{
     steps, CommitOutcome, LoadCommit, Query, QueryResult, Rows, Step, Warehouse, WarehouseError, Watermark,
 };
+
+/// A store answered, but not in the shape the query asked for: a bug or a version skew
+/// between adapter and store, never bad input, so callers answer it as a server fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unreadable {store} answer: {what}")]
+pub struct UnreadableAnswer {
+    pub store: &'static str,
+    pub what: String,
+}
+
+impl UnreadableAnswer {
+    pub fn search(what: impl Into<String>) -> Self {
+        UnreadableAnswer { store: "search", what: what.into() }
+    }
+
+    pub fn warehouse(what: impl Into<String>) -> Self {
+        UnreadableAnswer { store: "warehouse", what: what.into() }
+    }
+}

@@ -56,20 +56,19 @@ pub fn merge(plan: &Plan, batch: &[BatchRow], realtime: &[HistogramBucket]) -> V
 /// `start,side,group,value`: per bucket a row for the whole bucket (group empty), then
 /// one per group. A group is event data: one a spreadsheet would run as a formula is
 /// written with a leading `'` ([`spreadsheet_safe`]).
-pub fn to_csv(points: &[ReportPoint]) -> Result<String, String> {
+pub fn to_csv(points: &[ReportPoint]) -> Result<String, csv::Error> {
     let mut writer = csv::Writer::from_writer(Vec::new());
-    writer.write_record(["start", "side", "group", "value"]).map_err(|e| e.to_string())?;
+    writer.write_record(["start", "side", "group", "value"])?;
     for point in points {
         let start = millis_rfc3339::format(&point.start);
         let rows = std::iter::once(("", point.value)).chain(point.groups.iter().map(|(g, v)| (g.as_str(), *v)));
         for (group, value) in rows {
-            writer
-                .write_record([start.as_str(), point.side.as_str(), &spreadsheet_safe(group), &value.to_string()])
-                .map_err(|e| e.to_string())?;
+            writer.write_record([start.as_str(), point.side.as_str(), &spreadsheet_safe(group), &value.to_string()])?;
         }
     }
-    let bytes = writer.into_inner().map_err(|e| e.to_string())?;
-    String::from_utf8(bytes).map_err(|e| e.to_string())
+    let bytes = writer.into_inner().map_err(|e| csv::Error::from(e.into_error()))?;
+    // Every field was a `str`: the bytes are UTF-8.
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// A text cell that Excel, LibreOffice or Google Sheets would evaluate (it starts with

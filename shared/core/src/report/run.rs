@@ -8,6 +8,7 @@ use crate::bucket::Interval;
 use crate::event::millis_rfc3339;
 use crate::ports::search::{SearchError, SearchIndex};
 use crate::ports::warehouse::{Warehouse, WarehouseError};
+use crate::ports::UnreadableAnswer;
 use crate::search::histogram::{self, Histogram, HistogramBucket};
 use crate::search::Query;
 
@@ -36,8 +37,10 @@ pub enum ReportError {
     Warehouse(#[from] WarehouseError),
     #[error(transparent)]
     Search(#[from] SearchError),
-    #[error("unreadable answer: {0}")]
-    Result(String),
+    #[error(transparent)]
+    Unreadable(#[from] UnreadableAnswer),
+    #[error("writing CSV: {0}")]
+    Csv(#[from] csv::Error),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -117,13 +120,13 @@ pub async fn run_report(
         let Some((from, to)) = plan.batch_range() else { return Ok::<_, ReportError>(Vec::new()) };
         let column = by.and_then(|dimension| def.batch.by.get(dimension)).map(String::as_str);
         let result = warehouse.query(&batch_query(def, column, plan.interval, from, to)).await?;
-        read_batch_rows(&result).map_err(ReportError::Result)
+        Ok(read_batch_rows(&result)?)
     };
     let realtime = async {
         let Some((from, to)) = plan.realtime_range() else { return Ok::<_, ReportError>(Vec::new()) };
         let histogram = realtime_histogram(def, by, plan.interval, from, to);
         let response = index.search(&histogram.request()).await?;
-        histogram.read(&response).map_err(ReportError::Result)
+        Ok(histogram.read(&response)?)
     };
     let (batch, realtime): (Vec<BatchRow>, Vec<HistogramBucket>) = futures::try_join!(batch, realtime)?;
     let points = merge(&plan, &batch, &realtime);

@@ -7,6 +7,7 @@ use crate::batch::sql::{ident, timestamp};
 use crate::batch::value::Value;
 use crate::bucket::Interval;
 use crate::ports::warehouse::{Query, QueryResult};
+use crate::ports::UnreadableAnswer;
 
 use super::def::{Measure, ReportDef};
 
@@ -78,7 +79,7 @@ pub struct BatchRow {
     pub value: f64,
 }
 
-pub fn read_batch_rows(result: &QueryResult) -> Result<Vec<BatchRow>, String> {
+pub fn read_batch_rows(result: &QueryResult) -> Result<Vec<BatchRow>, UnreadableAnswer> {
     result
         .rows
         .iter()
@@ -91,7 +92,9 @@ pub fn read_batch_rows(result: &QueryResult) -> Result<Vec<BatchRow>, String> {
                 },
                 value: value.as_f64().unwrap_or(0.0),
             }),
-            other => Err(format!("unexpected report row {other:?}; want bucket timestamp, group, value")),
+            other => Err(UnreadableAnswer::warehouse(format!(
+                "unexpected report row {other:?}; want bucket timestamp, group, value"
+            ))),
         })
         .collect()
 }

@@ -115,7 +115,7 @@ pub async fn refresh(
         let from = mark.at.unwrap_or_else(|| Interval::Hour.floor(now - Duration::days(NO_MARK_LOOKBACK_DAYS))).min(to);
         let by = def.dimensions().next();
         let histogram = realtime_histogram(def, by, Interval::Hour, from, to);
-        let buckets = histogram.read(&index.search(&histogram.request()).await?).map_err(ReportError::Result)?;
+        let buckets = histogram.read(&index.search(&histogram.request()).await?)?;
         let mut rows = Vec::new();
         let row = |start, group: Option<&str>, value: f64| {
             vec![

@@ -5,6 +5,7 @@
 
 use super::{Query, SearchRequest, SearchResponse};
 use crate::bucket::Interval;
+use crate::ports::UnreadableAnswer;
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -77,14 +78,16 @@ impl Histogram {
     }
 
     /// Reads the aggregation result (OpenSearch and tantivy answer alike).
-    pub fn read(&self, response: &SearchResponse) -> Result<Vec<HistogramBucket>, String> {
+    pub fn read(&self, response: &SearchResponse) -> Result<Vec<HistogramBucket>, UnreadableAnswer> {
+        let unreadable = UnreadableAnswer::search;
         let buckets = response.aggregations["over_time"]["buckets"]
             .as_array()
-            .ok_or("aggregation result has no over_time buckets")?;
+            .ok_or_else(|| unreadable("aggregation result has no over_time buckets"))?;
         let mut out = Vec::with_capacity(buckets.len());
         for bucket in buckets {
-            let key = bucket["key"].as_f64().ok_or("bucket without a numeric key")?;
-            let start = Utc.timestamp_millis_opt(key as i64).single().ok_or("bucket key is not a time")?;
+            let key = bucket["key"].as_f64().ok_or_else(|| unreadable("bucket without a numeric key"))?;
+            let start =
+                Utc.timestamp_millis_opt(key as i64).single().ok_or_else(|| unreadable("bucket key is not a time"))?;
             let mut groups = BTreeMap::new();
             if let Some(group_buckets) = bucket["group"]["buckets"].as_array() {
                 for group in group_buckets {
@@ -100,11 +103,13 @@ impl Histogram {
         Ok(out)
     }
 
-    fn measure_of(&self, bucket: &Value) -> Result<f64, String> {
+    fn measure_of(&self, bucket: &Value) -> Result<f64, UnreadableAnswer> {
         match self.measure {
             // An empty sum is absent in some answers and null in others: both are 0.
             Measure::Sum(_) => Ok(bucket["value"]["value"].as_f64().unwrap_or(0.0)),
-            Measure::Count => bucket["doc_count"].as_f64().ok_or_else(|| "bucket without doc_count".to_owned()),
+            Measure::Count => {
+                bucket["doc_count"].as_f64().ok_or_else(|| UnreadableAnswer::search("bucket without doc_count"))
+            }
         }
     }
 }

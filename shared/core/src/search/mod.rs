@@ -9,7 +9,7 @@ pub mod histogram;
 pub mod query;
 
 pub use fields::{field_kind, FieldKind};
-pub use query::Query;
+pub use query::{Query, QueryError};
 
 use serde_json::{json, Map, Value};
 
@@ -30,13 +30,13 @@ pub struct SearchResponse {
 
 impl SearchRequest {
     /// Reads an OpenSearch-style body: `{"size": 0, "query": {...}, "aggs": {...}}`.
-    pub fn from_json(body: &Value) -> Result<Self, String> {
+    pub fn from_json(body: &Value) -> Result<Self, QueryError> {
         let Value::Object(object) = body else {
-            return Err("the search body must be a JSON object".to_owned());
+            return Err(QueryError::NotAnObject("the search body"));
         };
         for key in object.keys() {
             if !matches!(key.as_str(), "size" | "query" | "aggs" | "aggregations" | "track_total_hits") {
-                return Err(format!("unsupported search body field {key:?}"));
+                return Err(QueryError::UnsupportedBodyField(key.clone()));
             }
         }
         let query = match object.get("query") {
@@ -46,7 +46,7 @@ impl SearchRequest {
         let aggs = match object.get("aggs").or_else(|| object.get("aggregations")) {
             None => Map::new(),
             Some(Value::Object(aggs)) => aggs.clone(),
-            Some(_) => return Err("aggs must be an object".to_owned()),
+            Some(_) => return Err(QueryError::NotAnObject("aggs")),
         };
         Ok(Self { query, aggs })
     }

@@ -5,6 +5,33 @@ use super::fields::{field_kind, FieldKind};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
+/// A search body Tidemark does not run, named by the part and the rule it breaks.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum QueryError {
+    #[error("{0} must be a JSON object")]
+    NotAnObject(&'static str),
+    #[error("a query object must have exactly one key")]
+    NotOneKey,
+    #[error("unsupported query {0:?}; use term, terms, range, bool or match_all")]
+    Unsupported(String),
+    #[error("unsupported bool clause {0:?}; use must, filter or must_not")]
+    UnsupportedClause(String),
+    #[error("unsupported search body field {0:?}")]
+    UnsupportedBodyField(String),
+    #[error("{0} must name exactly one field")]
+    NotOneField(&'static str),
+    #[error("{kind} on unknown field {field:?}")]
+    UnknownField { kind: &'static str, field: String },
+    #[error("a term needs a value: a string, number or boolean")]
+    BadTermValue,
+    #[error("terms needs an array of values")]
+    TermsNotAnArray,
+    #[error("range on keyword field {0:?} is not supported")]
+    RangeOnKeyword(String),
+    #[error("range bound {0} is not a number or an RFC 3339 date (for a date field)")]
+    BadBound(String),
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Query {
     MatchAll,
@@ -63,13 +90,13 @@ impl Query {
         Query::Bool { must: clauses, must_not: Vec::new() }
     }
 
-    pub fn from_json(value: &Value) -> Result<Query, String> {
+    pub fn from_json(value: &Value) -> Result<Query, QueryError> {
         let Value::Object(object) = value else {
-            return Err("a query must be an object".to_owned());
+            return Err(QueryError::NotAnObject("a query"));
         };
         let mut entries = object.iter();
         let (Some((kind, body)), None) = (entries.next(), entries.next()) else {
-            return Err("a query object must have exactly one key".to_owned());
+            return Err(QueryError::NotOneKey);
         };
         match kind.as_str() {
             "match_all" => Ok(Query::MatchAll),
@@ -77,7 +104,7 @@ impl Query {
             "terms" => parse_terms(body),
             "range" => parse_range(body),
             "bool" => parse_bool(body),
-            other => Err(format!("unsupported query {other:?}; use term, terms, range, bool or match_all")),
+            other => Err(QueryError::Unsupported(other.to_owned())),
         }
     }
 
@@ -106,66 +133,65 @@ impl Query {
     }
 }
 
-fn single_field(body: &Value, kind: &str) -> Result<(String, Value), String> {
+fn single_field(body: &Value, kind: &'static str) -> Result<(String, Value), QueryError> {
     let Value::Object(object) = body else {
-        return Err(format!("{kind} must be an object"));
+        return Err(QueryError::NotAnObject(kind));
     };
     let mut entries = object.iter().filter(|(key, _)| key.as_str() != "boost");
     let (Some((field, value)), None) = (entries.next(), entries.next()) else {
-        return Err(format!("{kind} must name exactly one field"));
+        return Err(QueryError::NotOneField(kind));
     };
     if field_kind(field).is_none() {
-        return Err(format!("{kind} on unknown field {field:?}"));
+        return Err(QueryError::UnknownField { kind, field: field.clone() });
     }
     Ok((field.clone(), value.clone()))
 }
 
-fn scalar_text(value: &Value) -> Result<String, String> {
+fn scalar_text(value: &Value) -> Result<String, QueryError> {
     match value {
         Value::String(text) => Ok(text.clone()),
         Value::Number(number) => Ok(number.to_string()),
         Value::Bool(flag) => Ok(flag.to_string()),
-        _ => Err("a term value must be a string, number or boolean".to_owned()),
+        _ => Err(QueryError::BadTermValue),
     }
 }
 
-fn parse_term(body: &Value) -> Result<Query, String> {
+fn parse_term(body: &Value) -> Result<Query, QueryError> {
     let (field, value) = single_field(body, "term")?;
     let value = match &value {
-        Value::Object(inner) => inner.get("value").ok_or("term object needs a value")?.clone(),
+        Value::Object(inner) => inner.get("value").ok_or(QueryError::BadTermValue)?.clone(),
         _ => value,
     };
     Ok(Query::Term { field, value: scalar_text(&value)? })
 }
 
-fn parse_terms(body: &Value) -> Result<Query, String> {
+fn parse_terms(body: &Value) -> Result<Query, QueryError> {
     let (field, value) = single_field(body, "terms")?;
     let Value::Array(items) = value else {
-        return Err("terms needs an array of values".to_owned());
+        return Err(QueryError::TermsNotAnArray);
     };
     let values = items.iter().map(scalar_text).collect::<Result<_, _>>()?;
     Ok(Query::Terms { field, values })
 }
 
-fn bound(value: Option<&Value>, kind: FieldKind) -> Result<Option<f64>, String> {
+fn bound(value: Option<&Value>, kind: FieldKind) -> Result<Option<f64>, QueryError> {
+    let bad = |v: &Value| QueryError::BadBound(v.to_string());
     match (value, kind) {
         (None | Some(Value::Null), _) => Ok(None),
-        (Some(Value::Number(number)), _) => number.as_f64().map(Some).ok_or("bad range bound".to_owned()),
-        (Some(Value::String(text)), FieldKind::Date) => DateTime::parse_from_rfc3339(text)
-            .map(|at| Some(at.timestamp_millis() as f64))
-            .map_err(|_| format!("range bound {text:?} is not RFC 3339")),
-        (Some(Value::String(text)), _) => {
-            text.parse::<f64>().map(Some).map_err(|_| format!("range bound {text:?} is not a number"))
+        (Some(v @ Value::Number(number)), _) => number.as_f64().map(Some).ok_or_else(|| bad(v)),
+        (Some(v @ Value::String(text)), FieldKind::Date) => {
+            DateTime::parse_from_rfc3339(text).map(|at| Some(at.timestamp_millis() as f64)).map_err(|_| bad(v))
         }
-        _ => Err("a range bound must be a number or a date".to_owned()),
+        (Some(v @ Value::String(text)), _) => text.parse::<f64>().map(Some).map_err(|_| bad(v)),
+        (Some(v), _) => Err(bad(v)),
     }
 }
 
-fn parse_range(body: &Value) -> Result<Query, String> {
+fn parse_range(body: &Value) -> Result<Query, QueryError> {
     let (field, value) = single_field(body, "range")?;
-    let kind = field_kind(&field).ok_or("unknown field")?;
+    let kind = field_kind(&field).ok_or_else(|| QueryError::UnknownField { kind: "range", field: field.clone() })?;
     if kind == FieldKind::Keyword {
-        return Err(format!("range on keyword field {field:?} is not supported"));
+        return Err(QueryError::RangeOnKeyword(field));
     }
     Ok(Query::Range {
         gte: bound(value.get("gte"), kind)?,
@@ -176,7 +202,7 @@ fn parse_range(body: &Value) -> Result<Query, String> {
     })
 }
 
-fn clause_list(value: Option<&Value>) -> Result<Vec<Query>, String> {
+fn clause_list(value: Option<&Value>) -> Result<Vec<Query>, QueryError> {
     match value {
         None => Ok(Vec::new()),
         Some(Value::Array(items)) => items.iter().map(Query::from_json).collect(),
@@ -184,12 +210,12 @@ fn clause_list(value: Option<&Value>) -> Result<Vec<Query>, String> {
     }
 }
 
-fn parse_bool(body: &Value) -> Result<Query, String> {
+fn parse_bool(body: &Value) -> Result<Query, QueryError> {
     let Value::Object(object) = body else {
-        return Err("bool must be an object".to_owned());
+        return Err(QueryError::NotAnObject("bool"));
     };
     if let Some(key) = object.keys().find(|key| !matches!(key.as_str(), "must" | "filter" | "must_not")) {
-        return Err(format!("unsupported bool clause {key:?}; use must, filter or must_not"));
+        return Err(QueryError::UnsupportedClause(key.clone()));
     }
     let mut must = clause_list(object.get("must"))?;
     must.extend(clause_list(object.get("filter"))?);
@@ -218,7 +244,16 @@ mod tests {
         let query = Query::from_json(&json!({"range": {"occurred_at": {"gte": "2026-11-25T00:00:00Z"}}})).unwrap();
         let Query::Range { gte, .. } = query else { panic!("not a range") };
         assert_eq!(gte, Some(1_795_564_800_000.0));
-        assert!(Query::from_json(&json!({"term": {"nope": "x"}})).unwrap_err().contains("unknown field"));
-        assert!(Query::from_json(&json!({"match": {"region": "x"}})).unwrap_err().contains("unsupported"));
+        let unknown = QueryError::UnknownField { kind: "term", field: "nope".into() };
+        assert_eq!(Query::from_json(&json!({"term": {"nope": "x"}})), Err(unknown));
+        assert_eq!(Query::from_json(&json!({"match": {"region": "x"}})), Err(QueryError::Unsupported("match".into())));
+        assert_eq!(
+            Query::from_json(&json!({"range": {"occurred_at": {"gte": "yesterday"}}})),
+            Err(QueryError::BadBound("\"yesterday\"".into()))
+        );
+        assert_eq!(
+            Query::from_json(&json!({"range": {"region": {"gte": 1}}})),
+            Err(QueryError::RangeOnKeyword("region".into()))
+        );
     }
 }
