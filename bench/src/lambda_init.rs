@@ -45,8 +45,7 @@ pub fn run(args: &LambdaInitArgs) -> anyhow::Result<()> {
 }
 
 async fn measure(args: &LambdaInitArgs) -> anyhow::Result<()> {
-    let moto = Emulator::moto().context("moto_server is needed: pip install 'moto[server]'")?;
-    let osmem = Emulator::osmem().context("osmem-server is needed: pip install osmem-server")?;
+    let (moto, osmem) = (Emulator::moto(), Emulator::osmem());
     let clients = moto.clients().await;
     // Jobs read the pipeline file at cold start; the report function, given a bucket
     // without one, starts as a fresh stack's does (no warehouse call at init).

@@ -174,6 +174,51 @@ async fn listen(
     Ok((bound, task))
 }
 
+/// The ingest listener (beacon routes, health) and the read listener (reports, stats,
+/// dead letters, forget, the dashboard, behind the read guard); their bound addresses.
+async fn spawn_listeners(
+    stores: &Stores,
+    config: &UpConfig,
+    shared: &Shared,
+    consumers: &Arc<BTreeMap<&'static str, ConsumerFn>>,
+    batch: Option<&BatchEnv>,
+    signal: &watch::Receiver<bool>,
+    tasks: &mut Vec<JoinHandle<()>>,
+) -> anyhow::Result<(SocketAddr, SocketAddr)> {
+    let ingest_app = tidemark_beacon_ingest::router(Arc::clone(&shared.ingestor)).merge(health(stores, shared));
+    let read_app = read_guard(config).protect(read_app(stores, shared, consumers, batch));
+    let (http_addr, ingest_task) =
+        listen(config.http_addr, "TIDEMARK_HTTP_ADDR", ingest_app, config.serve, signal.clone()).await?;
+    let (admin_addr, read_task) =
+        listen(config.admin_addr, "TIDEMARK_ADMIN_ADDR", read_app, config.serve, signal.clone()).await?;
+    tasks.extend([ingest_task, read_task]);
+    Ok((http_addr, admin_addr))
+}
+
+/// UDP ingest on `addr`; its bound address.
+fn spawn_udp(
+    addr: SocketAddr,
+    shared: &Shared,
+    signal: &watch::Receiver<bool>,
+    tasks: &mut Vec<JoinHandle<()>>,
+) -> anyhow::Result<SocketAddr> {
+    let socket = udp::bind(addr, &shared.udp).with_context(|| format!("binding UDP on {addr} (TIDEMARK_UDP_ADDR)"))?;
+    let bound = socket.local_addr()?;
+    let (ingestor, counters) = (Arc::clone(&shared.ingestor), Arc::clone(&shared.udp));
+    tasks.push(tokio::spawn(udp::serve(socket, ingestor, counters, signal.clone())));
+    Ok(bound)
+}
+
+/// The pipeline file's jobs at their cron times, on this process's real-time stores.
+fn spawn_scheduler(env: &BatchEnv, stores: &Stores, signal: &watch::Receiver<bool>) -> JoinHandle<()> {
+    let realtime = crate::schedule::Realtime {
+        kv: Arc::new(stores.kv.clone()),
+        index: Arc::new(stores.index.clone()),
+        layout: stores.layout.clone(),
+    };
+    tokio::spawn(crate::schedule::run(env.clone(), realtime, signal.clone()))
+}
+
 /// The counters and state the tasks share with the routes.
 struct Shared {
     ingestor: Arc<Ingestor>,
@@ -184,26 +229,28 @@ struct Shared {
     retention: LastPass,
 }
 
+impl Shared {
+    fn new(stores: &Stores, config: &UpConfig) -> Self {
+        let log = Arc::new(stores.log.clone());
+        let clock = Arc::new(SystemClock);
+        Shared {
+            ingestor: Arc::new(Ingestor::new(log, config.write_keys.clone(), config.limits.clone(), clock)),
+            indexer: Arc::default(),
+            storer: Arc::default(),
+            udp: Arc::default(),
+            disk: Arc::new(DiskWatch::new(config.data_dir.clone(), config.disk_min_free)),
+            retention: LastPass::default(),
+        }
+    }
+}
+
 impl Stack {
     /// Opens the stores under `config.data_dir`, starts the consumers, and binds the
     /// sockets (port 0 picks a free one; see `http_addr` and `udp_addr`).
     pub async fn start(config: UpConfig) -> anyhow::Result<Stack> {
         let stores = open_stores(&config)?;
         let writer_done = stores.log.take_writer_done();
-        let ingestor = Arc::new(Ingestor::new(
-            Arc::new(stores.log.clone()),
-            config.write_keys.clone(),
-            config.limits.clone(),
-            Arc::new(SystemClock),
-        ));
-        let shared = Shared {
-            ingestor,
-            indexer: Arc::default(),
-            storer: Arc::default(),
-            udp: Arc::default(),
-            disk: Arc::new(DiskWatch::new(config.data_dir.clone(), config.disk_min_free)),
-            retention: LastPass::default(),
-        };
+        let shared = Shared::new(&stores, &config);
         let (shutdown, signal) = watch::channel(false);
         let consumers = consumer_fns(&stores);
         let mut tasks = Vec::new();
@@ -216,31 +263,14 @@ impl Stack {
             .as_deref()
             .map(|path| BatchEnv::open(path, &config.data_dir).map(|env| env.with_raw_retention(config.retention.raw)))
             .transpose()?;
-        let ingest_app = tidemark_beacon_ingest::router(Arc::clone(&shared.ingestor)).merge(health(&stores, &shared));
-        let read_app = read_guard(&config).protect(read_app(&stores, &shared, &consumers, batch.as_ref()));
-        let (http_addr, ingest_task) =
-            listen(config.http_addr, "TIDEMARK_HTTP_ADDR", ingest_app, config.serve, signal.clone()).await?;
-        let (admin_addr, read_task) =
-            listen(config.admin_addr, "TIDEMARK_ADMIN_ADDR", read_app, config.serve, signal.clone()).await?;
-        tasks.extend([ingest_task, read_task]);
+        let (http_addr, admin_addr) =
+            spawn_listeners(&stores, &config, &shared, &consumers, batch.as_ref(), &signal, &mut tasks).await?;
         let udp_addr = match config.udp_addr {
-            Some(addr) => {
-                let socket = udp::bind(addr, &shared.udp)
-                    .with_context(|| format!("binding UDP on {addr} (TIDEMARK_UDP_ADDR)"))?;
-                let bound = socket.local_addr()?;
-                let (ingestor, counters) = (Arc::clone(&shared.ingestor), Arc::clone(&shared.udp));
-                tasks.push(tokio::spawn(udp::serve(socket, ingestor, counters, signal.clone())));
-                Some(bound)
-            }
+            Some(addr) => Some(spawn_udp(addr, &shared, &signal, &mut tasks)?),
             None => None,
         };
         if let Some(env) = &batch {
-            let realtime = crate::schedule::Realtime {
-                kv: Arc::new(stores.kv.clone()),
-                index: Arc::new(stores.index.clone()),
-                layout: stores.layout.clone(),
-            };
-            tasks.push(tokio::spawn(crate::schedule::run(env.clone(), realtime, signal.clone())));
+            tasks.push(spawn_scheduler(env, &stores, &signal));
         }
         tracing::info!(%http_addr, %admin_addr, udp = ?udp_addr, data_dir = %config.data_dir.display(), "tidemark is up");
         Ok(Stack {

@@ -5,7 +5,7 @@
 //! The scheduled job Lambdas on the same emulators, with PostgreSQL as the source and
 //! as the warehouse SQL's runner. The report router over the AWS adapters against the
 //! same router over the local ones, answer for answer.
-//! Skips when the emulators are not installed, unless TIDEMARK_REQUIRE_EMULATORS is set.
+//! The tests that need the emulators are ignored unless run with `--include-ignored`.
 // Test code: a failed unwrap is a failed test, which is the point.
 #![allow(clippy::unwrap_used)]
 

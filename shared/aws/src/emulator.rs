@@ -3,8 +3,9 @@
 //! Lambda runtime and invoke APIs, for running the real function binaries), each started
 //! on a free loopback port and killed when dropped. Recipes: `../shared/AWS-LOCAL.md`.
 //!
-//! A missing emulator skips the test that asked for it, unless
-//! `TIDEMARK_REQUIRE_EMULATORS` is set (CI sets it), in which case it fails.
+//! The tests that start them are `#[ignore]`d with the reason, so a machine without them
+//! reports them as ignored rather than passed; run with `-- --include-ignored` (CI
+//! does), a missing emulator fails the test naming what to install.
 
 use std::collections::BTreeSet;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -18,8 +19,6 @@ use aws_sdk_kinesis::config::Credentials;
 
 use crate::config::AwsClients;
 use crate::retry::describe;
-
-pub const REQUIRE_VAR: &str = "TIDEMARK_REQUIRE_EMULATORS";
 
 pub struct Emulator {
     child: Child,
@@ -100,38 +99,33 @@ fn osmem_binary() -> Option<PathBuf> {
     })
 }
 
-fn missing(what: &str) -> Option<Emulator> {
-    let install = "pip install 'moto[server]' osmem-server cargo-lambda";
-    if std::env::var_os(REQUIRE_VAR).is_some() {
-        panic!("{what} is required ({REQUIRE_VAR} is set) but not installed: {install}");
-    }
-    eprintln!("skipping: {what} is not installed ({install})");
-    None
+fn missing(what: &str) -> ! {
+    panic!("{what} is not installed: pip install 'moto[server]' osmem-server cargo-lambda");
 }
 
 impl Emulator {
-    /// `moto_server` on a free port, or `None` (skip) if it is not installed.
-    pub fn moto() -> Option<Emulator> {
-        let Some(bin) = on_path("moto_server") else { return missing("moto_server") };
-        Some(Self::spawn(bin, |port| vec!["-H".into(), "127.0.0.1".into(), "-p".into(), port.to_string()]))
+    /// `moto_server` on a free port.
+    pub fn moto() -> Emulator {
+        let Some(bin) = on_path("moto_server") else { missing("moto_server") };
+        Self::spawn(bin, |port| vec!["-H".into(), "127.0.0.1".into(), "-p".into(), port.to_string()])
     }
 
-    /// `osmem-server` on a free port, or `None` (skip) if it is not installed.
-    pub fn osmem() -> Option<Emulator> {
-        let Some(bin) = osmem_binary() else { return missing("osmem-server") };
-        Some(Self::spawn(bin, |port| vec!["-addr".into(), format!("127.0.0.1:{port}"), "-no-stdin-watch".into()]))
+    /// `osmem-server` on a free port.
+    pub fn osmem() -> Emulator {
+        let Some(bin) = osmem_binary() else { missing("osmem-server") };
+        Self::spawn(bin, |port| vec!["-addr".into(), format!("127.0.0.1:{port}"), "-no-stdin-watch".into()])
     }
 
     /// `cargo lambda watch --only-lambda-apis`: Lambda's runtime API, which a function
     /// binary started by [`Emulator::function`] polls, and the invoke API
     /// (`/2015-03-31/functions/_/invocations`, `/lambda-url/_/<path>`) a test calls.
-    pub fn lambda_api() -> Option<Emulator> {
-        let Some(bin) = on_path("cargo-lambda") else { return missing("cargo-lambda") };
-        Some(Self::spawn(bin, |port| {
+    pub fn lambda_api() -> Emulator {
+        let Some(bin) = on_path("cargo-lambda") else { missing("cargo-lambda") };
+        Self::spawn(bin, |port| {
             ["lambda", "watch", "--only-lambda-apis", "-A", "127.0.0.1", "-P", &port.to_string()]
                 .map(String::from)
                 .to_vec()
-        }))
+        })
     }
 
     /// Starts the function binary `bin` on this runtime API (from [`Emulator::lambda_api`])

@@ -68,132 +68,184 @@ pub struct LoadJob<'a> {
 /// Parts read so far in this load, to resolve a row's origin into source/run/part.
 type PartIndex = Vec<(String, String, String)>;
 
+/// What one load consumes and reads: the runs it has not loaded (which name the load)
+/// and the runs its rules read (the same, or a snapshot table's whole current state).
+struct LoadPlan<'m> {
+    load_id: String,
+    pending: Vec<&'m Manifest>,
+    input: Vec<&'m Manifest>,
+}
+
+/// One pass over a load's input: the parts read, the rules compiled for the current
+/// schema, rows held for rules over the whole input, rows waiting to be staged, and the
+/// quarantine.
+#[derive(Default)]
+struct Pass {
+    parts: PartIndex,
+    bad: Vec<QuarantineRecord>,
+    compiled: Option<(Schema, Program)>,
+    held: Vec<Row>,
+    held_schema: Option<Schema>,
+    staged_rows: Option<Vec<Vec<Value>>>,
+}
+
 impl LoadJob<'_> {
+    /// Loads `table`: plan, transform and stage, quarantine within the table's error
+    /// ratio, then commit rows, load record and watermark in one transaction.
     pub async fn run(&self, table: &TableDef) -> Result<LoadSummary, LoadError> {
         let started = Instant::now();
         let mut summary = LoadSummary { table: table.name.clone(), ..LoadSummary::default() };
         let source = self.source(&table.source)?;
-        let loaded: HashSet<(String, String)> = self.warehouse.loaded_runs(&table.name).await?.into_iter().collect();
         let runs = extract::runs(self.store, &source.name).await?;
-        let pending: Vec<&Manifest> = runs.iter().filter(|m| !m.loaded_in(&loaded)).collect();
-        let (Some(first), Some(last)) = (pending.first(), pending.last()) else {
+        let Some(plan) = self.plan(table, source, &runs).await? else {
             summary.note = "up to date: no new extract runs".into();
             return Ok(summary);
         };
-        let load_id = format!("{}:{}..{}", table.name, first.run_id, last.run_id);
-        let input: Vec<&Manifest> = match table.input {
-            InputMode::New => pending.clone(),
-            InputMode::Snapshot => current_state(&runs, source),
-        };
-        summary.extract_runs = pending.len();
-        let total: u64 = input.iter().map(|m| m.rows).sum();
-        self.progress.start(&format!("load {}", table.name), Some(total));
-
-        let joins = self.join_inputs(table).await?;
-        let ctx = EvalContext { now: self.clock.now() };
-        let et_slot = table.event_time.as_ref().and_then(|et| table.columns.iter().position(|c| &c.name == et));
-        let mut parts: PartIndex = Vec::new();
-        let mut bad: Vec<QuarantineRecord> = Vec::new();
-        let mut compiled: Option<(Schema, Program)> = None;
-        let mut held: Vec<Row> = Vec::new();
-        let mut held_schema: Option<Schema> = None;
-        let mut staged_rows: Option<Vec<Vec<Value>>> = None;
-        let snapshot_key = (table.input == InputMode::Snapshot && !source.key.is_empty()).then_some(&source.key);
+        summary.extract_runs = plan.pending.len();
+        self.progress.start(&format!("load {}", table.name), Some(plan.input.iter().map(|m| m.rows).sum()));
 
         self.warehouse.begin_stage(table).await?;
-        let result: Result<(), LoadError> = async {
-            for m in &input {
-                for part in &m.parts {
-                    let bytes = self.store.get(&part.key).await?.unwrap_or_default();
-                    let part_no = parts.len();
-                    parts.push((m.source.clone(), m.run_id.clone(), part.key.clone()));
-                    let parsed = parse_part(source, m, part_no, &bytes);
-                    summary.rows_in += (parsed.rows.len() + parsed.rejected.len()) as u64;
-                    let Parsed { schema, rows, rejected } = parsed;
-                    self.quarantine(table, &parts, rejected, &mut bad);
-                    let program = self.program(table, &schema, &joins, ctx, &mut compiled)?;
-                    if !program.is_streaming() || snapshot_key.is_some() {
-                        // Rules over the whole input: hold the rows (in the first part's schema).
-                        let target = held_schema.get_or_insert_with(|| schema.clone());
-                        held.extend(remap(rows, &schema, target));
-                        self.progress.advance(0);
-                        continue;
-                    }
-                    let n = rows.len() as u64;
-                    // Stage the previous part while this one runs through the rules: the
-                    // warehouse works on the other core.
-                    let previous = staged_rows.take();
-                    let (staged, out) = futures::join!(self.stage_opt(table, previous), async { program.run(rows) });
-                    staged?;
-                    summary.rows_discarded += out.discarded;
-                    self.quarantine(table, &parts, out.rejected, &mut bad);
-                    track(&mut summary, &out.rows, et_slot);
-                    staged_rows = Some(out.rows);
-                    self.progress.advance(n);
-                }
-            }
-            self.stage_opt(table, staged_rows.take()).await?;
-            if let Some(schema) = held_schema.take() {
-                let mut rows = std::mem::take(&mut held);
-                if let Some(key) = snapshot_key {
-                    rows = latest_by_key(rows, &schema, key);
-                }
-                let n = rows.len() as u64;
-                let program = self.program(table, &schema, &joins, ctx, &mut compiled)?;
-                let out = program.run(rows);
-                summary.rows_discarded += out.discarded;
-                self.quarantine(table, &parts, out.rejected, &mut bad);
-                track(&mut summary, &out.rows, et_slot);
-                let mut rows = out.rows;
-                while !rows.is_empty() {
-                    let rest = rows.split_off(rows.len().min(STAGE_CHUNK));
-                    self.warehouse.stage(table, rows).await?;
-                    rows = rest;
-                }
-                self.progress.advance(n);
-            }
-            Ok(())
-        }
-        .await;
-        if let Err(e) = result {
+        let mut pass = Pass::default();
+        if let Err(e) = self.transform_and_stage(table, source, &plan, &mut pass, &mut summary).await {
             self.warehouse.abort(table).await?;
             return Err(e);
         }
+        self.quarantine_within_ratio(table, &plan.load_id, &pass.bad, &mut summary).await?;
+        summary.note = self.commit(table, &plan, &summary).await?;
+        summary.load_id = Some(plan.load_id);
+        summary.elapsed_ms = started.elapsed().as_millis() as u64;
+        self.progress.finish(&summary.note);
+        Ok(summary)
+    }
 
+    /// `None` when every run of the source is loaded into `table` already.
+    async fn plan<'m>(
+        &self,
+        table: &TableDef,
+        source: &SourceDef,
+        runs: &'m [Manifest],
+    ) -> Result<Option<LoadPlan<'m>>, LoadError> {
+        let loaded: HashSet<(String, String)> = self.warehouse.loaded_runs(&table.name).await?.into_iter().collect();
+        let pending: Vec<&Manifest> = runs.iter().filter(|m| !m.loaded_in(&loaded)).collect();
+        let (Some(first), Some(last)) = (pending.first(), pending.last()) else { return Ok(None) };
+        let load_id = format!("{}:{}..{}", table.name, first.run_id, last.run_id);
+        let input = match table.input {
+            InputMode::New => pending.clone(),
+            InputMode::Snapshot => current_state(runs, source),
+        };
+        Ok(Some(LoadPlan { load_id, pending, input }))
+    }
+
+    /// Every part of the input through the rules into the stage. Streaming rules run
+    /// part by part, staging the previous part meanwhile; rules over the whole input
+    /// (and a snapshot's last-row-per-key) run once on the held rows at the end.
+    async fn transform_and_stage(
+        &self,
+        table: &TableDef,
+        source: &SourceDef,
+        plan: &LoadPlan<'_>,
+        pass: &mut Pass,
+        summary: &mut LoadSummary,
+    ) -> Result<(), LoadError> {
+        let joins = self.join_inputs(table).await?;
+        let ctx = EvalContext { now: self.clock.now() };
+        let et_slot = table.event_time.as_ref().and_then(|et| table.columns.iter().position(|c| &c.name == et));
+        let snapshot_key = (table.input == InputMode::Snapshot && !source.key.is_empty()).then_some(&source.key);
+        for m in &plan.input {
+            for part in &m.parts {
+                let bytes = self.store.get(&part.key).await?.unwrap_or_default();
+                let part_no = pass.parts.len();
+                pass.parts.push((m.source.clone(), m.run_id.clone(), part.key.clone()));
+                let Parsed { schema, rows, rejected } = parse_part(source, m, part_no, &bytes);
+                summary.rows_in += (rows.len() + rejected.len()) as u64;
+                self.quarantine(table, &pass.parts, rejected, &mut pass.bad);
+                let program = self.program(table, &schema, &joins, ctx, &mut pass.compiled)?;
+                if !program.is_streaming() || snapshot_key.is_some() {
+                    // Rules over the whole input: hold the rows (in the first part's schema).
+                    let target = pass.held_schema.get_or_insert_with(|| schema.clone());
+                    pass.held.extend(remap(rows, &schema, target));
+                    self.progress.advance(0);
+                    continue;
+                }
+                let n = rows.len() as u64;
+                // Stage the previous part while this one runs through the rules: the
+                // warehouse works on the other core.
+                let previous = pass.staged_rows.take();
+                let (staged, out) = futures::join!(self.stage_opt(table, previous), async { program.run(rows) });
+                staged?;
+                summary.rows_discarded += out.discarded;
+                self.quarantine(table, &pass.parts, out.rejected, &mut pass.bad);
+                track(summary, &out.rows, et_slot);
+                pass.staged_rows = Some(out.rows);
+                self.progress.advance(n);
+            }
+        }
+        self.stage_opt(table, pass.staged_rows.take()).await?;
+        let Some(schema) = pass.held_schema.take() else { return Ok(()) };
+        let mut rows = std::mem::take(&mut pass.held);
+        if let Some(key) = snapshot_key {
+            rows = latest_by_key(rows, &schema, key);
+        }
+        let n = rows.len() as u64;
+        let program = self.program(table, &schema, &joins, ctx, &mut pass.compiled)?;
+        let out = program.run(rows);
+        summary.rows_discarded += out.discarded;
+        self.quarantine(table, &pass.parts, out.rejected, &mut pass.bad);
+        track(summary, &out.rows, et_slot);
+        let mut rows = out.rows;
+        while !rows.is_empty() {
+            let rest = rows.split_off(rows.len().min(STAGE_CHUNK));
+            self.warehouse.stage(table, rows).await?;
+            rows = rest;
+        }
+        self.progress.advance(n);
+        Ok(())
+    }
+
+    /// Writes the rows that failed the rules to the quarantine; more of them than the
+    /// table's `max_error_ratio` aborts the stage, so nothing of the load shows.
+    async fn quarantine_within_ratio(
+        &self,
+        table: &TableDef,
+        load_id: &str,
+        bad: &[QuarantineRecord],
+        summary: &mut LoadSummary,
+    ) -> Result<(), LoadError> {
         summary.rows_quarantined = bad.len() as u64;
         if !bad.is_empty() {
-            let key = quarantine::key(&table.name, &load_id);
-            self.store.put(&key, quarantine::to_jsonl(&bad)).await?;
+            let key = quarantine::key(&table.name, load_id);
+            self.store.put(&key, quarantine::to_jsonl(bad)).await?;
             summary.quarantine_key = Some(key);
         }
         let ratio = if summary.rows_in == 0 { 0.0 } else { summary.rows_quarantined as f64 / summary.rows_in as f64 };
-        if ratio > table.max_error_ratio {
-            self.warehouse.abort(table).await?;
-            return Err(LoadError::TooManyErrors {
-                table: table.name.clone(),
-                bad: summary.rows_quarantined,
-                total: summary.rows_in,
-                ratio: ratio * 100.0,
-                max: table.max_error_ratio * 100.0,
-                quarantine_key: summary.quarantine_key.unwrap_or_default(),
-            });
+        if ratio <= table.max_error_ratio {
+            return Ok(());
         }
+        self.warehouse.abort(table).await?;
+        Err(LoadError::TooManyErrors {
+            table: table.name.clone(),
+            bad: summary.rows_quarantined,
+            total: summary.rows_in,
+            ratio: ratio * 100.0,
+            max: table.max_error_ratio * 100.0,
+            quarantine_key: summary.quarantine_key.clone().unwrap_or_default(),
+        })
+    }
+
+    /// Rows, load record and watermark in one transaction; the note says what happened.
+    async fn commit(&self, table: &TableDef, plan: &LoadPlan<'_>, summary: &LoadSummary) -> Result<String, LoadError> {
         let commit = LoadCommit {
-            load_id: load_id.clone(),
-            extract_runs: pending.iter().map(|m| (m.source.clone(), m.run_id.clone())).collect(),
+            load_id: plan.load_id.clone(),
+            extract_runs: plan.pending.iter().map(|m| (m.source.clone(), m.run_id.clone())).collect(),
             rows_loaded: summary.rows_loaded,
             rows_quarantined: summary.rows_quarantined,
             high_water: summary.high_water,
             loaded_at: self.clock.now(),
         };
-        summary.note = match self.warehouse.commit(table, &commit).await? {
+        Ok(match self.warehouse.commit(table, &commit).await? {
             CommitOutcome::Committed { rows } => format!("{rows} rows committed"),
-            CommitOutcome::AlreadyLoaded => format!("load {load_id} was already committed: nothing changed"),
-        };
-        summary.load_id = Some(load_id);
-        summary.elapsed_ms = started.elapsed().as_millis() as u64;
-        self.progress.finish(&summary.note);
-        Ok(summary)
+            CommitOutcome::AlreadyLoaded => format!("load {} was already committed: nothing changed", plan.load_id),
+        })
     }
 
     fn source(&self, name: &str) -> Result<&SourceDef, LoadError> {
