@@ -66,8 +66,8 @@ enum WatermarkAction {
 
 #[derive(Subcommand)]
 enum JobAction {
-    /// `tidemark job run batch-extract [--source S]`, `batch-load [--table T]`,
-    /// `realtime-compact [--day D]`, `reconcile [--report R]`.
+    /// Run one job now (`report-views`, `reconcile --report R --days 30`, ...): a flag
+    /// the job does not take is refused.
     Run {
         #[arg(value_parser = tidemark::config::job_parser())]
         name: Job,
