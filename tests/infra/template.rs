@@ -13,13 +13,9 @@ const NO_RESOURCE_TYPE: &[&str] = &[
 ];
 
 /// The job functions EventBridge runs (forget, also a job function, runs when invoked).
-const SCHEDULED_JOBS: [&str; 5] = [
-    Job::ALL[0].function(),
-    Job::ALL[1].function(),
-    Job::ALL[2].function(),
-    Job::ALL[3].function(),
-    Job::ALL[4].function(),
-];
+fn scheduled_jobs() -> [&'static str; 5] {
+    Job::ALL.map(Job::function)
+}
 
 fn template() -> Value {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/template.yaml");
@@ -152,7 +148,7 @@ fn schedules_and_routes_are_declared() {
             }
         }
     }
-    for job in SCHEDULED_JOBS {
+    for job in scheduled_jobs() {
         assert!(schedules.contains(&job), "{job} has no schedule");
     }
     for (route, signed) in &routes {
@@ -256,7 +252,7 @@ fn retention_throttling_and_failure_destinations_are_declared() {
     for function in &functions {
         assert!(log_groups.contains(&format!("/aws/lambda/{function}")), "{function} has a log group with a retention");
     }
-    for job in SCHEDULED_JOBS.into_iter().chain(["ForgetFunction"]) {
+    for job in scheduled_jobs().into_iter().chain(["ForgetFunction"]) {
         let p = &r[job]["Properties"];
         assert_eq!(p["ReservedConcurrentExecutions"], 1, "{job}: one run at a time");
         let vpc = &p["VpcConfig"]["Fn::If"];

@@ -262,7 +262,7 @@ impl<R: SqlRunner, S: Staging> SqlWarehouse<R, S> {
     /// Creates the read-only role if it is missing, then grants it what it reads.
     async fn grant_read_access(&self, access: &ReadAccess) -> Result<(), WarehouseError> {
         let found = self.runner.query(&access.role_exists(self.dialect)).await?;
-        if !matches!(found.rows.first().and_then(|r| r.first()), Some(Value::Int(n)) if *n > 0) {
+        if found.single_int().is_none_or(|n| n <= 0) {
             self.runner.run(&steps([access.create_role()])).await?;
         }
         self.runner.run(&steps(access.grants(self.dialect))).await
@@ -275,7 +275,7 @@ impl<R: SqlRunner, S: Staging> SqlWarehouse<R, S> {
             vec![sql::WATERMARKS.to_owned()],
         );
         let found = self.runner.query(&query).await?;
-        Ok(matches!(found.rows.first().and_then(|r| r.first()), Some(Value::Int(0))))
+        Ok(found.single_int() == Some(0))
     }
 
     fn state(&self, table: &str) -> StageState {
@@ -341,7 +341,7 @@ impl<R: SqlRunner, S: Staging> Warehouse for SqlWarehouse<R, S> {
 
     async fn commit(&self, table: &TableDef, commit: &LoadCommit) -> Result<CommitOutcome, WarehouseError> {
         let done = self.runner.query(&sql::already_loaded(&commit.load_id)).await?;
-        if matches!(done.rows.first().and_then(|r| r.first()), Some(Value::Int(n)) if *n > 0) {
+        if done.single_int().is_some_and(|n| n > 0) {
             self.abort(table).await?;
             return Ok(CommitOutcome::AlreadyLoaded);
         }

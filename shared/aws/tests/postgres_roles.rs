@@ -40,10 +40,6 @@ columns = [{ name = "id", type = "bigint" }]
 /// Fresh users (the IAM roles' database users) and no schema: roles outlive schemas, so
 /// whatever an earlier run left is dropped first.
 async fn fresh_users() {
-    let (admin, connection) = tokio_postgres::connect(ADMIN, tokio_postgres::NoTls)
-        .await
-        .unwrap_or_else(|e| panic!("PostgreSQL at {ADMIN} (start it as .ci/run does): {e}"));
-    tokio::spawn(connection);
     let reset = format!(
         "DROP SCHEMA IF EXISTS {SCHEMA} CASCADE;
          DO $$ DECLARE r text; BEGIN
@@ -58,14 +54,26 @@ async fn fresh_users() {
          CREATE ROLE tm_roles_report LOGIN;
          GRANT CREATE ON DATABASE test TO tm_roles_jobs;"
     );
-    admin.batch_execute(&reset).await.unwrap();
+    as_admin(&reset).await;
 }
 
 /// What Redshift does when the report user signs in with the role tag.
 async fn sign_in_with_reader_role() {
-    let (admin, connection) = tokio_postgres::connect(ADMIN, tokio_postgres::NoTls).await.unwrap();
+    as_admin(&format!("GRANT {READER} TO tm_roles_report")).await;
+}
+
+/// Statements of the test's own set-up, as the superuser.
+async fn as_admin(sql: &str) {
+    let (admin, connection) = tokio_postgres::connect(ADMIN, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL at {ADMIN} (start it as .ci/run does): {e}"));
     tokio::spawn(connection);
-    admin.batch_execute(&format!("GRANT {READER} TO tm_roles_report")).await.unwrap();
+    admin.batch_execute(sql).await.unwrap();
+}
+
+/// The Redshift adapter's SQL on one user's connection.
+fn warehouse(runner: PgRunner) -> SqlWarehouse<PgRunner, InlineStaging> {
+    SqlWarehouse::new(runner, InlineStaging::default(), Dialect::Postgres)
 }
 
 fn denied(result: Result<impl std::fmt::Debug, WarehouseError>, what: &str) {
@@ -81,17 +89,12 @@ fn denied(result: Result<impl std::fmt::Debug, WarehouseError>, what: &str) {
 async fn the_jobs_own_the_tables_and_the_report_role_only_reads() {
     fresh_users().await;
     let pipeline = Pipeline::parse(PIPELINE).unwrap();
-    let jobs = SqlWarehouse::new(
-        PgRunner::connect(JOBS, Some(SCHEMA)).await.unwrap(),
-        InlineStaging::default(),
-        Dialect::Postgres,
-    )
-    .with_read_access(ReadAccess { role: READER.into(), schema: SCHEMA.into() });
+    let jobs = warehouse(PgRunner::connect(JOBS, Some(SCHEMA)).await.unwrap())
+        .with_read_access(ReadAccess { role: READER.into(), schema: SCHEMA.into() });
 
     // Before the jobs' first run the schema is not there: the report reads no watermark
     // and creates nothing.
-    let early =
-        SqlWarehouse::new(PgRunner::attach(REPORT, SCHEMA).await.unwrap(), InlineStaging::default(), Dialect::Postgres);
+    let early = warehouse(PgRunner::attach(REPORT, SCHEMA).await.unwrap());
     assert_eq!(early.watermarks().await.unwrap(), vec![]);
 
     // The jobs' schema setup creates the tables, the read-only role and its grants; a
@@ -115,8 +118,7 @@ async fn the_jobs_own_the_tables_and_the_report_role_only_reads() {
     jobs.commit(orders, &commit).await.unwrap();
 
     sign_in_with_reader_role().await;
-    let report =
-        SqlWarehouse::new(PgRunner::attach(REPORT, SCHEMA).await.unwrap(), InlineStaging::default(), Dialect::Postgres);
+    let report = warehouse(PgRunner::attach(REPORT, SCHEMA).await.unwrap());
     // It reads the tables and the bookkeeping.
     let marks = report.watermarks().await.unwrap();
     assert_eq!((marks.len(), marks[0].high_water), (1, Some(at)));

@@ -96,12 +96,13 @@ pub async fn run(
             JobOutcome::Load(batch_load_job(pipeline, only, interim, warehouse, clock, progress, raw).await?)
         }
         Job::RealtimeCompact => {
+            let realtime = need(job, Port::Kv, ports.realtime)?;
             let compactor = Compactor {
                 pipeline,
                 store: need(job, Port::Interim, ports.interim)?,
                 warehouse: need(job, Port::Warehouse, ports.warehouse)?,
-                kv: need(job, Port::Kv, ports.realtime)?.kv,
-                layout: need(job, Port::Kv, ports.realtime)?.layout,
+                kv: realtime.kv,
+                layout: realtime.layout,
                 clock,
                 progress,
             };

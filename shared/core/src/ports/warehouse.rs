@@ -129,6 +129,17 @@ pub struct QueryResult {
     pub rows: Vec<Vec<Value>>,
 }
 
+impl QueryResult {
+    /// The first cell of the first row as a whole number: what a `SELECT COUNT(*)`
+    /// answers (`None` for no row or another type).
+    pub fn single_int(&self) -> Option<i64> {
+        match self.rows.first().and_then(|r| r.first()) {
+            Some(Value::Int(n)) => Some(*n),
+            _ => None,
+        }
+    }
+}
+
 #[async_trait]
 pub trait Warehouse: Send + Sync {
     /// Creates the bookkeeping tables and every declared table that does not exist.

@@ -169,14 +169,11 @@ impl Warehouse for DuckWarehouse {
         let drop_stage = sql::drop_stage(table);
         let staged_count = format!("SELECT COUNT(*) FROM {}", sql::stage_name(&table.name));
         self.blocking(move |i| {
-            let staged = match query(&i.conn, &Query::new(staged_count))?.rows.first().and_then(|r| r.first()) {
-                Some(Value::Int(n)) => *n as u64,
-                _ => 0,
-            };
+            let staged = query(&i.conn, &Query::new(staged_count))?.single_int().map_or(0, |n| n as u64);
             let tx = i.conn.transaction().map_err(|e| err("begin", e))?;
             // The already-loaded check inside the committing transaction.
             let done = query(&tx, &check)?;
-            if matches!(done.rows.first().and_then(|r| r.first()), Some(Value::Int(n)) if *n > 0) {
+            if done.single_int().is_some_and(|n| n > 0) {
                 tx.rollback().map_err(|e| err("rollback", e))?;
                 exec(&i.conn, &drop_stage)?;
                 return Ok(CommitOutcome::AlreadyLoaded);
