@@ -220,7 +220,7 @@ impl UpConfig {
             .parse()
             .map_err(|_| invalid("TIDEMARK_ADMIN_ADDR", format!("{:?} is not host:port", args.admin_addr)))?;
         let write_keys =
-            WriteKeys::parse(&args.write_keys).map_err(|message| invalid("TIDEMARK_WRITE_KEYS", message))?;
+            WriteKeys::parse(&args.write_keys).map_err(|e| invalid("TIDEMARK_WRITE_KEYS", e.to_string()))?;
         if !http_addr.ip().is_loopback() && write_keys.contains_key(DEV_WRITE_KEY) {
             return Err(invalid(
                 "TIDEMARK_WRITE_KEYS",

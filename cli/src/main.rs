@@ -40,7 +40,7 @@ enum Command {
     },
     /// Remove a person's events and rows from every store of a running `tidemark up`.
     Forget(tidemark::forget::ForgetArgs),
-    /// Check a pipeline file as every deployment reads it, without running anything.
+    /// Check a pipeline file as every deployment reads it, or upload it to a stack.
     Pipeline {
         #[command(subcommand)]
         action: PipelineAction,
@@ -56,6 +56,9 @@ enum Command {
 enum PipelineAction {
     /// Parse and validate FILE; print what it declares, or the problem and where.
     Check(tidemark::pipeline::CheckArgs),
+    /// Check FILE, then upload it to the stack's interim bucket, where the functions read
+    /// it. AWS credentials and region from AWS_* variables.
+    Push(tidemark::pipeline::PushArgs),
 }
 
 #[derive(Subcommand)]
@@ -88,6 +91,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Report(args) => tidemark::report::run(&args).await,
         Command::Job { action: JobAction::Run { name, args } } => tidemark::run_job(name, &args).await,
         Command::Pipeline { action: PipelineAction::Check(args) } => tidemark::pipeline::check(&args),
+        Command::Pipeline { action: PipelineAction::Push(args) } => tidemark::pipeline::push(&args).await,
         Command::Watermark { action: WatermarkAction::Reset(args) } => tidemark::watermark::reset(&args).await,
         Command::Dlq { args, action } => tidemark::dlq::run(&args, &action).await,
         Command::Forget(args) => tidemark::forget::run(&args).await,

@@ -1,12 +1,15 @@
 //! `tidemark pipeline check FILE`: the pipeline file read and checked exactly as `tidemark
 //! up`, `tidemark job run` and the AWS functions read it, without running anything, so
-//! a file can be checked before it is deployed or uploaded.
+//! a file can be checked before it is deployed or uploaded. `tidemark pipeline push FILE
+//! --bucket B` checks it the same way and, only if it passes, puts it where the deployed
+//! functions read it.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use tidemark_core::batch::Pipeline;
 use tidemark_core::job::{eventbridge_expression, Job};
+use tidemark_sources::aws_api::AwsApi;
 
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
@@ -14,15 +17,54 @@ pub struct CheckArgs {
     pub file: PathBuf,
 }
 
+#[derive(Debug, clap::Args)]
+pub struct PushArgs {
+    /// The pipeline file.
+    pub file: PathBuf,
+    /// The stack's interim bucket (the `InterimBucketName` output of `sam deploy`).
+    #[arg(long)]
+    pub bucket: String,
+    /// Where in the bucket; the template's `PipelineFile` parameter.
+    #[arg(long, default_value = "pipeline/tidemark.toml")]
+    pub key: String,
+}
+
 /// Parses and validates `file`; prints what it declares, or fails naming the problem.
 pub fn check(args: &CheckArgs) -> anyhow::Result<()> {
-    let path = args.file.display();
-    let text = std::fs::read_to_string(&args.file).with_context(|| format!("reading {path}"))?;
+    checked(&args.file).map(drop)
+}
+
+/// Checks `file` as [`check`] does, then uploads it unchanged; a file that does not
+/// check is not uploaded. New instances of the functions read it (jobs at their next
+/// run, the report function at its next cold start).
+pub async fn push(args: &PushArgs) -> anyhow::Result<()> {
+    let text = checked(&args.file)?;
+    upload(args, &AwsApi::from_env()?, text).await
+}
+
+/// Puts the checked `text` where `args` says, through `api`.
+pub async fn push_with(args: &PushArgs, api: &AwsApi) -> anyhow::Result<()> {
+    let text = checked(&args.file)?;
+    upload(args, api, text).await
+}
+
+async fn upload(args: &PushArgs, api: &AwsApi, text: String) -> anyhow::Result<()> {
+    api.s3_put(&args.bucket, &args.key, text.into_bytes())
+        .await
+        .with_context(|| format!("uploading to s3://{}/{}", args.bucket, args.key))?;
+    println!("pushed {} to s3://{}/{} ({})", args.file.display(), args.bucket, args.key, api.region());
+    Ok(())
+}
+
+/// The text of `file` once it parsed and validated, its summary printed.
+fn checked(file: &std::path::Path) -> anyhow::Result<String> {
+    let path = file.display();
+    let text = std::fs::read_to_string(file).with_context(|| format!("reading {path}"))?;
     let pipeline = Pipeline::parse(&text).with_context(|| format!("in {path}"))?;
     crate::schedule::validate(&pipeline.schedule).with_context(|| format!("in {path}"))?;
     println!("{}", summary(&pipeline));
     print!("{}", schedules(&pipeline));
-    Ok(())
+    Ok(text)
 }
 
 /// Each job's schedule, as cron and as the EventBridge expression the template's

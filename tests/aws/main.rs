@@ -9,7 +9,9 @@
 // Test code: a failed unwrap is a failed test, which is the point.
 #![allow(clippy::unwrap_used)]
 
+mod dynamodb_source;
 mod hostile;
 mod jobs;
+mod pipeline_push;
 mod realtime;
 mod reports;

@@ -6,6 +6,7 @@
 // Test code: a failed unwrap is a failed test, which is the point.
 #![allow(clippy::unwrap_used)]
 
+mod dynamodb;
 mod raw_retention;
 mod support;
 

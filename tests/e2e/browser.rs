@@ -3,6 +3,9 @@
 //! for the chart, checks that batch and real-time bars and the tidemark line are drawn,
 //! and saves a screenshot under the test's output directory.
 //!
+//! The same page as the report Lambda serves it to people on AWS: under `/ui/`, behind
+//! the admin token's sign-in, reading the `/ui/v1/...` routes.
+//!
 //! The beacon in a real page: it sends page URLs without their query string and fragment.
 //!
 //! Ignored unless run with `--include-ignored` (CI does, after installing the packages);
@@ -56,8 +59,27 @@ async fn start_driver() -> (Driver, String) {
     panic!("chromedriver did not answer on {url}");
 }
 
-fn screenshot_path() -> PathBuf {
-    Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard.png")
+fn screenshot_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join(name)
+}
+
+/// A demo day (its orders in a CSV export: no PostgreSQL at port 1) played to the end.
+async fn played_demo(dir: &Path, orders: usize, seed: u64) -> Demo {
+    let demo = Demo::start(DemoArgs {
+        data_dir: dir.join("demo"),
+        http_addr: "127.0.0.1:0".parse().unwrap(),
+        admin_addr: "127.0.0.1:0".parse().unwrap(),
+        postgres: "postgres://postgres@127.0.0.1:1/postgres".to_owned(),
+        orders,
+        seed,
+        stream_seconds: 0.2,
+        pause_seconds: 0.0,
+        exit: true,
+    })
+    .await
+    .unwrap();
+    demo.play().await.unwrap();
+    demo
 }
 
 /// The browser tests are ignored unless asked for; asked for, they need chromedriver.
@@ -124,20 +146,7 @@ async fn the_beacon_sends_page_urls_without_query_or_fragment() {
 async fn dashboard_draws_both_sides_and_the_tidemark() {
     require_browser();
     let dir = tempfile::tempdir().unwrap();
-    let demo = Demo::start(DemoArgs {
-        data_dir: dir.path().join("demo"),
-        http_addr: "127.0.0.1:0".parse().unwrap(),
-        admin_addr: "127.0.0.1:0".parse().unwrap(),
-        postgres: "postgres://postgres@127.0.0.1:1/postgres".to_owned(),
-        orders: 400,
-        seed: 11,
-        stream_seconds: 0.2,
-        pause_seconds: 0.0,
-        exit: true,
-    })
-    .await
-    .unwrap();
-    demo.play().await.unwrap();
+    let demo = played_demo(dir.path(), 400, 11).await;
 
     let (_driver, driver_url) = start_driver().await;
     let browser = browser(&driver_url).await;
@@ -160,8 +169,67 @@ async fn dashboard_draws_both_sides_and_the_tidemark() {
 
     let png = browser.screenshot().await.unwrap();
     assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
-    std::fs::write(screenshot_path(), &png).unwrap();
-    eprintln!("dashboard screenshot: {}", screenshot_path().display());
+    std::fs::write(screenshot_path("dashboard.png"), &png).unwrap();
+    eprintln!("dashboard screenshot: {}", screenshot_path("dashboard.png").display());
+    browser.close().await.unwrap();
+    demo.shutdown().await.unwrap();
+}
+
+/// The report Lambda's routes (`tidemark_report::lambda_router`, as its `main` serves
+/// them) over the demo's stores, with an admin token: a person signs in at `/ui/` and
+/// the dashboard draws from `/ui/v1/...`; without the token nothing is read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Chromium: apt-get install chromium chromium-driver; run with -- --include-ignored"]
+async fn dashboard_works_signed_in_under_the_deployed_ui_routes() {
+    use std::sync::Arc;
+    use tidemark_report::admin::{AdminGuard, FixedTokens};
+    use tidemark_report::{BatchReports, ReportState};
+
+    require_browser();
+    let dir = tempfile::tempdir().unwrap();
+    let demo = played_demo(dir.path(), 300, 5).await;
+    let batch = demo.stack.batch.as_ref().unwrap();
+    let state = ReportState {
+        index: Arc::new(demo.stack.index.clone()),
+        clock: Arc::new(tidemark_core::clock::SystemClock),
+        batch: Some(BatchReports {
+            reports: Arc::new(batch.pipeline.reports.clone()),
+            warehouse: Arc::new(batch.warehouse.clone()),
+        }),
+        no_pipeline: Arc::from("no pipeline"),
+    };
+    let guard = AdminGuard { tokens: Some(Arc::new(FixedTokens::new(["s3cret-admin"]))), hosts: None };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, tidemark_report::lambda_router(state, guard)).await });
+    let day = demo.day.start.format("%Y-%m-%d");
+
+    let anonymous = reqwest::get(format!("http://{addr}/ui/v1/reports")).await.unwrap();
+    assert_eq!(anonymous.status(), 401, "the reports are not readable without the token");
+
+    let (_driver, driver_url) = start_driver().await;
+    let browser = browser(&driver_url).await;
+    browser.goto(&format!("http://{addr}/ui/")).await.unwrap();
+    let field = browser.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("input[name=token]")).await;
+    field.unwrap().send_keys("s3cret-admin").await.unwrap();
+    browser.find(Locator::Css("form button")).await.unwrap().click().await.unwrap();
+    browser.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("#chart")).await.unwrap();
+    browser.goto(&format!("http://{addr}/ui/?day={day}")).await.unwrap();
+    browser.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("body[data-ready]")).await.unwrap();
+    assert_eq!(browser.current_url().await.unwrap().path(), "/ui/");
+    let batch_bars = browser.find_all(Locator::Css("#chart rect.bar.batch")).await.unwrap();
+    let realtime_bars = browser.find_all(Locator::Css("#chart rect.bar.realtime")).await.unwrap();
+    assert!(batch_bars.len() >= 18 && realtime_bars.len() >= 6, "{} / {}", batch_bars.len(), realtime_bars.len());
+    let mark = browser.find(Locator::Id("mark")).await.unwrap().text().await.unwrap();
+    assert!(mark.contains("18:00"), "the tidemark card says 18:00: {mark}");
+    let status = browser.find(Locator::Id("status")).await.unwrap().text().await.unwrap();
+    assert!(status.starts_with("updated"), "no stats route on AWS, and the page still works: {status}");
+    let no_stats = browser.find(Locator::Id("no-stats")).await.unwrap().text().await.unwrap();
+    assert!(no_stats.contains("CloudWatch"), "the stream card says where to look: {no_stats}");
+
+    let png = browser.screenshot().await.unwrap();
+    std::fs::write(screenshot_path("dashboard-ui.png"), &png).unwrap();
+    eprintln!("signed-in dashboard screenshot: {}", screenshot_path("dashboard-ui.png").display());
     browser.close().await.unwrap();
     demo.shutdown().await.unwrap();
 }

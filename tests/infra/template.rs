@@ -202,6 +202,25 @@ fn the_report_role_only_reads_the_warehouse() {
     assert!(!report.contains("BatchExecuteStatement"), "{report}");
 }
 
+/// batch-extract reads DynamoDB source tables only when the deployer names them, and
+/// then only by scan: an empty parameter grants nothing.
+#[test]
+fn dynamodb_sources_are_scanned_only_where_the_deployer_says() {
+    let t = template();
+    let r = resources(&t);
+    assert_eq!(t["Parameters"]["DynamodbSourceTableArns"]["Default"], "");
+    let statements = r["JobRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"].as_array().unwrap();
+    let conditional: Vec<&Value> = statements.iter().filter_map(|s| s.get("Fn::If")).collect();
+    assert_eq!(conditional.len(), 1, "{statements:?}");
+    let [condition, granted, otherwise] = conditional[0].as_array().unwrap().as_slice() else { panic!() };
+    assert_eq!(condition, "HasDynamodbSources");
+    assert_eq!(strings(&granted["Action"]), ["dynamodb:Scan", "dynamodb:DescribeTable"]);
+    assert_eq!(granted["Resource"], json!({"Ref": "DynamodbSourceTableArns"}));
+    assert_eq!(otherwise, &json!({"Ref": "AWS::NoValue"}));
+    let has = t["Conditions"]["HasDynamodbSources"].to_string();
+    assert!(has.contains("DynamodbSourceTableArns"), "{has}");
+}
+
 /// Only the beacon routes answer other origins: no API-wide CORS, which would let any
 /// web page read the reports; the beacon function answers its own preflight.
 #[test]

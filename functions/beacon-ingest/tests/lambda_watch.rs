@@ -1,6 +1,8 @@
 //! The real beacon-ingest binary, started as Lambda starts `bootstrap`, on the runtime API
 //! of `cargo lambda watch` and a Kinesis stream in moto: events, a bad event, a wrong key
 //! and a pixel over HTTP through the function-URL emulation, then the stream read back.
+//! With `TIDEMARK_SAM_BUILD_DIR` set to a `sam build` output, the `bootstrap` SAM built
+//! is started instead of the test build's binary (CI does both).
 //! Ignored unless run with `--include-ignored`: it needs cargo-lambda and moto.
 // Test code: a failed unwrap is a failed test, which is the point.
 #![allow(clippy::unwrap_used)]
@@ -21,7 +23,7 @@ async fn the_beacon_binary_takes_events_over_http_into_kinesis() {
     let clients = moto.clients().await;
     provision::stream(&clients, "beacons").await.unwrap();
     let mut function = api.function(
-        Path::new(env!("CARGO_BIN_EXE_beacon-ingest")),
+        &Emulator::function_binary("BeaconIngestFunction", Path::new(env!("CARGO_BIN_EXE_beacon-ingest"))),
         &[
             ("TIDEMARK_AWS_ENDPOINT", moto.url()),
             ("TIDEMARK_STREAM_NAME", "beacons".into()),

@@ -66,6 +66,12 @@ pub fn browser_router(state: ReportState, guard: admin::AdminGuard) -> Router {
     Router::new().route("/ui", get(|| async { axum::response::Redirect::permanent("/ui/") })).nest_service("/ui/", ui)
 }
 
+/// What the report function answers behind API Gateway: the routes for programs (the
+/// gateway checks their IAM signature) and, under `/ui/`, the same routes for people.
+pub fn lambda_router(state: ReportState, guard: admin::AdminGuard) -> Router {
+    router(state.clone()).merge(browser_router(state, guard))
+}
+
 /// An RFC 3339 time parameter, or `default` when absent; the error names the field.
 pub fn parse_time(
     field: &'static str,

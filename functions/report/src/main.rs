@@ -31,7 +31,8 @@ async fn main() -> Result<(), lambda_http::Error> {
     };
     let no_pipeline = format!(
         "no pipeline file at {location}, so no reports yet: check one with `tidemark pipeline check FILE`, \
-         upload it with `aws s3 cp FILE {location}`; new instances of the report function read it"
+         upload it with `tidemark pipeline push FILE --bucket BUCKET` (or `aws s3 cp FILE {location}`); \
+         new instances of the report function read it"
     );
     let state = ReportState {
         index: Arc::new(index),
@@ -42,5 +43,5 @@ async fn main() -> Result<(), lambda_http::Error> {
     let tokens = std::env::var("TIDEMARK_ADMIN_TOKENS_SECRET")
         .map_err(|_| "TIDEMARK_ADMIN_TOKENS_SECRET: set it to the admin tokens secret (the template does)")?;
     let guard = AdminGuard { tokens: Some(Arc::new(SecretTokens::new(&clients, tokens))), hosts: None };
-    lambda_http::run(tidemark_report::router(state.clone()).merge(tidemark_report::browser_router(state, guard))).await
+    lambda_http::run(tidemark_report::lambda_router(state, guard)).await
 }

@@ -70,7 +70,7 @@ pub async fn get_realtime(
     let to = parse_time("to", params.to.as_deref(), state.clock.now()).map_err(|(f, m)| bad(f, m))?;
     let from = parse_time("from", params.from.as_deref(), to - Duration::hours(1)).map_err(|(f, m)| bad(f, m))?;
     let query = RealtimeQuery { metric, by: params.by.filter(|by| !by.is_empty()), interval, from, to };
-    query.validate().map_err(|message| bad("query", message))?;
+    query.validate().map_err(|refused| bad("query", refused.to_string()))?;
     let response = state.index.search(&query.search_request()).await?;
     query.series(&response).map(Json).map_err(RealtimeError::Result)
 }

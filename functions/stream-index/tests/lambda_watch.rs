@@ -1,6 +1,8 @@
 //! The real stream-index binary, started as Lambda starts `bootstrap`, on the runtime API
 //! of `cargo lambda watch` and OpenSearch in osmem-server, invoked with the Kinesis event
 //! file: the poison record is parked in the bucket (moto), the rest is searchable.
+//! With `TIDEMARK_SAM_BUILD_DIR` set to a `sam build` output, the `bootstrap` SAM built
+//! is started instead of the test build's binary (CI does both).
 //! Ignored unless run with `--include-ignored`: it needs cargo-lambda, moto and osmem.
 // Test code: a failed unwrap is a failed test, which is the point.
 #![allow(clippy::unwrap_used)]
@@ -21,7 +23,7 @@ async fn the_stream_index_binary_answers_a_kinesis_event_file() {
     let clients = moto.clients().await;
     tidemark_aws::provision::bucket(&clients, "watch").await.unwrap();
     let mut function = api.function(
-        Path::new(env!("CARGO_BIN_EXE_stream-index")),
+        &Emulator::function_binary("StreamIndexFunction", Path::new(env!("CARGO_BIN_EXE_stream-index"))),
         &[
             ("TIDEMARK_SEARCH_URL", osmem.url()),
             ("TIDEMARK_SEARCH_PREFIX", "watch-events".into()),

@@ -128,6 +128,32 @@ impl Emulator {
         })
     }
 
+    /// Signed-request access to this emulator (the DynamoDB source's and `pipeline
+    /// push`'s), with the same test credentials as [`Emulator::sdk_config`].
+    pub fn aws_api(&self) -> tidemark_sources::aws_api::AwsApi {
+        let url = self.url();
+        tidemark_sources::aws_api::AwsApi::from_vars(|name| match name {
+            "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" => Some("test".to_owned()),
+            "TIDEMARK_AWS_ENDPOINT" => Some(url.clone()),
+            _ => None,
+        })
+        .expect("emulator settings are complete")
+    }
+
+    /// The binary a function test starts: `test_build` (the test build's own), or, when
+    /// `TIDEMARK_SAM_BUILD_DIR` names a `sam build` output, the `bootstrap` SAM built for
+    /// `function` (its logical id), so the same test checks the deployable artefact.
+    pub fn function_binary(function: &str, test_build: &Path) -> PathBuf {
+        match std::env::var_os("TIDEMARK_SAM_BUILD_DIR") {
+            Some(dir) => {
+                let bootstrap = Path::new(&dir).join(function).join("bootstrap");
+                assert!(bootstrap.is_file(), "{} is missing: run sam build first", bootstrap.display());
+                bootstrap
+            }
+            None => test_build.to_path_buf(),
+        }
+    }
+
     /// Starts the function binary `bin` on this runtime API (from [`Emulator::lambda_api`])
     /// with `env` added, as Lambda starts `bootstrap`; killed when dropped.
     pub fn function(&self, bin: &Path, env: &[(&str, String)]) -> RunningFunction {

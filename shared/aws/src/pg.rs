@@ -1,6 +1,6 @@
 //! PostgreSQL as a [`SqlRunner`]: the Redshift adapter's statements on Redshift's
-//! dialect ancestor. It checks that SQL on every test run without an AWS account, and
-//! serves a small deployment that keeps its warehouse in PostgreSQL (RDS, Aurora).
+//! dialect ancestor, so that SQL is checked on every test run without an AWS account
+//! (test support: no Lambda links it).
 //!
 //! Each `run` is one transaction on the one connection (a lock keeps callers from
 //! interleaving); rows are inserted with bound parameters, and queries bind theirs, so

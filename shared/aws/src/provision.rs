@@ -122,6 +122,27 @@ pub async fn kv_table(clients: &AwsClients, name: &str) -> Result<(), ProvisionE
     }
 }
 
+/// An operational table keyed by one text attribute, as a `dynamodb` batch source
+/// reads (on-demand; an emulator's, for tests).
+pub async fn source_table(clients: &AwsClients, name: &str, hash_key: &str) -> Result<(), ProvisionError> {
+    let attr = AttributeDefinition::builder()
+        .attribute_name(hash_key)
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .map_err(|e| fail(name, e.to_string()))?;
+    let key = KeySchemaElement::builder()
+        .attribute_name(hash_key)
+        .key_type(KeyType::Hash)
+        .build()
+        .map_err(|e| fail(name, e.to_string()))?;
+    let create = clients.dynamodb.create_table().table_name(name).billing_mode(BillingMode::PayPerRequest);
+    match create.attribute_definitions(attr).key_schema(key).send().await {
+        Ok(_) => Ok(()),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception()) => Ok(()),
+        Err(e) => Err(fail(name, describe(&e))),
+    }
+}
+
 /// A bucket in the clients' region (outside us-east-1 S3 wants the region named).
 pub async fn bucket(clients: &AwsClients, name: &str) -> Result<(), ProvisionError> {
     let mut create = clients.s3.create_bucket().bucket(name);

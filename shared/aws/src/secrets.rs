@@ -18,23 +18,39 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use serde_json::Value;
-use tidemark_core::ingest::{Ingestor, WriteKeys};
+use tidemark_core::ingest::{Ingestor, WriteKeyError, WriteKeys};
 use tidemark_core::secret::{digest, Digest, SecretError, SecretSet};
 use tokio::sync::Mutex;
 
 use crate::config::{AwsClients, AwsConfigError};
 use crate::retry::describe;
 
-pub fn parse_write_keys(secret: &str) -> Result<WriteKeys, String> {
-    let value: Value = serde_json::from_str(secret).map_err(|e| format!("not JSON: {e}"))?;
+/// A secret whose text is not what its reader expects.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretFormatError {
+    #[error("not JSON: {0}")]
+    NotJson(#[from] serde_json::Error),
+    /// The shape the secret should have, as JSON.
+    #[error("expected {0}")]
+    Shape(&'static str),
+    #[error(transparent)]
+    WriteKeys(#[from] WriteKeyError),
+    #[error("no token of 16 or more characters")]
+    NoToken,
+    #[error("variable {0}: must be a string")]
+    NotText(String),
+}
+
+pub fn parse_write_keys(secret: &str) -> Result<WriteKeys, SecretFormatError> {
+    let value: Value = serde_json::from_str(secret)?;
     if let Some(list) = value["write_keys"].as_str() {
-        return WriteKeys::parse(list);
+        return Ok(WriteKeys::parse(list)?);
     }
     match (value["key"].as_str(), value["source"].as_str()) {
         (Some(key), Some(source)) if !key.is_empty() && !source.is_empty() => {
-            WriteKeys::new([(key.to_string(), source.to_string())])
+            Ok(WriteKeys::new([(key.to_string(), source.to_string())])?)
         }
-        _ => Err("expected {\"key\": .., \"source\": ..} or {\"write_keys\": \"key=source,..\"}".into()),
+        _ => Err(SecretFormatError::Shape(r#"{"key": .., "source": ..} or {"write_keys": "key=source,.."}"#)),
     }
 }
 
@@ -43,7 +59,7 @@ pub fn parse_write_keys(secret: &str) -> Result<WriteKeys, String> {
 pub async fn write_keys(clients: &AwsClients) -> Result<WriteKeys, AwsConfigError> {
     if let Ok(list) = std::env::var("TIDEMARK_WRITE_KEYS") {
         return WriteKeys::parse(&list)
-            .map_err(|reason| AwsConfigError::Invalid { var: "TIDEMARK_WRITE_KEYS", reason });
+            .map_err(|e| AwsConfigError::Invalid { var: "TIDEMARK_WRITE_KEYS", reason: e.to_string() });
     }
     let var = "TIDEMARK_WRITE_KEYS_SECRET";
     let id = std::env::var(var)
@@ -114,12 +130,12 @@ impl SecretTokens {
     }
 }
 
-pub fn parse_tokens(secret: &str) -> Result<Vec<Digest>, String> {
-    let value: Value = serde_json::from_str(secret).map_err(|e| format!("not JSON: {e}"))?;
-    let list = value["tokens"].as_str().ok_or("expected {\"tokens\": \"token1,token2\"}")?;
+pub fn parse_tokens(secret: &str) -> Result<Vec<Digest>, SecretFormatError> {
+    let value: Value = serde_json::from_str(secret)?;
+    let list = value["tokens"].as_str().ok_or(SecretFormatError::Shape(r#"{"tokens": "token1,token2"}"#))?;
     let tokens: Vec<Digest> = list.split(',').map(str::trim).filter(|t| t.len() >= 16).map(digest).collect();
     if tokens.is_empty() {
-        return Err("no token of 16 or more characters".into());
+        return Err(SecretFormatError::NoToken);
     }
     Ok(tokens)
 }
@@ -142,14 +158,15 @@ impl SecretSet for SecretTokens {
     }
 }
 
-pub fn parse_source_vars(secret: &str) -> Result<HashMap<String, String>, String> {
-    let value: Value = serde_json::from_str(secret).map_err(|e| format!("not JSON: {e}"))?;
-    let object = value.as_object().ok_or("expected a JSON object of variables, {\"NAME\": \"value\"}")?;
+pub fn parse_source_vars(secret: &str) -> Result<HashMap<String, String>, SecretFormatError> {
+    let value: Value = serde_json::from_str(secret)?;
+    let object =
+        value.as_object().ok_or(SecretFormatError::Shape(r#"a JSON object of variables, {"NAME": "value"}"#))?;
     object
         .iter()
         .map(|(name, v)| match v.as_str() {
             Some(text) => Ok((name.clone(), text.to_string())),
-            None => Err(format!("variable {name}: must be a string")),
+            None => Err(SecretFormatError::NotText(name.clone())),
         })
         .collect()
 }
@@ -202,7 +219,7 @@ mod tests {
     fn source_variables_are_strings_by_name() {
         let vars = parse_source_vars(r#"{"SHOP_PG_URL": "postgres://u:p@db/shop"}"#).unwrap();
         assert_eq!(vars["SHOP_PG_URL"], "postgres://u:p@db/shop");
-        assert_eq!(parse_source_vars(r#"{"PORT": 5432}"#).unwrap_err(), "variable PORT: must be a string");
+        assert_eq!(parse_source_vars(r#"{"PORT": 5432}"#).unwrap_err().to_string(), "variable PORT: must be a string");
         assert!(parse_source_vars("[]").is_err());
     }
 }

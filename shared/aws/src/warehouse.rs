@@ -176,12 +176,14 @@ impl Staging for S3Staging {
 }
 
 /// Staged rows kept in memory until the commit, where the runner inserts them with
-/// bound parameters.
+/// bound parameters (test support, with [`crate::PgRunner`]).
+#[cfg(any(test, feature = "test-support"))]
 #[derive(Default)]
 pub struct InlineStaging {
     rows: Mutex<HashMap<String, Vec<Vec<Value>>>>,
 }
 
+#[cfg(any(test, feature = "test-support"))]
 #[async_trait]
 impl Staging for InlineStaging {
     async fn put(

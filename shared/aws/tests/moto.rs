@@ -159,15 +159,17 @@ async fn revoked_secrets_stop_working_after_the_ttl() {
     let keys = tidemark_aws::secrets::parse_write_keys(r#"{"write_keys": "old-key-1234=web"}"#).unwrap();
     let stream = Arc::new(KinesisStream::new(clients.kinesis.clone(), "unused"));
     let ingestor = Ingestor::new(stream, keys, Default::default(), Arc::new(tidemark_core::clock::SystemClock));
-    let refresh = KeyRefresh::new(&clients, "keys", Duration::from_millis(50));
+    // Long enough that a put and a refresh on a busy machine fit inside one TTL.
+    let ttl = Duration::from_millis(1_500);
+    let refresh = KeyRefresh::new(&clients, "keys", ttl);
     put("keys", r#"{"write_keys": "old-key-1234=web, new-key-5678=web"}"#).await;
-    tokio::time::sleep(Duration::from_millis(60)).await;
+    tokio::time::sleep(ttl + Duration::from_millis(100)).await;
     refresh.refresh_if_stale(&ingestor).await;
     assert!(ingestor.authenticate(Some("old-key-1234")).is_ok() && ingestor.authenticate(Some("new-key-5678")).is_ok());
     put("keys", r#"{"write_keys": "new-key-5678=web"}"#).await;
     refresh.refresh_if_stale(&ingestor).await;
     assert!(ingestor.authenticate(Some("old-key-1234")).is_ok(), "within the TTL the old key still works");
-    tokio::time::sleep(Duration::from_millis(60)).await;
+    tokio::time::sleep(ttl + Duration::from_millis(100)).await;
     refresh.refresh_if_stale(&ingestor).await;
     assert!(ingestor.authenticate(Some("old-key-1234")).is_err(), "revoked");
     assert_eq!(ingestor.authenticate(Some("new-key-5678")).unwrap(), "web");

@@ -32,32 +32,45 @@ pub struct WriteKeys(HashMap<Digest, String>);
 /// The shortest write key accepted.
 pub const MIN_WRITE_KEY_LEN: usize = 8;
 
+/// A write-key list that cannot be used; decided when the keys are read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WriteKeyError {
+    #[error("write key for source {0:?} is shorter than {MIN_WRITE_KEY_LEN} characters")]
+    TooShort(String),
+    #[error("source {0:?} must be 1 to 64 characters of a-z 0-9 _ -")]
+    BadSource(String),
+    #[error("a write key entry is not of the form key=source")]
+    NotAPair,
+    #[error("no write keys given")]
+    None,
+}
+
 impl WriteKeys {
     /// Keys and their sources; each key trimmed, each source a valid name.
-    pub fn new(pairs: impl IntoIterator<Item = (String, String)>) -> Result<Self, String> {
+    pub fn new(pairs: impl IntoIterator<Item = (String, String)>) -> Result<Self, WriteKeyError> {
         let mut keys = HashMap::new();
         for (key, source) in pairs {
             let (key, source) = (key.trim(), source.trim());
             if key.len() < MIN_WRITE_KEY_LEN {
-                return Err(format!("write key for source {source:?} is shorter than {MIN_WRITE_KEY_LEN} characters"));
+                return Err(WriteKeyError::TooShort(source.to_owned()));
             }
             if !valid_source(source) {
-                return Err(format!("source {source:?} must be 1 to 64 characters of a-z 0-9 _ -"));
+                return Err(WriteKeyError::BadSource(source.to_owned()));
             }
             keys.insert(digest(key), source.to_owned());
         }
         if keys.is_empty() {
-            return Err("no write keys given".to_owned());
+            return Err(WriteKeyError::None);
         }
         Ok(Self(keys))
     }
 
     /// Parses `key=source,key2=source2`.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, WriteKeyError> {
         let mut pairs = Vec::new();
         for pair in text.split(',').map(str::trim).filter(|pair| !pair.is_empty()) {
             let Some((key, source)) = pair.split_once('=') else {
-                return Err("a write key entry is not of the form key=source".to_owned());
+                return Err(WriteKeyError::NotAPair);
             };
             pairs.push((key.to_owned(), source.to_owned()));
         }
@@ -473,9 +486,11 @@ mod tests {
         assert!(matches!(service.authenticate(Some("wrong-key")), Err(IngestError::Unauthorized)));
         assert!(matches!(service.authenticate(None), Err(IngestError::Unauthorized)));
         assert_eq!(service.counters().unauthorized.load(Ordering::Relaxed), 2);
-        assert!(WriteKeys::parse("short=web").is_err());
-        assert!(WriteKeys::parse("no-equals-sign").is_err());
-        assert!(WriteKeys::parse("long-enough-key=Web Site").is_err(), "source names are plain");
+        assert_eq!(WriteKeys::parse("short=web").unwrap_err(), WriteKeyError::TooShort("web".into()));
+        assert_eq!(WriteKeys::parse("no-equals-sign").unwrap_err(), WriteKeyError::NotAPair);
+        let plain = WriteKeys::parse("long-enough-key=Web Site").unwrap_err();
+        assert_eq!(plain, WriteKeyError::BadSource("Web Site".into()), "source names are plain");
+        assert_eq!(WriteKeys::parse(" , ").unwrap_err(), WriteKeyError::None);
         assert!(WriteKeys::parse("long-enough-key=").is_err());
     }
 

@@ -69,19 +69,33 @@ pub struct Series {
     pub points: Vec<Point>,
 }
 
+/// The most buckets one real-time query may ask for.
+pub const MAX_BUCKETS: i64 = 10_000;
+
+/// A real-time query that is refused before it reaches the index.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueryRefused {
+    #[error("from must be before to")]
+    EmptyWindow,
+    #[error("cannot group by {0:?}; use one of {groupable}", groupable = GROUPABLE.join(", "))]
+    NotGroupable(String),
+    #[error("{0} buckets requested; at most {MAX_BUCKETS}, widen the interval")]
+    TooManyBuckets(i64),
+}
+
 impl RealtimeQuery {
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), QueryRefused> {
         if self.from >= self.to {
-            return Err("from must be before to".to_owned());
+            return Err(QueryRefused::EmptyWindow);
         }
         if let Some(by) = &self.by {
             if !GROUPABLE.contains(&by.as_str()) {
-                return Err(format!("cannot group by {by:?}; use one of {}", GROUPABLE.join(", ")));
+                return Err(QueryRefused::NotGroupable(by.clone()));
             }
         }
         let buckets = (self.to - self.from).num_milliseconds() / self.interval.duration().num_milliseconds();
-        if buckets > 10_000 {
-            return Err(format!("{buckets} buckets requested; at most 10000, widen the interval"));
+        if buckets > MAX_BUCKETS {
+            return Err(QueryRefused::TooManyBuckets(buckets));
         }
         Ok(())
     }
@@ -169,9 +183,9 @@ mod tests {
     #[test]
     fn refuses_bad_groupings() {
         let mut bad = query(Some("user_id"));
-        assert!(bad.validate().unwrap_err().contains("cannot group"));
+        assert_eq!(bad.validate(), Err(QueryRefused::NotGroupable("user_id".into())));
         bad.by = None;
         bad.to = bad.from;
-        assert!(bad.validate().is_err());
+        assert_eq!(bad.validate(), Err(QueryRefused::EmptyWindow));
     }
 }

@@ -38,16 +38,6 @@ async fn kv_items_are_read_by_key() {
 }
 
 #[tokio::test]
-async fn memory_kv_keeps_the_same_contract() {
-    let store = tidemark_core::memory::MemoryKv::default();
-    contract::kv::duplicates_are_absorbed(&store).await;
-    contract::kv::items_are_read_by_key(&store).await;
-    contract::kv::partitions_are_exact_and_sorted(&store).await;
-    contract::kv::bucket_reads_merge_write_shards(&store).await;
-    contract::kv::scans_see_everything_once_and_deletes_remove(&tidemark_core::memory::MemoryKv::default()).await;
-}
-
-#[tokio::test]
 async fn kv_scans_see_everything_once_and_deletes_remove() {
     let (_dir, store) = kv();
     contract::kv::scans_see_everything_once_and_deletes_remove(&store).await;

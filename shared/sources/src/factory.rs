@@ -9,7 +9,8 @@ use tidemark_core::batch::jobs::SourceFactory;
 use tidemark_core::batch::pipeline::{expand_vars, SourceDef, SourceKind};
 use tidemark_core::ports::{SourceError, SourceReader};
 
-use crate::{FileReader, MysqlReader, PostgresReader};
+use crate::aws_api::AwsApi;
+use crate::{DynamodbReader, FileReader, MysqlReader, PostgresReader};
 
 /// Builds readers; relative file paths are taken from `base_dir` (the pipeline file's folder).
 #[derive(Clone)]
@@ -18,6 +19,9 @@ pub struct Connectors {
     /// Values for `${VAR}` in URLs, looked up before the environment. They hold
     /// passwords: `Debug` shows their names only.
     vars: Arc<HashMap<String, String>>,
+    /// Where DynamoDB sources send their requests; `None` reads the `AWS_*` environment
+    /// when such a source is first opened (only sources that need AWS ask for it).
+    aws: Option<Arc<AwsApi>>,
 }
 
 impl std::fmt::Debug for Connectors {
@@ -30,7 +34,20 @@ impl std::fmt::Debug for Connectors {
 
 impl Connectors {
     pub fn new(base_dir: impl AsRef<Path>) -> Self {
-        Connectors { base_dir: base_dir.as_ref().to_path_buf(), vars: Arc::default() }
+        Connectors { base_dir: base_dir.as_ref().to_path_buf(), vars: Arc::default(), aws: None }
+    }
+
+    /// AWS access for DynamoDB sources, instead of the environment's.
+    pub fn with_aws(mut self, api: AwsApi) -> Self {
+        self.aws = Some(Arc::new(api));
+        self
+    }
+
+    fn aws(&self) -> Result<Arc<AwsApi>, crate::aws_api::AwsApiError> {
+        match &self.aws {
+            Some(api) => Ok(api.clone()),
+            None => AwsApi::from_env().map(Arc::new),
+        }
     }
 
     /// `${VAR}` values that win over the environment (a secret's, read once at start).
@@ -49,7 +66,7 @@ impl SourceFactory for Connectors {
         let config = |message: String| SourceError::Connect { source_name: s.name.clone(), message };
         let url = || -> Result<String, SourceError> {
             let raw = s.url.as_deref().ok_or_else(|| config("url is missing".into()))?;
-            expand_vars(raw, |v| self.var(v)).map_err(config)
+            expand_vars(raw, |v| self.var(v)).map_err(|e| config(e.to_string()))
         };
         Ok(match s.kind {
             SourceKind::Postgres => Arc::new(PostgresReader {
@@ -65,6 +82,13 @@ impl SourceFactory for Connectors {
                 query: s.query.clone().unwrap_or_default(),
                 cursor: s.cursor.clone().filter(|_| s.mode == tidemark_core::batch::pipeline::ExtractMode::Incremental),
                 key: s.key.clone(),
+            }),
+            SourceKind::Dynamodb => Arc::new(DynamodbReader {
+                name: s.name.clone(),
+                table: s.table.clone().unwrap_or_default(),
+                cursor: s.cursor.clone().filter(|_| s.mode == tidemark_core::batch::pipeline::ExtractMode::Incremental),
+                segments: s.segments,
+                api: self.aws().map_err(|e| config(e.to_string()))?,
             }),
             SourceKind::Realtime => {
                 return Err(config("real-time events are compacted from the key-value store, not extracted".into()))

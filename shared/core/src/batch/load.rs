@@ -16,7 +16,7 @@ use super::pipeline::{ExtractMode, InputMode, Pipeline, SourceDef, TableDef};
 use super::progress::Progress;
 use super::quarantine::{self, QuarantineRecord};
 use super::rules::dedupe::Dedupe;
-use super::rules::{EvalContext, JoinInput, Program, Row, RuleDef};
+use super::rules::{EvalContext, JoinInput, Program, Row, RuleDef, RuleError};
 use super::schema::Schema;
 use super::value::Value;
 use crate::clock::Clock;
@@ -30,8 +30,10 @@ pub enum LoadError {
     Warehouse(#[from] WarehouseError),
     #[error(transparent)]
     Extract(#[from] ExtractError),
-    #[error("{0}")]
-    Rules(String),
+    #[error(transparent)]
+    Rules(#[from] RuleError),
+    #[error("source {0} is not declared")]
+    UnknownSource(String),
     #[error(
         "table {table}: {bad} of {total} rows failed the rules ({ratio:.2}% > max_error_ratio {max:.2}%); \
          nothing was loaded; see {quarantine_key}"
@@ -249,7 +251,7 @@ impl LoadJob<'_> {
     }
 
     fn source(&self, name: &str) -> Result<&SourceDef, LoadError> {
-        self.pipeline.source(name).ok_or_else(|| LoadError::Rules(format!("source {name} is not declared")))
+        self.pipeline.source(name).ok_or_else(|| LoadError::UnknownSource(name.to_owned()))
     }
 
     fn program<'p>(
@@ -260,12 +262,14 @@ impl LoadJob<'_> {
         ctx: EvalContext,
         cache: &'p mut Option<(Schema, Program)>,
     ) -> Result<&'p Program, LoadError> {
-        if cache.as_ref().is_none_or(|(s, _)| s != schema) {
-            let p = Program::compile(table, schema, joins, ctx).map_err(LoadError::Rules)?;
-            *cache = Some((schema.clone(), p));
+        if cache.as_ref().is_none_or(|(compiled_for, _)| compiled_for != schema) {
+            *cache = None;
         }
-        // Just filled above when it was empty or stale.
-        cache.as_ref().map(|(_, p)| p).ok_or_else(|| LoadError::Rules("rules did not compile".into()))
+        let (_, program) = match cache {
+            Some(compiled) => compiled,
+            empty => empty.insert((schema.clone(), Program::compile(table, schema, joins, ctx)?)),
+        };
+        Ok(program)
     }
 
     async fn stage_opt(&self, table: &TableDef, rows: Option<Vec<Vec<Value>>>) -> Result<(), LoadError> {

@@ -83,6 +83,8 @@ pub enum SourceKind {
     Jsonl,
     Csv,
     Weblog,
+    /// A DynamoDB table, read by (parallel) scan; items are kept as DynamoDB JSON.
+    Dynamodb,
     /// The real-time side's events, read from the key-value store by realtime-compact
     /// (batch-extract does not pull it).
     Realtime,
@@ -101,7 +103,11 @@ impl SourceKind {
     /// File extension of the raw parts: the data stays in the source's own format.
     pub fn extension(self) -> &'static str {
         match self {
-            SourceKind::Postgres | SourceKind::Mysql | SourceKind::Jsonl | SourceKind::Realtime => "jsonl",
+            SourceKind::Postgres
+            | SourceKind::Mysql
+            | SourceKind::Jsonl
+            | SourceKind::Dynamodb
+            | SourceKind::Realtime => "jsonl",
             SourceKind::Csv => "csv",
             SourceKind::Weblog => "log",
         }
@@ -128,6 +134,11 @@ pub struct SourceDef {
     pub query: Option<String>,
     /// Local path of a file source (CSV, JSON lines, web log).
     pub path: Option<String>,
+    /// DynamoDB: the table to scan (in the region and account of the AWS credentials).
+    pub table: Option<String>,
+    /// DynamoDB: how many segments of a parallel scan read the table at once.
+    #[serde(default = "default_segments")]
+    pub segments: u32,
     #[serde(default)]
     pub mode: ExtractMode,
     /// Incremental database sources: the column that only grows (`updated_at`, an id).
@@ -158,6 +169,14 @@ fn default_delimiter() -> char {
 fn default_part_rows() -> usize {
     500_000
 }
+
+fn default_segments() -> u32 {
+    4
+}
+
+/// DynamoDB allows up to a million scan segments; more than this many concurrent
+/// requests from one job is a typo, not a plan.
+pub const MAX_SCAN_SEGMENTS: u32 = 64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -396,6 +415,21 @@ fn validate_source(s: &SourceDef) -> Result<(), String> {
                         it takes no url, path, query or cursor (only fields)"
                 .into());
         }
+    } else if s.kind == SourceKind::Dynamodb {
+        if s.table.as_deref().is_none_or(str::is_empty) {
+            return Err("a dynamodb source needs table (the DynamoDB table to scan)".into());
+        }
+        if s.url.is_some() || s.path.is_some() || s.query.is_some() {
+            return Err("a dynamodb source is read by scan: it takes table, not url, path or query".into());
+        }
+        if s.mode == ExtractMode::Incremental && s.cursor.is_none() {
+            return Err("incremental dynamodb extraction needs a cursor attribute that only grows \
+                        (an update time, as a number or ISO-8601 text), or mode = \"snapshot\""
+                .into());
+        }
+        if !(1..=MAX_SCAN_SEGMENTS).contains(&s.segments) {
+            return Err(format!("segments must be between 1 and {MAX_SCAN_SEGMENTS}, not {}", s.segments));
+        }
     } else if s.kind.is_database() {
         if s.url.is_none() || s.query.is_none() {
             return Err("a database source needs url and query".into());
@@ -411,8 +445,14 @@ fn validate_source(s: &SourceDef) -> Result<(), String> {
             return Err("files are read incrementally by byte offset; cursor applies to databases".into());
         }
     }
-    if s.kind == SourceKind::Jsonl && s.fields.is_empty() {
-        return Err("a JSON lines source lists the fields to read (dotted paths for nested documents)".into());
+    if matches!(s.kind, SourceKind::Jsonl | SourceKind::Dynamodb) && s.fields.is_empty() {
+        return Err(format!(
+            "a {} source lists the fields to read (dotted paths for nested documents)",
+            if s.kind == SourceKind::Jsonl { "JSON lines" } else { "dynamodb" }
+        ));
+    }
+    if s.kind != SourceKind::Dynamodb && s.table.is_some() {
+        return Err("table names the DynamoDB table of a dynamodb source".into());
     }
     if s.part_rows == 0 {
         return Err("part_rows must be at least 1".into());
@@ -428,19 +468,28 @@ fn valid_name(s: &str) -> bool {
 
 /// `${VAR}` and `${VAR:-default}` references in a source URL, replaced by `lookup`
 /// (the environment, read at the edge).
-pub fn expand_vars(s: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String, String> {
+/// A `${VAR}` reference that cannot be filled.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VarError {
+    #[error("unclosed ${{ in {0:?}")]
+    Unclosed(String),
+    #[error("environment variable {0} is not set")]
+    Unset(String),
+}
+
+pub fn expand_vars(s: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String, VarError> {
     let mut out = String::new();
     let mut rest = s;
     while let Some(start) = rest.find("${") {
         out.push_str(&rest[..start]);
-        let end = rest[start..].find('}').ok_or_else(|| format!("unclosed ${{ in {s:?}"))? + start;
+        let end = rest[start..].find('}').ok_or_else(|| VarError::Unclosed(s.to_owned()))? + start;
         let inner = &rest[start + 2..end];
         let (var, default) = match inner.split_once(":-") {
             Some((v, d)) => (v, Some(d)),
             None => (inner, None),
         };
         let value = lookup(var).filter(|v| !v.is_empty()).or(default.map(str::to_string));
-        out.push_str(&value.ok_or_else(|| format!("environment variable {var} is not set"))?);
+        out.push_str(&value.ok_or_else(|| VarError::Unset(var.to_owned()))?);
         rest = &rest[end + 1..];
     }
     out.push_str(rest);
@@ -456,7 +505,8 @@ mod tests {
         let env = |v: &str| (v == "PG").then(|| "postgres://db".to_string());
         assert_eq!(expand_vars("${PG}/x", env).unwrap(), "postgres://db/x");
         assert_eq!(expand_vars("${NOPE:-mysql://local}", env).unwrap(), "mysql://local");
-        assert_eq!(expand_vars("${NOPE}", env).unwrap_err(), "environment variable NOPE is not set");
+        assert_eq!(expand_vars("${NOPE}", env).unwrap_err(), VarError::Unset("NOPE".into()));
+        assert_eq!(expand_vars("${PG", env).unwrap_err(), VarError::Unclosed("${PG".into()));
     }
 }
 
@@ -516,5 +566,43 @@ realtime = {{ event_type = "purchase", value = "amount" }}
         .unwrap_err()
         .to_string();
         assert!(err.contains("event_time_grain needs an event_time column"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod dynamodb_source_tests {
+    use super::*;
+
+    fn source(lines: &str) -> Result<Pipeline, PipelineError> {
+        Pipeline::parse(&format!("[[source]]\nname = \"carts\"\nkind = \"dynamodb\"\n{lines}\n"))
+    }
+
+    #[test]
+    fn a_dynamodb_source_names_its_table_fields_and_cursor() {
+        let p = source("table = \"Carts\"\ncursor = \"updated_at\"\nfields = [\"id\", \"customer.id\"]").unwrap();
+        let s = &p.sources[0];
+        assert_eq!((s.kind, s.table.as_deref(), s.segments), (SourceKind::Dynamodb, Some("Carts"), 4));
+        assert_eq!(s.kind.extension(), "jsonl", "items are kept as DynamoDB JSON lines");
+    }
+
+    #[test]
+    fn what_a_dynamodb_source_cannot_take_is_refused_naming_the_rule() {
+        let refused = |lines: &str, rule: &str| {
+            let err = source(lines).unwrap_err().to_string();
+            assert!(err.contains("source carts") && err.contains(rule), "{lines}: {err}");
+        };
+        refused("fields = [\"id\"]\nmode = \"snapshot\"", "needs table");
+        refused("table = \"Carts\"\nfields = [\"id\"]", "needs a cursor attribute");
+        refused("table = \"Carts\"\nmode = \"snapshot\"", "lists the fields to read");
+        refused(
+            "table = \"Carts\"\nmode = \"snapshot\"\nfields = [\"id\"]\nsegments = 0",
+            "segments must be between 1 and 64",
+        );
+        refused("table = \"Carts\"\nmode = \"snapshot\"\nfields = [\"id\"]\nsegments = 1000", "not 1000");
+        refused("table = \"Carts\"\nmode = \"snapshot\"\nfields = [\"id\"]\nurl = \"x\"", "takes table, not url");
+        let err = Pipeline::parse("[[source]]\nname = \"f\"\nkind = \"csv\"\npath = \"x\"\ntable = \"T\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("table names the DynamoDB table"), "{err}");
     }
 }

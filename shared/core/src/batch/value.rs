@@ -177,11 +177,11 @@ impl ColumnType {
     }
 
     /// Casts a value to this type; the error is the reason, for quarantine.
-    pub fn cast(&self, v: &Value) -> Result<Value, String> {
+    pub fn cast(&self, v: &Value) -> Result<Value, CastError> {
         if v.is_null() {
             return Ok(Value::Null);
         }
-        let fail = || format!("cannot cast {} {:?} to {}", kind_name(v), v.to_string(), self.name());
+        let fail = || CastError::Type { kind: kind_name(v), value: v.to_string(), to: self.name() };
         match self {
             ColumnType::BigInt | ColumnType::Integer => {
                 let i = match v {
@@ -192,7 +192,7 @@ impl ColumnType {
                     _ => return Err(fail()),
                 };
                 if *self == ColumnType::Integer && i32::try_from(i).is_err() {
-                    return Err(format!("{i} is out of range for integer"));
+                    return Err(CastError::IntegerRange(i));
                 }
                 Ok(Value::Int(i))
             }
@@ -203,7 +203,7 @@ impl ColumnType {
                 let rounded = (x * factor).round() / factor;
                 let limit = 10f64.powi(i32::from(*precision) - i32::from(*scale));
                 if rounded.abs() >= limit {
-                    return Err(format!("{x} does not fit decimal({precision},{scale})"));
+                    return Err(CastError::Decimal { value: x, precision: *precision, scale: *scale });
                 }
                 Ok(Value::Float(rounded))
             }
@@ -256,15 +256,41 @@ pub const MAX_VARCHAR_BYTES: usize = 65_535;
 
 /// A text cell fits every warehouse: at most [`MAX_VARCHAR_BYTES`], and no NUL, which
 /// PostgreSQL and Redshift text cannot hold.
-fn check_varchar(v: &Value) -> Result<(), String> {
+fn check_varchar(v: &Value) -> Result<(), CastError> {
     let Value::Str(text) = v else { return Ok(()) };
     if text.len() > MAX_VARCHAR_BYTES {
-        return Err(format!("{} bytes of text do not fit varchar ({MAX_VARCHAR_BYTES} bytes at most)", text.len()));
+        return Err(CastError::TooLong(text.len()));
     }
     if text.contains('\0') {
-        return Err("text holds a NUL character, which no warehouse keeps".into());
+        return Err(CastError::Nul);
     }
     Ok(())
+}
+
+/// Why a value does not fit a column type (the row's quarantine reason).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CastError {
+    #[error("cannot cast {kind} {value:?} to {to}")]
+    Type { kind: &'static str, value: String, to: String },
+    #[error("{0} is out of range for integer")]
+    IntegerRange(i64),
+    #[error("{value} does not fit decimal({precision},{scale})")]
+    Decimal { value: f64, precision: u8, scale: u8 },
+    #[error("{0} bytes of text do not fit varchar ({MAX_VARCHAR_BYTES} bytes at most)")]
+    TooLong(usize),
+    #[error("text holds a NUL character, which no warehouse keeps")]
+    Nul,
+}
+
+/// A column type the pipeline file names that does not exist.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TypeError {
+    #[error("bad decimal arguments in {0:?}: expected decimal(p,s)")]
+    DecimalArguments(String),
+    #[error(
+        "unknown column type {0:?}: expected bigint, integer, double, decimal(p,s), varchar, boolean, date or timestamp"
+    )]
+    Unknown(String),
 }
 
 /// An epoch number as a time, by its digits as the sources write them: 13 digits are
@@ -291,9 +317,9 @@ fn kind_name(v: &Value) -> &'static str {
 }
 
 impl TryFrom<String> for ColumnType {
-    type Error = String;
+    type Error = TypeError;
 
-    fn try_from(s: String) -> Result<Self, String> {
+    fn try_from(s: String) -> Result<Self, TypeError> {
         s.parse()
     }
 }
@@ -305,9 +331,9 @@ impl From<ColumnType> for String {
 }
 
 impl std::str::FromStr for ColumnType {
-    type Err = String;
+    type Err = TypeError;
 
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self, TypeError> {
         let lower = s.trim().to_ascii_lowercase();
         let (base, args) = match lower.split_once('(') {
             Some((b, rest)) => (b.trim(), Some(rest.trim_end_matches(')'))),
@@ -324,7 +350,7 @@ impl std::str::FromStr for ColumnType {
                         match (it.next(), it.next()) {
                             (Some(Ok(p)), Some(Ok(s))) if s <= p && p <= 38 => (p, s),
                             (Some(Ok(p)), None) if p <= 38 => (p, 0),
-                            _ => return Err(format!("bad decimal arguments in {s:?}: expected decimal(p,s)")),
+                            _ => return Err(TypeError::DecimalArguments(s.to_owned())),
                         }
                     }
                     None => (18, 2),
@@ -335,11 +361,7 @@ impl std::str::FromStr for ColumnType {
             "boolean" | "bool" => ColumnType::Boolean,
             "date" => ColumnType::Date,
             "timestamp" | "timestamptz" | "datetime" | "timestamp with time zone" => ColumnType::Timestamp,
-            _ => {
-                return Err(format!(
-                    "unknown column type {s:?}: expected bigint, integer, double, decimal(p,s), varchar, boolean, date or timestamp"
-                ))
-            }
+            _ => return Err(TypeError::Unknown(s.to_owned())),
         })
     }
 }
@@ -382,8 +404,8 @@ mod tests {
         let fits = "é".repeat(MAX_VARCHAR_BYTES / 2);
         assert!(ColumnType::Varchar.cast(&Value::str(fits.as_str())).is_ok());
         let over = format!("{fits}é");
-        assert!(ColumnType::Varchar.cast(&Value::str(over)).unwrap_err().contains("do not fit varchar"));
-        assert!(ColumnType::Varchar.cast(&Value::str("a\0b")).unwrap_err().contains("NUL"));
+        assert_eq!(ColumnType::Varchar.cast(&Value::str(over)), Err(CastError::TooLong(MAX_VARCHAR_BYTES + 1)));
+        assert_eq!(ColumnType::Varchar.cast(&Value::str("a\0b")), Err(CastError::Nul));
     }
 
     #[test]
@@ -403,10 +425,10 @@ mod tests {
         assert_eq!(t.cast(&Value::str("19.999")).unwrap(), Value::Float(20.0));
         assert_eq!(t.cast(&Value::Int(3)).unwrap(), Value::Float(3.0));
         let err = ColumnType::BigInt.cast(&Value::str("12a")).unwrap_err();
-        assert!(err.contains("cannot cast text \"12a\" to bigint"), "{err}");
-        assert!(ColumnType::Integer.cast(&Value::Int(1 << 40)).is_err());
-        assert!("decimal(2,5)".parse::<ColumnType>().is_err());
-        assert!("blob".parse::<ColumnType>().unwrap_err().contains("unknown column type"));
+        assert_eq!(err.to_string(), "cannot cast text \"12a\" to bigint");
+        assert_eq!(ColumnType::Integer.cast(&Value::Int(1 << 40)), Err(CastError::IntegerRange(1 << 40)));
+        assert_eq!("decimal(2,5)".parse::<ColumnType>(), Err(TypeError::DecimalArguments("decimal(2,5)".into())));
+        assert_eq!("blob".parse::<ColumnType>(), Err(TypeError::Unknown("blob".into())));
     }
 
     #[test]

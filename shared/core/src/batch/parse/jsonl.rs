@@ -11,20 +11,33 @@ use super::{origin, Parsed};
 /// Database rows: the manifest's column types turn date and time text back into typed values.
 pub fn parse_rows(columns: &[SourceColumn], part: usize, bytes: &[u8]) -> Parsed {
     let temporal: Vec<Option<ColumnType>> = columns.iter().map(|c| temporal_type(&c.ty)).collect();
-    parse(columns, part, bytes, |doc, name| doc.get(name), &temporal)
+    parse(columns, part, bytes, |doc, name| doc.get(name), &temporal, Plain::AsIs)
 }
 
 /// Events as the stream carries them: fields by dotted path (`properties.url`), with the
 /// manifest's types for the timestamps.
 pub fn parse_events(columns: &[SourceColumn], part: usize, bytes: &[u8]) -> Parsed {
     let temporal: Vec<Option<ColumnType>> = columns.iter().map(|c| temporal_type(&c.ty)).collect();
-    parse(columns, part, bytes, lookup_path, &temporal)
+    parse(columns, part, bytes, lookup_path, &temporal, Plain::AsIs)
 }
 
 /// Documents: fields by dotted path; a missing field is null.
 pub fn parse_documents(columns: &[SourceColumn], part: usize, bytes: &[u8]) -> Parsed {
     let none = vec![None; columns.len()];
-    parse(columns, part, bytes, lookup_path, &none)
+    parse(columns, part, bytes, lookup_path, &none, Plain::AsIs)
+}
+
+/// DynamoDB items (DynamoDB JSON): unwrapped, then read as documents.
+pub fn parse_items(columns: &[SourceColumn], part: usize, bytes: &[u8]) -> Parsed {
+    let none = vec![None; columns.len()];
+    parse(columns, part, bytes, lookup_path, &none, Plain::DynamodbItem)
+}
+
+/// How a line's object becomes the document its fields are read from.
+#[derive(Clone, Copy)]
+enum Plain {
+    AsIs,
+    DynamodbItem,
 }
 
 fn lookup_path<'a>(doc: &'a serde_json::Map<String, serde_json::Value>, path: &str) -> Option<&'a serde_json::Value> {
@@ -60,6 +73,7 @@ fn parse(
     bytes: &[u8],
     get: impl for<'a> Fn(&'a serde_json::Map<String, serde_json::Value>, &str) -> Option<&'a serde_json::Value>,
     temporal: &[Option<ColumnType>],
+    plain: Plain,
 ) -> Parsed {
     let mut out = Parsed { schema: Schema::new(columns.iter().map(|c| c.name.clone())), ..Parsed::default() };
     for (i, line) in bytes.split(|b| *b == b'\n').enumerate() {
@@ -68,7 +82,10 @@ fn parse(
             continue;
         }
         let doc: serde_json::Map<String, serde_json::Value> = match serde_json::from_slice(line) {
-            Ok(d) => d,
+            Ok(d) => match plain {
+                Plain::AsIs => d,
+                Plain::DynamodbItem => super::dynamodb::plain_item(d),
+            },
             Err(e) => {
                 out.rejected
                     .push((origin(part, line_no), RowError::new("parse", "", format!("not a JSON object: {e}"))));
@@ -83,7 +100,7 @@ fn parse(
                 Some(t) => match t.cast(&v) {
                     Ok(v) => v,
                     Err(e) => {
-                        bad = Some(RowError::new("parse", &c.name, e));
+                        bad = Some(RowError::new("parse", &c.name, e.to_string()));
                         break;
                     }
                 },
@@ -127,5 +144,20 @@ mod tests {
         assert_eq!(p.rows[0].cells, vec![Value::str("a"), Value::str("Oslo"), Value::str("x")]);
         assert_eq!(p.rows[1].cells, vec![Value::str("b"), Value::Null, Value::Null]);
         assert_eq!(p.rows[1].origin, origin(3, 2));
+    }
+
+    #[test]
+    fn dynamodb_items_read_nested_paths_through_their_type_wrappers() {
+        let bytes = br#"{"id":{"S":"a"},"customer":{"M":{"address":{"M":{"city":{"S":"Oslo"}}}}},"total":{"N":"9.5"}}
+{"id":{"S":"b"},"lines":{"L":[{"M":{"sku":{"S":"x"}}}]}}
+not json"#;
+        let p = parse_items(
+            &cols(&[("id", ""), ("customer.address.city", ""), ("total", ""), ("lines.0.sku", "")]),
+            1,
+            bytes,
+        );
+        assert_eq!(p.rows[0].cells, vec![Value::str("a"), Value::str("Oslo"), Value::Float(9.5), Value::Null]);
+        assert_eq!(p.rows[1].cells, vec![Value::str("b"), Value::Null, Value::Null, Value::str("x")]);
+        assert_eq!(p.rejected.len(), 1, "an unreadable line is rejected, the rest of the part loads");
     }
 }

@@ -2,6 +2,7 @@
 //! format (claim 2), so parsing happens here, once per load.
 
 pub mod csv;
+pub mod dynamodb;
 pub mod jsonl;
 pub mod weblog;
 
@@ -31,15 +32,17 @@ pub struct Parsed {
 pub fn parse_part(source: &SourceDef, manifest: &Manifest, part: usize, bytes: &[u8]) -> Parsed {
     match source.kind {
         SourceKind::Postgres | SourceKind::Mysql => jsonl::parse_rows(&manifest.columns, part, bytes),
-        SourceKind::Jsonl => {
-            let columns: Vec<SourceColumn> =
-                source.fields.iter().map(|f| SourceColumn { name: f.clone(), ty: String::new() }).collect();
-            jsonl::parse_documents(&columns, part, bytes)
-        }
+        SourceKind::Jsonl => jsonl::parse_documents(&field_columns(source), part, bytes),
+        SourceKind::Dynamodb => jsonl::parse_items(&field_columns(source), part, bytes),
         SourceKind::Csv => csv::parse(bytes, source.delimiter, part),
         SourceKind::Weblog => weblog::parse(bytes, part),
         SourceKind::Realtime => jsonl::parse_events(&manifest.columns, part, bytes),
     }
+}
+
+/// A document source's columns: its fields, typed by the table that reads them.
+fn field_columns(source: &SourceDef) -> Vec<SourceColumn> {
+    source.fields.iter().map(|f| SourceColumn { name: f.clone(), ty: String::new() }).collect()
 }
 
 /// The lines `[first, next)` (1-based) that each picked row of a part spans: a row runs

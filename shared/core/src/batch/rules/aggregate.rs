@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use super::super::schema::Schema;
 use super::super::value::Value;
 use super::def::AggregateDef;
+use super::error::RuleError;
 use super::row::slot;
 use super::Row;
 
@@ -21,10 +22,11 @@ pub enum Agg {
 }
 
 /// `sum(amount)` → (Sum, Some("amount")); `count(*)` → (CountAll, None).
-pub fn parse_measure(s: &str) -> Result<(Agg, Option<String>), String> {
+pub fn parse_measure(s: &str) -> Result<(Agg, Option<String>), RuleError> {
     let s = s.trim();
-    let (name, rest) = s.split_once('(').ok_or_else(|| format!("{s:?} is not func(column)"))?;
-    let arg = rest.strip_suffix(')').ok_or_else(|| format!("{s:?} is missing ')'"))?.trim();
+    let bad = |rule| RuleError::Measure { measure: s.to_owned(), rule };
+    let (name, rest) = s.split_once('(').ok_or_else(|| bad("is not func(column)"))?;
+    let arg = rest.strip_suffix(')').ok_or_else(|| bad("is missing ')'"))?.trim();
     let agg = match (name.trim().to_ascii_lowercase().as_str(), arg) {
         ("count", "*") => return Ok((Agg::CountAll, None)),
         ("sum", _) => Agg::Sum,
@@ -32,10 +34,10 @@ pub fn parse_measure(s: &str) -> Result<(Agg, Option<String>), String> {
         ("min", _) => Agg::Min,
         ("max", _) => Agg::Max,
         ("avg", _) => Agg::Avg,
-        (other, _) => return Err(format!("unknown aggregate {other}(): expected sum, count, min, max or avg")),
+        (other, _) => return Err(RuleError::UnknownAggregate(other.to_owned())),
     };
     if arg.is_empty() {
-        return Err(format!("{s:?} needs a column"));
+        return Err(bad("needs a column"));
     }
     Ok((agg, Some(arg.to_string())))
 }
@@ -57,7 +59,7 @@ struct Acc {
 
 impl Aggregate {
     /// Compiles and replaces `schema` with the output columns.
-    pub fn compile(def: &AggregateDef, schema: &mut Schema) -> Result<Aggregate, String> {
+    pub fn compile(def: &AggregateDef, schema: &mut Schema) -> Result<Aggregate, RuleError> {
         let group = def.group_by.iter().map(|g| slot(schema, g)).collect::<Result<Vec<_>, _>>()?;
         let mut measures = Vec::new();
         for m in def.measures.values() {

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use super::super::schema::Schema;
 use super::super::value::Value;
+use super::error::RuleError;
 use super::row::slot;
 use super::Row;
 
@@ -15,7 +16,7 @@ pub struct Dedupe {
 }
 
 impl Dedupe {
-    pub fn compile(key: &[String], order_by: Option<&str>, schema: &Schema) -> Result<Dedupe, String> {
+    pub fn compile(key: &[String], order_by: Option<&str>, schema: &Schema) -> Result<Dedupe, RuleError> {
         Ok(Dedupe {
             key: key.iter().map(|k| slot(schema, k)).collect::<Result<_, _>>()?,
             order_by: order_by.map(|o| slot(schema, o)).transpose()?,

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::super::value::{ColumnType, Value};
+use super::error::RuleError;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
@@ -137,19 +138,19 @@ impl RuleDef {
     }
 
     /// Checks what can be checked without the data's columns.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), RuleError> {
         match self {
             RuleDef::Timezone(t) => {
-                t.zone.parse::<chrono_tz::Tz>().map(|_| ()).map_err(|_| format!("unknown time zone {:?}", t.zone))
+                t.zone.parse::<chrono_tz::Tz>().map(|_| ()).map_err(|_| RuleError::UnknownZone(t.zone.clone()))
             }
             RuleDef::Currency(c) if c.rates.values().any(|r| !r.is_finite() || *r <= 0.0) => {
-                Err("every rate must be a positive number".into())
+                Err(RuleError::Requires("every rate must be a positive number"))
             }
-            RuleDef::Dedupe(d) if d.key.is_empty() => Err("dedupe needs a key".into()),
-            RuleDef::Join(j) if j.on.is_empty() => Err("join needs at least one `on` pair".into()),
+            RuleDef::Dedupe(d) if d.key.is_empty() => Err(RuleError::Requires("dedupe needs a key")),
+            RuleDef::Join(j) if j.on.is_empty() => Err(RuleError::Requires("join needs at least one `on` pair")),
             RuleDef::Aggregate(a) => {
                 for (name, m) in &a.measures {
-                    super::aggregate::parse_measure(m).map_err(|e| format!("measure {name}: {e}"))?;
+                    super::aggregate::parse_measure(m).map_err(|e| e.at(format!("measure {name}")))?;
                 }
                 Ok(())
             }

@@ -14,6 +14,7 @@ use sqlparser::tokenizer::Token;
 
 use super::super::schema::Schema;
 use super::super::value::{midnight, parse_timestamp, ColumnType, Value};
+use super::error::{EvalError, RuleError};
 
 /// What an expression sees besides the row: the load's clock, for `age()` and `now()`.
 #[derive(Debug, Clone, Copy)]
@@ -133,14 +134,14 @@ impl Func {
 
 /// Parses and compiles `sql` against the columns of `schema`. The whole text must be
 /// one expression: anything after it (`status = 'x'; DROP TABLE t`) is an error.
-pub fn compile(sql: &str, schema: &Schema) -> Result<Expr, String> {
+pub fn compile(sql: &str, schema: &Schema) -> Result<Expr, RuleError> {
     let dialect = GenericDialect {};
-    let cannot_parse = |e: ParserError| format!("cannot parse expression {sql:?}: {e}");
+    let cannot_parse = |e: ParserError| RuleError::Parse { sql: sql.to_owned(), reason: e.to_string() };
     let mut parser = Parser::new(&dialect).try_with_sql(sql).map_err(cannot_parse)?;
     let ast = parser.parse_expr().map_err(cannot_parse)?;
     let rest = parser.peek_token();
     if rest.token != Token::EOF {
-        return Err(format!("unexpected {} after the expression in {sql:?}", rest.token));
+        return Err(RuleError::Trailing { sql: sql.to_owned(), token: rest.token.to_string() });
     }
     Compiler { schema }.expr(&ast)
 }
@@ -150,7 +151,7 @@ struct Compiler<'a> {
 }
 
 impl Compiler<'_> {
-    fn expr(&self, e: &ast::Expr) -> Result<Expr, String> {
+    fn expr(&self, e: &ast::Expr) -> Result<Expr, RuleError> {
         use ast::Expr as A;
         let b = |e: &ast::Expr| self.expr(e).map(Box::new);
         Ok(match e {
@@ -182,7 +183,7 @@ impl Compiler<'_> {
                 conditions
                     .iter()
                     .map(|w| Ok((self.expr(&w.condition)?, self.expr(&w.result)?)))
-                    .collect::<Result<_, String>>()?,
+                    .collect::<Result<_, RuleError>>()?,
                 else_result.as_deref().map(|o| self.expr(o).map(Box::new)).transpose()?,
             ),
             A::Cast { kind: CastKind::Cast | CastKind::DoubleColon, expr, data_type, .. } => {
@@ -203,19 +204,17 @@ impl Compiler<'_> {
                 }
                 Expr::Call(Func::Substr, args)
             }
-            other => return Err(format!("unsupported expression {other}")),
+            other => return Err(RuleError::Unsupported { what: "expression", text: other.to_string() }),
         })
     }
 
-    fn column(&self, name: &str) -> Result<Expr, String> {
-        self.schema.index(name).map(Expr::Column).ok_or_else(|| {
-            format!("unknown column {name:?} (columns here: {})", self.schema.names().collect::<Vec<_>>().join(", "))
-        })
+    fn column(&self, name: &str) -> Result<Expr, RuleError> {
+        super::row::slot(self.schema, name).map(Expr::Column)
     }
 
-    fn call(&self, f: &ast::Function) -> Result<Expr, String> {
+    fn call(&self, f: &ast::Function) -> Result<Expr, RuleError> {
         let name = f.name.to_string().to_lowercase();
-        let (func, min, max) = Func::lookup(&name).ok_or_else(|| format!("unknown function {name}()"))?;
+        let (func, min, max) = Func::lookup(&name).ok_or_else(|| RuleError::UnknownFunction(name.clone()))?;
         let args: Vec<Expr> = match &f.args {
             FunctionArguments::None => Vec::new(),
             FunctionArguments::List(list) => list
@@ -223,16 +222,18 @@ impl Compiler<'_> {
                 .iter()
                 .map(|a| match a {
                     FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => self.expr(e),
-                    other => Err(format!("unsupported argument {other} to {name}()")),
+                    other => Err(RuleError::Unsupported { what: "argument", text: format!("{other} to {name}()") }),
                 })
                 .collect::<Result<_, _>>()?,
-            FunctionArguments::Subquery(_) => return Err(format!("subqueries are not supported in {name}()")),
+            FunctionArguments::Subquery(_) => {
+                return Err(RuleError::Unsupported { what: "subquery", text: format!("in {name}()") })
+            }
         };
         if args.len() < min || args.len() > max {
-            return Err(format!("{name}() takes {} arguments, got {}", arity(min, max), args.len()));
+            return Err(RuleError::Arity { function: name, expected: arity(min, max), got: args.len() });
         }
         if matches!(func, Func::DateTrunc | Func::DatePart) && !matches!(args[0], Expr::Literal(Value::Str(_))) {
-            return Err(format!("{name}() takes the unit as a string literal, e.g. {name}('day', ts)"));
+            return Err(RuleError::UnitNotLiteral { function: name });
         }
         Ok(Expr::Call(func, args))
     }
@@ -246,20 +247,20 @@ fn arity(min: usize, max: usize) -> String {
     }
 }
 
-fn literal(v: &ast::Value) -> Result<Value, String> {
+fn literal(v: &ast::Value) -> Result<Value, RuleError> {
     Ok(match v {
         ast::Value::Number(n, _) => match n.parse::<i64>() {
             Ok(i) => Value::Int(i),
-            Err(_) => Value::Float(n.parse().map_err(|_| format!("bad number {n}"))?),
+            Err(_) => Value::Float(n.parse().map_err(|_| RuleError::BadNumber(n.clone()))?),
         },
         ast::Value::SingleQuotedString(s) | ast::Value::DoubleQuotedString(s) => Value::str(s.as_str()),
         ast::Value::Boolean(b) => Value::Bool(*b),
         ast::Value::Null => Value::Null,
-        other => return Err(format!("unsupported literal {other}")),
+        other => return Err(RuleError::Unsupported { what: "literal", text: other.to_string() }),
     })
 }
 
-fn bin_op(op: &BinaryOperator) -> Result<BinOp, String> {
+fn bin_op(op: &BinaryOperator) -> Result<BinOp, RuleError> {
     Ok(match op {
         BinaryOperator::Plus => BinOp::Add,
         BinaryOperator::Minus => BinOp::Sub,
@@ -275,13 +276,13 @@ fn bin_op(op: &BinaryOperator) -> Result<BinOp, String> {
         BinaryOperator::GtEq => BinOp::GtEq,
         BinaryOperator::And => BinOp::And,
         BinaryOperator::Or => BinOp::Or,
-        other => return Err(format!("unsupported operator {other}")),
+        other => return Err(RuleError::Unsupported { what: "operator", text: other.to_string() }),
     })
 }
 
 impl Expr {
     /// Evaluates with SQL semantics: null in, null out; `AND`/`OR` three-valued.
-    pub fn eval(&self, row: &[Value], ctx: &EvalContext) -> Result<Value, String> {
+    pub fn eval(&self, row: &[Value], ctx: &EvalContext) -> Result<Value, EvalError> {
         Ok(match self {
             Expr::Column(i) => row.get(*i).cloned().unwrap_or(Value::Null),
             Expr::Literal(v) => v.clone(),
@@ -312,7 +313,7 @@ impl Expr {
             Expr::Neg(x) => match x.eval(row, ctx)? {
                 Value::Null => Value::Null,
                 Value::Int(i) => Value::Int(-i),
-                v => Value::Float(-v.as_f64().ok_or_else(|| format!("cannot negate {v}"))?),
+                v => Value::Float(-v.as_f64().ok_or_else(|| EvalError::Negate(v.to_string()))?),
             },
             Expr::IsNull(x, sense) => Value::Bool(sense.apply(x.eval(row, ctx)?.is_null())),
             Expr::InList(x, list, sense) => {
@@ -392,7 +393,7 @@ pub fn compare(a: &Value, b: &Value) -> Option<std::cmp::Ordering> {
     }
 }
 
-fn binary(a: &Value, op: BinOp, b: &Value) -> Result<Value, String> {
+fn binary(a: &Value, op: BinOp, b: &Value) -> Result<Value, EvalError> {
     use std::cmp::Ordering::*;
     if a.is_null() || b.is_null() {
         return Ok(Value::Null);
@@ -412,14 +413,14 @@ fn binary(a: &Value, op: BinOp, b: &Value) -> Result<Value, String> {
     })
 }
 
-fn arithmetic(a: &Value, op: BinOp, b: &Value) -> Result<Value, String> {
+fn arithmetic(a: &Value, op: BinOp, b: &Value) -> Result<Value, EvalError> {
     if let (Value::Timestamp(t), Some(days)) = (a, b.as_f64()) {
         // timestamp ± days, as `ordered_at + 1`
         let d = Duration::milliseconds((days * 86_400_000.0) as i64);
         return match op {
             BinOp::Add => Ok(Value::Timestamp(*t + d)),
             BinOp::Sub => Ok(Value::Timestamp(*t - d)),
-            _ => Err(format!("cannot apply {op:?} to a timestamp")),
+            _ => Err(EvalError::TimestampOperator(op)),
         };
     }
     if let (Value::Int(x), Value::Int(y)) = (a, b) {
@@ -435,16 +436,16 @@ fn arithmetic(a: &Value, op: BinOp, b: &Value) -> Result<Value, String> {
             return Ok(Value::Int(r));
         }
     }
-    let x = a.as_f64().ok_or_else(|| format!("{a:?} is not a number"))?;
-    let y = b.as_f64().ok_or_else(|| format!("{b:?} is not a number"))?;
+    let x = num(a)?;
+    let y = num(b)?;
     Ok(match op {
         BinOp::Add => Value::Float(x + y),
         BinOp::Sub => Value::Float(x - y),
         BinOp::Mul => Value::Float(x * y),
-        BinOp::Div | BinOp::Mod if y == 0.0 => return Err("division by zero".into()),
+        BinOp::Div | BinOp::Mod if y == 0.0 => return Err(EvalError::DivisionByZero),
         BinOp::Div => Value::Float(x / y),
         BinOp::Mod => Value::Float(x % y),
-        _ => return Err(format!("unsupported operator {op:?}")),
+        _ => return Err(EvalError::Operator(op)),
     })
 }
 
@@ -471,7 +472,7 @@ fn like(s: &str, p: &str) -> bool {
     p[pi..].iter().all(|c| *c == '%')
 }
 
-fn call(f: Func, args: &[Expr], row: &[Value], ctx: &EvalContext) -> Result<Value, String> {
+fn call(f: Func, args: &[Expr], row: &[Value], ctx: &EvalContext) -> Result<Value, EvalError> {
     let arg = |i: usize| args[i].eval(row, ctx);
     if f == Func::Coalesce {
         for a in args {
@@ -542,8 +543,8 @@ fn call(f: Func, args: &[Expr], row: &[Value], ctx: &EvalContext) -> Result<Valu
     })
 }
 
-fn num(v: &Value) -> Result<f64, String> {
-    v.as_f64().ok_or_else(|| format!("{v:?} is not a number"))
+fn num(v: &Value) -> Result<f64, EvalError> {
+    v.as_f64().ok_or_else(|| EvalError::NotNumber(format!("{v:?}")))
 }
 
 /// Whole years from `born` to `today`, as a person counts their age.
@@ -555,7 +556,7 @@ pub fn years_between(born: NaiveDate, today: NaiveDate) -> i64 {
     years
 }
 
-fn date_trunc(unit: &str, t: chrono::DateTime<chrono::Utc>) -> Result<Value, String> {
+fn date_trunc(unit: &str, t: chrono::DateTime<chrono::Utc>) -> Result<Value, EvalError> {
     let d = t.date_naive();
     let day = |d: NaiveDate| Value::Timestamp(midnight(d));
     Ok(match unit {
@@ -569,11 +570,11 @@ fn date_trunc(unit: &str, t: chrono::DateTime<chrono::Utc>) -> Result<Value, Str
         "month" => day(d.with_day(1).unwrap_or(d)),
         "quarter" => day(NaiveDate::from_ymd_opt(d.year(), (d.month() - 1) / 3 * 3 + 1, 1).unwrap_or(d)),
         "year" => day(NaiveDate::from_ymd_opt(d.year(), 1, 1).unwrap_or(d)),
-        other => return Err(format!("unknown date_trunc unit {other:?}")),
+        other => return Err(EvalError::Unit { what: "date_trunc unit", unit: other.to_owned() }),
     })
 }
 
-fn date_part(unit: &str, t: chrono::DateTime<chrono::Utc>) -> Result<Value, String> {
+fn date_part(unit: &str, t: chrono::DateTime<chrono::Utc>) -> Result<Value, EvalError> {
     Ok(Value::Int(match unit {
         "year" => i64::from(t.year()),
         "quarter" => i64::from((t.month() - 1) / 3 + 1),
@@ -586,18 +587,17 @@ fn date_part(unit: &str, t: chrono::DateTime<chrono::Utc>) -> Result<Value, Stri
         "minute" => i64::from(t.minute()),
         "second" => i64::from(t.second()),
         "epoch" => t.timestamp(),
-        other => return Err(format!("unknown date part {other:?}")),
+        other => return Err(EvalError::Unit { what: "date part", unit: other.to_owned() }),
     }))
 }
 
 /// A string that parses as a timestamp in `zone`, for the timezone rule.
-pub fn localize(v: &Value, zone: &chrono_tz::Tz) -> Result<Value, String> {
+pub fn localize(v: &Value, zone: &chrono_tz::Tz) -> Result<Value, EvalError> {
+    let unreadable = |value: String| EvalError::Zone { value, zone: zone.to_string() };
     match v {
-        Value::Str(s) => parse_timestamp(s, zone)
-            .map(Value::Timestamp)
-            .ok_or_else(|| format!("cannot read {s:?} as a timestamp in {zone}")),
+        Value::Str(s) => parse_timestamp(s, zone).map(Value::Timestamp).ok_or_else(|| unreadable(format!("{s:?}"))),
         Value::Null | Value::Timestamp(_) => Ok(v.clone()),
-        other => Err(format!("cannot read {other:?} as a timestamp in {zone}")),
+        other => Err(unreadable(format!("{other:?}"))),
     }
 }
 
@@ -656,13 +656,17 @@ mod tests {
     #[test]
     fn errors_name_the_problem() {
         let err = compile("statuss = 1", &schema()).unwrap_err();
-        assert!(err.contains("unknown column \"statuss\""), "{err}");
-        assert!(compile("frobnicate(qty)", &schema()).unwrap_err().contains("unknown function"));
-        assert!(compile("date_trunc(status, ordered_at)", &schema()).unwrap_err().contains("string literal"));
+        assert!(matches!(&err, RuleError::UnknownColumn { name, .. } if name == "statuss"), "{err}");
+        assert!(err.to_string().contains("unknown column \"statuss\" (columns here: status, amount"), "{err}");
+        let unknown = compile("frobnicate(qty)", &schema()).unwrap_err();
+        assert_eq!(unknown, RuleError::UnknownFunction("frobnicate".into()));
+        let unit = compile("date_trunc(status, ordered_at)", &schema()).unwrap_err();
+        assert_eq!(unit, RuleError::UnitNotLiteral { function: "date_trunc".into() });
         let trailing = compile("status = 'x'; DROP TABLE orders", &schema()).unwrap_err();
-        assert!(trailing.contains("unexpected ; after the expression"), "{trailing}");
+        assert!(matches!(&trailing, RuleError::Trailing { token, .. } if token == ";"), "{trailing}");
+        assert!(trailing.to_string().contains("unexpected ; after the expression"), "{trailing}");
         assert!(compile("status = 'x' OR 1 = 1 --", &schema()).is_ok(), "a comment is not a token");
         assert!(compile("status = 'x') OR (1 = 1", &schema()).is_err());
-        assert!(compile("amount >", &schema()).unwrap_err().contains("cannot parse"));
+        assert!(matches!(compile("amount >", &schema()), Err(RuleError::Parse { .. })));
     }
 }

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use super::super::schema::Schema;
 use super::super::value::Value;
 use super::def::{JoinDef, JoinKind};
+use super::error::RuleError;
 use super::row::slot;
 use super::Row;
 
@@ -28,17 +29,17 @@ pub struct Join {
 
 impl Join {
     /// Compiles against the left schema, adding the right columns to it.
-    pub fn compile(def: &JoinDef, schema: &mut Schema, right: &JoinInput) -> Result<Join, String> {
+    pub fn compile(def: &JoinDef, schema: &mut Schema, right: &JoinInput) -> Result<Join, RuleError> {
         let left_key = def.on.keys().map(|k| slot(schema, k)).collect::<Result<Vec<_>, _>>()?;
         let right_key = def
             .on
             .values()
-            .map(|k| slot(&right.schema, k).map_err(|e| format!("in source {}: {e}", def.source)))
+            .map(|k| slot(&right.schema, k).map_err(|e| e.at(format!("in source {}", def.source))))
             .collect::<Result<Vec<_>, _>>()?;
         let picked = def
             .columns
             .iter()
-            .map(|c| slot(&right.schema, c).map_err(|e| format!("in source {}: {e}", def.source)))
+            .map(|c| slot(&right.schema, c).map_err(|e| e.at(format!("in source {}", def.source))))
             .collect::<Result<Vec<_>, _>>()?;
         let mut index: HashMap<Vec<Value>, Vec<Vec<Value>>> = HashMap::new();
         for row in &right.rows {

@@ -7,6 +7,7 @@
 pub mod aggregate;
 pub mod dedupe;
 pub mod def;
+pub mod error;
 pub mod expr;
 pub mod join;
 pub mod project;
@@ -17,6 +18,7 @@ pub mod sort;
 use std::collections::HashMap;
 
 pub use def::RuleDef;
+pub use error::{EvalError, RuleError};
 pub use expr::EvalContext;
 pub use join::JoinInput;
 
@@ -79,11 +81,11 @@ impl Program {
         input: &Schema,
         joins: &HashMap<String, JoinInput>,
         ctx: EvalContext,
-    ) -> Result<Program, String> {
+    ) -> Result<Program, RuleError> {
         let mut schema = input.clone();
         let mut stages: Vec<Stage> = Vec::new();
         for (i, rule) in table.rules.iter().enumerate() {
-            let at = |e: String| format!("table {} rule {} ({}): {e}", table.name, i + 1, rule.kind());
+            let at = |e: RuleError| e.at(format!("table {} rule {} ({})", table.name, i + 1, rule.kind()));
             let op = compile_rule(rule, &mut schema, joins).map_err(at)?;
             match (op, stages.last_mut()) {
                 (Compiled::None, _) => {}
@@ -94,7 +96,7 @@ impl Program {
         }
         let latest = ctx.now + crate::validate::MAX_FUTURE_SKEW;
         let projection =
-            project::Projection::compile(table, &schema, latest).map_err(|e| format!("table {}: {e}", table.name))?;
+            project::Projection::compile(table, &schema, latest).map_err(|e| e.at(format!("table {}", table.name)))?;
         Ok(Program { stages, projection, ctx })
     }
 
@@ -155,14 +157,18 @@ enum Compiled {
     Stage(Stage),
 }
 
-fn compile_rule(rule: &RuleDef, schema: &mut Schema, joins: &HashMap<String, JoinInput>) -> Result<Compiled, String> {
+fn compile_rule(
+    rule: &RuleDef,
+    schema: &mut Schema,
+    joins: &HashMap<String, JoinInput>,
+) -> Result<Compiled, RuleError> {
     use row::slot;
     Ok(match rule {
         RuleDef::Discard(cond) => Compiled::Rows(vec![RowOp::Discard(expr::compile(cond, schema)?)]),
         RuleDef::Drop(cols) => {
             for c in cols {
                 if !schema.drop_column(c) {
-                    return Err(format!("unknown column {c:?}"));
+                    return Err(RuleError::UnknownColumn { name: c.clone(), known: Vec::new() });
                 }
             }
             Compiled::None
@@ -170,13 +176,13 @@ fn compile_rule(rule: &RuleDef, schema: &mut Schema, joins: &HashMap<String, Joi
         RuleDef::Rename(map) => {
             for (from, to) in map {
                 if !schema.rename(from, to) {
-                    return Err(format!("unknown column {from:?}"));
+                    return Err(RuleError::UnknownColumn { name: from.clone(), known: Vec::new() });
                 }
             }
             Compiled::None
         }
         RuleDef::Require(cols) => Compiled::Rows(vec![RowOp::Require(
-            cols.iter().map(|c| Ok((slot(schema, c)?, c.clone()))).collect::<Result<_, String>>()?,
+            cols.iter().map(|c| Ok((slot(schema, c)?, c.clone()))).collect::<Result<_, RuleError>>()?,
         )]),
         RuleDef::Translate(t) => Compiled::Rows(vec![RowOp::translate(t, schema)?]),
         RuleDef::Cast(casts) => {
@@ -185,13 +191,13 @@ fn compile_rule(rule: &RuleDef, schema: &mut Schema, joins: &HashMap<String, Joi
                 casts
                     .iter()
                     .map(|(c, ty)| Ok(RowOp::Cast { slot: slot(schema, c)?, column: c.clone(), ty: *ty }))
-                    .collect::<Result<_, String>>()?,
+                    .collect::<Result<_, RuleError>>()?,
             )
         }
         RuleDef::Timezone(t) => Compiled::Rows(vec![RowOp::Timezone {
             slot: slot(schema, &t.column)?,
             column: t.column.clone(),
-            zone: t.zone.parse().map_err(|_| format!("unknown time zone {:?}", t.zone))?,
+            zone: t.zone.parse().map_err(|_| RuleError::UnknownZone(t.zone.clone()))?,
         }]),
         RuleDef::Currency(c) => Compiled::Rows(vec![RowOp::currency(c, schema)?]),
         RuleDef::Derive(d) => {
@@ -204,7 +210,7 @@ fn compile_rule(rule: &RuleDef, schema: &mut Schema, joins: &HashMap<String, Joi
         }
         RuleDef::Sort(keys) => Compiled::Stage(Stage::Sort(sort::Sort::compile(keys, schema)?)),
         RuleDef::Join(j) => {
-            let right = joins.get(&j.source).ok_or_else(|| format!("no rows given for joined source {}", j.source))?;
+            let right = joins.get(&j.source).ok_or_else(|| RuleError::NoJoinedRows(j.source.clone()))?;
             Compiled::Stage(Stage::Join(Box::new(join::Join::compile(j, schema, right)?)))
         }
         RuleDef::Aggregate(a) => Compiled::Stage(Stage::Aggregate(aggregate::Aggregate::compile(a, schema)?)),

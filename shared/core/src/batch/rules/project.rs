@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use super::super::pipeline::TableDef;
 use super::super::schema::Schema;
 use super::super::value::{ColumnType, Value};
+use super::error::RuleError;
 use super::RowError;
 
 #[derive(Debug, Clone)]
@@ -20,22 +21,19 @@ pub struct Projection {
 impl Projection {
     /// `latest`: the latest event time a row may carry (the load's clock plus the skew
     /// allowance).
-    pub fn compile(table: &TableDef, schema: &Schema, latest: DateTime<Utc>) -> Result<Projection, String> {
+    pub fn compile(table: &TableDef, schema: &Schema, latest: DateTime<Utc>) -> Result<Projection, RuleError> {
         let columns = table
             .columns
             .iter()
             .map(|c| {
-                let slot = schema.index(&c.name).ok_or_else(|| {
-                    format!(
-                        "column {:?} is not produced by the source and rules (available: {})",
-                        c.name,
-                        schema.names().collect::<Vec<_>>().join(", ")
-                    )
+                let slot = schema.index(&c.name).ok_or_else(|| RuleError::NotProduced {
+                    column: c.name.clone(),
+                    available: schema.names().map(str::to_owned).collect(),
                 })?;
                 let required = !c.nullable || table.key.contains(&c.name);
                 Ok((slot, c.name.clone(), c.ty, required))
             })
-            .collect::<Result<_, String>>()?;
+            .collect::<Result<_, RuleError>>()?;
         let event_time = table
             .event_time
             .as_ref()
@@ -47,7 +45,7 @@ impl Projection {
     pub fn apply(&self, cells: &[Value]) -> Result<Vec<Value>, RowError> {
         let mut out = Vec::with_capacity(self.columns.len());
         for (slot, name, ty, required) in &self.columns {
-            let v = ty.cast(&cells[*slot]).map_err(|e| RowError::new("cast", name, e))?;
+            let v = ty.cast(&cells[*slot]).map_err(|e| RowError::new("cast", name, e.to_string()))?;
             if *required && v.is_null() {
                 return Err(RowError::new("required", name, "is missing (key or not-null column)"));
             }

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use super::super::schema::Schema;
 use super::super::value::{ColumnType, Value};
 use super::def::{toml_to_value, CurrencyDef, Otherwise, TranslateDef};
+use super::error::RuleError;
 use super::expr::{self, EvalContext, Expr};
 use super::RowError;
 
@@ -26,14 +27,15 @@ pub enum Step {
     Discard,
 }
 
-pub fn slot(schema: &Schema, name: &str) -> Result<usize, String> {
-    schema.index(name).ok_or_else(|| {
-        format!("unknown column {name:?} (columns here: {})", schema.names().collect::<Vec<_>>().join(", "))
+pub fn slot(schema: &Schema, name: &str) -> Result<usize, RuleError> {
+    schema.index(name).ok_or_else(|| RuleError::UnknownColumn {
+        name: name.to_owned(),
+        known: schema.names().map(str::to_owned).collect(),
     })
 }
 
 impl RowOp {
-    pub fn translate(def: &TranslateDef, schema: &Schema) -> Result<RowOp, String> {
+    pub fn translate(def: &TranslateDef, schema: &Schema) -> Result<RowOp, RuleError> {
         Ok(RowOp::Translate {
             slot: slot(schema, &def.column)?,
             column: def.column.clone(),
@@ -42,7 +44,7 @@ impl RowOp {
         })
     }
 
-    pub fn currency(def: &CurrencyDef, schema: &Schema) -> Result<RowOp, String> {
+    pub fn currency(def: &CurrencyDef, schema: &Schema) -> Result<RowOp, RuleError> {
         let mut rates: HashMap<Box<str>, f64> = def.rates.iter().map(|(k, v)| (k.as_str().into(), *v)).collect();
         rates.insert(def.to.as_str().into(), 1.0);
         Ok(RowOp::Currency {
@@ -57,7 +59,7 @@ impl RowOp {
     pub fn apply(&self, row: &mut Vec<Value>, ctx: &EvalContext) -> Result<Step, RowError> {
         match self {
             RowOp::Discard(cond) => {
-                let v = cond.eval(row, ctx).map_err(|e| RowError::new("discard", "", e))?;
+                let v = cond.eval(row, ctx).map_err(|e| RowError::new("discard", "", e.to_string()))?;
                 if expr::truth(&v) == Some(true) {
                     return Ok(Step::Discard);
                 }
@@ -94,10 +96,11 @@ impl RowOp {
                 }
             }
             RowOp::Cast { slot, column, ty } => {
-                row[*slot] = ty.cast(&row[*slot]).map_err(|e| RowError::new("cast", column, e))?;
+                row[*slot] = ty.cast(&row[*slot]).map_err(|e| RowError::new("cast", column, e.to_string()))?;
             }
             RowOp::Timezone { slot, column, zone } => {
-                row[*slot] = expr::localize(&row[*slot], zone).map_err(|e| RowError::new("timezone", column, e))?;
+                row[*slot] =
+                    expr::localize(&row[*slot], zone).map_err(|e| RowError::new("timezone", column, e.to_string()))?;
             }
             RowOp::Currency { amount, currency, column, to, rates } => {
                 if row[*amount].is_null() {
@@ -114,7 +117,7 @@ impl RowOp {
                 row[*currency] = to.clone();
             }
             RowOp::Derive { column, expr } => {
-                let v = expr.eval(row, ctx).map_err(|e| RowError::new("derive", column, e))?;
+                let v = expr.eval(row, ctx).map_err(|e| RowError::new("derive", column, e.to_string()))?;
                 row.push(v);
             }
         }

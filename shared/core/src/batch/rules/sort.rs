@@ -3,17 +3,18 @@
 use std::cmp::Ordering;
 
 use super::super::schema::Schema;
+use super::error::RuleError;
 use super::row::slot;
 use super::Row;
 
 /// `"ordered_at"` or `"ordered_at desc"`.
-pub fn parse_key(spec: &str) -> Result<(&str, bool), String> {
+pub fn parse_key(spec: &str) -> Result<(&str, bool), RuleError> {
     let mut parts = spec.split_whitespace();
-    let name = parts.next().ok_or("an empty sort key")?;
+    let name = parts.next().ok_or(RuleError::Requires("a sort key names a column"))?;
     let desc = match parts.next().map(str::to_ascii_lowercase).as_deref() {
         None | Some("asc") => false,
         Some("desc") => true,
-        Some(other) => return Err(format!("sort key {spec:?}: expected asc or desc, got {other}")),
+        Some(other) => return Err(RuleError::SortDirection { spec: spec.to_owned(), got: other.to_owned() }),
     };
     Ok((name, desc))
 }
@@ -24,14 +25,14 @@ pub struct Sort {
 }
 
 impl Sort {
-    pub fn compile(specs: &[String], schema: &Schema) -> Result<Sort, String> {
+    pub fn compile(specs: &[String], schema: &Schema) -> Result<Sort, RuleError> {
         let keys = specs
             .iter()
             .map(|s| {
                 let (name, desc) = parse_key(s)?;
                 Ok((slot(schema, name)?, desc))
             })
-            .collect::<Result<_, String>>()?;
+            .collect::<Result<_, RuleError>>()?;
         Ok(Sort { keys })
     }
 
