@@ -62,7 +62,7 @@ pub fn run(clients: usize, rounds: usize) -> anyhow::Result<()> {
         let keys = WriteKeys::parse(&format!("{WRITE_KEY}=web")).map_err(anyhow::Error::msg)?;
         let stack = Stack::start(UpConfig::for_tests(dir.path().to_path_buf(), keys)).await?;
         let client = reqwest::Client::builder().pool_max_idle_per_host(clients).build()?;
-        let url = format!("http://{}/v1/events", stack.http_addr);
+        let url = format!("http://{}/v1/events", stack.http_addr());
         let shapes = shapes();
         let baseline = rss_kib("VmRSS:")?;
         println!("hostile bodies: {clients} clients at once, {rounds} rounds per shape, 1 MiB each");

@@ -2,7 +2,8 @@
 //! path's are in `batch.rs` (`tidemark-bench batch`), merged reports' in `report.rs`
 //! (`tidemark-bench report`), the pixel handler's own cost in `handler.rs`
 //! (`tidemark-bench handler`), the Lambda functions' cold starts in `lambda_init.rs`
-//! (`tidemark-bench lambda-init`).
+//! (`tidemark-bench lambda-init`), Tidemark beside nginx and PostgreSQL in `peers/`
+//! (`tidemark-bench peers`).
 //!
 //! `tidemark-bench realtime` runs, in one process on loopback:
 //! 1. the pixel `GET /v1/p.gif` and a bare axum handler returning the same GIF,
@@ -16,6 +17,7 @@ mod hostile;
 mod lambda_init;
 mod load;
 mod machine;
+mod peers;
 mod report;
 mod udp;
 
@@ -101,6 +103,8 @@ enum Command {
     },
     /// Cold start of every function `sam build` built, under a local runtime API.
     LambdaInit(lambda_init::LambdaInitArgs),
+    /// Tidemark beside nginx and PostgreSQL COPY, same load, same machine, one run.
+    Peers(peers::PeersArgs),
     /// Merged report latency over a large warehouse and index.
     Report {
         /// Order rows in the warehouse.
@@ -130,6 +134,7 @@ fn main() -> anyhow::Result<()> {
         Command::Hostile { clients, rounds } => hostile::run(clients, rounds),
         Command::Udp { rates, events } => udp::run(rates, events),
         Command::LambdaInit(args) => lambda_init::run(&args),
+        Command::Peers(args) => peers::run(&args),
     }
 }
 
@@ -217,10 +222,10 @@ fn realtime(
     for (level, &connections) in (0..).zip(&pixel_connections) {
         // Distinct rounds per level keep every pixel's event id unique in the backlog.
         // Only the pixel rounds write to the log.
-        let commits_before = stack.log.commit_stats();
+        let commits_before = stack.log().commit_stats();
         let Level { pixel, bare, pixel_idle, bare_idle } =
-            pixel_vs_bare(stack.http_addr, bare_addr, connections, round, level * ROUNDS)?;
-        let commits = stack.log.commit_stats().since(&commits_before);
+            pixel_vs_bare(stack.http_addr(), bare_addr, connections, round, level * ROUNDS)?;
+        let commits = stack.log().commit_stats().since(&commits_before);
         for (name, result, idle) in
             [("GET /v1/p.gif    (durable)", &pixel, &pixel_idle), ("bare axum GIF    (no work)", &bare, &bare_idle)]
         {
@@ -252,7 +257,7 @@ fn realtime(
     }
     // 2. Durable batch ingest, consumers still off so that the figure is ingest alone.
     let batch = load::run(
-        load::Target::Batch { addr: stack.http_addr, write_key: WRITE_KEY, round: 0 },
+        load::Target::Batch { addr: stack.http_addr(), write_key: WRITE_KEY, round: 0 },
         batch_connections,
         phase,
     )?;
@@ -272,8 +277,8 @@ fn realtime(
     while !stack.caught_up()? {
         std::thread::sleep(Duration::from_millis(50));
         if last_report.elapsed() > Duration::from_secs(2) {
-            let indexed = stack.indexer_stats.records.load(std::sync::atomic::Ordering::Relaxed);
-            let stored = stack.storer_stats.records.load(std::sync::atomic::Ordering::Relaxed);
+            let indexed = stack.consumer_stats()[0].records.load(std::sync::atomic::Ordering::Relaxed);
+            let stored = stack.consumer_stats()[1].records.load(std::sync::atomic::Ordering::Relaxed);
             eprintln!(
                 "  consumers: indexed {indexed}, stored {stored} of {ingested} after {:.1} s",
                 started.elapsed().as_secs_f64()
@@ -286,7 +291,7 @@ fn realtime(
         "consumers        stream-index + stream-store caught up on {ingested} events in {:.1} s: {:.0} events/s through both (index documents {})",
         drained.as_secs_f64(),
         ingested as f64 / drained.as_secs_f64(),
-        stack.index.num_docs()
+        stack.index().num_docs()
     );
     server.block_on(stack.shutdown())?;
     Ok(())

@@ -33,7 +33,7 @@ pub fn run(rates: Vec<u64>, events: usize) -> anyhow::Result<()> {
             let dir = tempfile::tempdir()?;
             let keys = WriteKeys::parse(&format!("{WRITE_KEY}=web")).map_err(anyhow::Error::msg)?;
             let stack = Stack::start(UpConfig::for_tests(dir.path().to_path_buf(), keys)).await?;
-            let target = stack.udp_addr.ok_or_else(|| anyhow::anyhow!("udp is off"))?;
+            let target = stack.udp_addr().ok_or_else(|| anyhow::anyhow!("udp is off"))?;
             let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await?;
             let sent = events * 2;
             let started = Instant::now();
@@ -49,7 +49,7 @@ pub fn run(rates: Vec<u64>, events: usize) -> anyhow::Result<()> {
             }
             // What the one sender reached: above some rate it cannot keep the pace.
             let reached = sent as f64 / started.elapsed().as_secs_f64();
-            let counters = &stack.udp_counters;
+            let counters = stack.udp_counters();
             let handled = || counters.handled();
             let deadline = Instant::now() + Duration::from_secs(30);
             let dropped = || counters.kernel_drops().unwrap_or(0);

@@ -84,6 +84,12 @@ pub struct UpArgs {
     #[arg(long, env = "TIDEMARK_DISK_MIN_FREE_MB", default_value_t = 1024)]
     pub disk_min_free_mb: u64,
 
+    /// Under steady load, how often the consumers commit a batch to the index and the
+    /// key-value store, in milliseconds: lower makes events searchable sooner, higher
+    /// leaves more of the cores to ingest (fewer index segments to merge).
+    #[arg(long, env = "TIDEMARK_COMMIT_INTERVAL_MS", default_value_t = tidemark_local::runner::COMMIT_INTERVAL_MS)]
+    pub commit_interval_ms: u64,
+
     /// Pipeline file of the batch side; when set, `up` runs its schedules.
     #[arg(long, env = "TIDEMARK_PIPELINE")]
     pub pipeline: Option<PathBuf>,
@@ -273,6 +279,9 @@ impl UpConfig {
         if !(1..=3_660).contains(&args.retain_dead_letters_days) {
             return Err(invalid("TIDEMARK_RETAIN_DEAD_LETTERS_DAYS", "must be from 1 to 3660"));
         }
+        if args.commit_interval_ms > 60_000 {
+            return Err(invalid("TIDEMARK_COMMIT_INTERVAL_MS", "must be at most 60000"));
+        }
         let raw = raw_retention(args.retain_raw_days)?;
         if let Some(p) = &args.pipeline {
             if !p.is_file() {
@@ -311,7 +320,10 @@ impl UpConfig {
                 max_age: chrono::Duration::hours(args.max_event_age_hours),
                 ..ValidationLimits::default()
             },
-            runner: RunnerConfig::default(),
+            runner: RunnerConfig {
+                commit_interval: Duration::from_millis(args.commit_interval_ms),
+                ..RunnerConfig::default()
+            },
             run_consumers: true,
             pipeline: args.pipeline.clone(),
         })
@@ -333,7 +345,11 @@ impl UpConfig {
             stream_shards: 4,
             kv_layout: KvLayout::default(),
             limits: ValidationLimits::default(),
-            runner: RunnerConfig { linger: Duration::from_millis(20), ..RunnerConfig::default() },
+            runner: RunnerConfig {
+                linger: Duration::from_millis(20),
+                commit_interval: Duration::from_millis(20),
+                ..RunnerConfig::default()
+            },
             run_consumers: true,
             pipeline: None,
         }

@@ -39,9 +39,9 @@ pub async fn run_up(args: &config::UpArgs) -> anyhow::Result<()> {
         tracing::warn!("using the development write key dev-write-key; set TIDEMARK_WRITE_KEYS for anything shared");
     }
     let stack = Stack::start(config).await?;
-    let udp = stack.udp_addr.map(|addr| addr.to_string()).unwrap_or_else(|| "off".to_owned());
+    let udp = stack.udp_addr().map(|addr| addr.to_string()).unwrap_or_else(|| "off".to_owned());
     // One parseable line on stdout: scripts and tests read the bound addresses from it.
-    println!("tidemark is up: http://{} admin=http://{} udp={udp}", stack.http_addr, stack.admin_addr);
+    println!("tidemark is up: http://{} admin=http://{} udp={udp}", stack.http_addr(), stack.admin_addr());
     wait_for_stop_signal().await?;
     stack.shutdown().await
 }

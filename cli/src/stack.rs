@@ -27,21 +27,12 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 pub struct Stack {
-    /// Ingest: the beacon routes.
-    pub http_addr: SocketAddr,
-    /// The read side: reports, stats, dashboard.
-    pub admin_addr: SocketAddr,
-    pub udp_addr: Option<SocketAddr>,
-    pub log: EventLog,
-    pub kv: FjallKvStore,
-    pub index: TantivyIndex,
-    pub layout: KvLayout,
-    pub ingestor: Arc<Ingestor>,
-    pub udp_counters: Arc<UdpCounters>,
-    pub indexer_stats: Arc<ConsumerStats>,
-    pub storer_stats: Arc<ConsumerStats>,
-    /// The batch side, when a pipeline file is configured.
-    pub batch: Option<BatchEnv>,
+    http_addr: SocketAddr,
+    admin_addr: SocketAddr,
+    udp_addr: Option<SocketAddr>,
+    stores: Stores,
+    shared: Shared,
+    batch: Option<BatchEnv>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     writer_done: Option<oneshot::Receiver<()>>,
@@ -273,30 +264,66 @@ impl Stack {
             tasks.push(spawn_scheduler(env, &stores, &signal));
         }
         tracing::info!(%http_addr, %admin_addr, udp = ?udp_addr, data_dir = %config.data_dir.display(), "tidemark is up");
-        Ok(Stack {
-            http_addr,
-            admin_addr,
-            udp_addr,
-            log: stores.log,
-            kv: stores.kv,
-            index: stores.index,
-            layout: stores.layout,
-            ingestor: shared.ingestor,
-            udp_counters: shared.udp,
-            indexer_stats: shared.indexer,
-            storer_stats: shared.storer,
-            batch,
-            shutdown,
-            tasks,
-            writer_done,
-        })
+        Ok(Stack { http_addr, admin_addr, udp_addr, stores, shared, batch, shutdown, tasks, writer_done })
+    }
+
+    /// Ingest: the beacon routes.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+
+    /// The read side: reports, stats, dashboard.
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin_addr
+    }
+
+    /// The UDP listener, when one was asked for.
+    pub fn udp_addr(&self) -> Option<SocketAddr> {
+        self.udp_addr
+    }
+
+    /// The event log the ingest routes append to and the consumers read.
+    pub fn log(&self) -> &EventLog {
+        &self.stores.log
+    }
+
+    /// The key-value store stream-store writes.
+    pub fn kv(&self) -> &FjallKvStore {
+        &self.stores.kv
+    }
+
+    /// The search index stream-index writes.
+    pub fn index(&self) -> &TantivyIndex {
+        &self.stores.index
+    }
+
+    pub fn layout(&self) -> &KvLayout {
+        &self.stores.layout
+    }
+
+    /// The batch side, when a pipeline file is configured.
+    pub fn batch(&self) -> Option<&BatchEnv> {
+        self.batch.as_ref()
+    }
+
+    pub fn ingestor(&self) -> &Ingestor {
+        &self.shared.ingestor
+    }
+
+    pub fn udp_counters(&self) -> &UdpCounters {
+        &self.shared.udp
+    }
+
+    /// What stream-index and stream-store have done, in that order.
+    pub fn consumer_stats(&self) -> [&ConsumerStats; 2] {
+        [&self.shared.indexer, &self.shared.storer]
     }
 
     /// True once both consumers have checkpointed every record in every shard.
     pub fn caught_up(&self) -> Result<bool, tidemark_local::LogError> {
-        for shard in 0..self.log.shard_count() {
+        for shard in 0..self.stores.log.shard_count() {
             for consumer in [STREAM_INDEX, STREAM_STORE] {
-                if self.log.lag(consumer, shard)? > 0 {
+                if self.stores.log.lag(consumer, shard)? > 0 {
                     return Ok(false);
                 }
             }
@@ -309,7 +336,10 @@ impl Stack {
         let deadline = Instant::now() + timeout;
         while !self.caught_up()? {
             if Instant::now() > deadline {
-                anyhow::bail!("consumers did not catch up within {timeout:?}: {:?}", stats::shard_lag(&self.log)?);
+                anyhow::bail!(
+                    "consumers did not catch up within {timeout:?}: {:?}",
+                    stats::shard_lag(&self.stores.log)?
+                );
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }

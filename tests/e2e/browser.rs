@@ -115,7 +115,7 @@ async fn the_beacon_sends_page_urls_without_query_or_fragment() {
     let page = format!(
         r#"<!doctype html><title>Shop</title>
 <script async src="http://{}/v1/beacon.js" data-write-key="{}" data-region="EU"></script>"#,
-        stack.http_addr,
+        stack.http_addr(),
         crate::support::WRITE_KEY
     );
     let shop =
@@ -128,14 +128,14 @@ async fn the_beacon_sends_page_urls_without_query_or_fragment() {
     let browser = browser(&driver_url).await;
     browser.goto(&format!("http://{shop_addr}/checkout?email=jane%40example.com#token=s3cret")).await.unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while stack.index.num_docs() == 0 {
+    while stack.index().num_docs() == 0 {
         assert!(std::time::Instant::now() < deadline, "no page view arrived");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     browser.close().await.unwrap();
-    let layout = &stack.layout;
+    let layout = stack.layout();
     let hour = tidemark_core::bucket::HourBucket::of(chrono::Utc::now());
-    let items = tidemark_core::merge::read_bucket(&stack.kv, layout, hour).await.unwrap();
+    let items = tidemark_core::merge::read_bucket(stack.kv(), layout, hour).await.unwrap();
     let event = tidemark_core::event::Event::from_record_bytes(&items[0].value).unwrap();
     assert_eq!(event.properties["url"], format!("http://{shop_addr}/checkout"), "{:?}", event.properties);
     stack.shutdown().await.unwrap();
@@ -188,9 +188,9 @@ async fn dashboard_works_signed_in_under_the_deployed_ui_routes() {
     require_browser();
     let dir = tempfile::tempdir().unwrap();
     let demo = played_demo(dir.path(), 300, 5).await;
-    let batch = demo.stack.batch.as_ref().unwrap();
+    let batch = demo.stack.batch().unwrap();
     let state = ReportState {
-        index: Arc::new(demo.stack.index.clone()),
+        index: Arc::new(demo.stack.index().clone()),
         clock: Arc::new(tidemark_core::clock::SystemClock),
         batch: Some(BatchReports {
             reports: Arc::new(batch.pipeline.reports.clone()),

@@ -89,7 +89,7 @@ async fn acknowledged_events_survive_sigkill() {
     let mut stored = HashSet::new();
     let mut bucket = HourBucket::of(started - Duration::minutes(5));
     while bucket.start() <= Utc::now() {
-        for item in read_bucket(&stack.kv, &stack.layout, bucket).await.unwrap() {
+        for item in read_bucket(stack.kv(), stack.layout(), bucket).await.unwrap() {
             let event = Event::from_record_bytes(&item.value).unwrap();
             assert!(stored.insert(event.event_id), "each event is stored once");
         }
@@ -97,7 +97,7 @@ async fn acknowledged_events_survive_sigkill() {
     }
     let lost: Vec<_> = acknowledged.difference(&stored).take(5).collect();
     assert!(lost.is_empty(), "acknowledged events lost in the crash: {lost:?}");
-    assert_eq!(stack.index.num_docs(), stored.len() as u64, "the index counts each stored event once");
+    assert_eq!(stack.index().num_docs(), stored.len() as u64, "the index counts each stored event once");
     stack.shutdown().await.unwrap();
 }
 

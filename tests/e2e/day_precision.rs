@@ -104,7 +104,7 @@ async fn report(
 ) -> Json {
     let url = format!(
         "http://{}/v1/reports/daily_orders?interval={interval}&by=region&from={}&to={}",
-        stack.admin_addr,
+        stack.admin_addr(),
         from.format("%Y-%m-%dT%H:%M:%SZ"),
         to.format("%Y-%m-%dT%H:%M:%SZ")
     );
@@ -154,7 +154,7 @@ async fn a_date_event_time_counts_the_boundary_day_once_and_reconciles_it_whole(
         })
         .collect();
     for chunk in events.chunks(100) {
-        assert_eq!(support::post_batch(&client, stack.http_addr, chunk).await["accepted"], chunk.len());
+        assert_eq!(support::post_batch(&client, stack.http_addr(), chunk).await["accepted"], chunk.len());
     }
     stack.wait_until_caught_up(StdDuration::from_secs(30)).await.unwrap();
 
@@ -174,7 +174,7 @@ async fn a_date_event_time_counts_the_boundary_day_once_and_reconciles_it_whole(
         })
         .collect();
     psql(&format!("INSERT INTO {table} VALUES {}", rows.join(", ")));
-    let env = stack.batch.as_ref().unwrap();
+    let env = stack.batch().unwrap();
     env.extract(None).await.unwrap();
     env.load(None).await.unwrap();
 
@@ -228,7 +228,7 @@ async fn a_date_event_time_counts_the_boundary_day_once_and_reconciles_it_whole(
     assert_eq!(total_cents(&partial), want);
 
     // Reconcile: day buckets, exactly the orders each side lacks on the loaded days.
-    let summaries = env.reconcile(&stack.kv, &stack.layout, None, Duration::days(7)).await.unwrap();
+    let summaries = env.reconcile(stack.kv(), stack.layout(), None, Duration::days(7)).await.unwrap();
     let summary = &summaries[0];
     let loaded = |o: &&Order| o.at < boundary_day + Duration::days(1);
     let lost = orders.iter().filter(loaded).filter(|o| o.dropped_from_realtime() && !o.left_out_of_batch()).count();
@@ -244,7 +244,7 @@ async fn a_date_event_time_counts_the_boundary_day_once_and_reconciles_it_whole(
     assert!(summary.lines.iter().all(|l| l.contains(" 00:00 ")), "day buckets only: {:#?}", summary.lines);
 
     // The BI view: the boundary day from batch, once.
-    env.refresh_views(&stack.index).await.unwrap();
+    env.refresh_views(stack.index()).await.unwrap();
     let view = env
         .warehouse
         .query(&Query::new(format!(

@@ -77,7 +77,7 @@ async fn tell_the_story(postgres: &str, expect_postgres: bool) {
 
     // Compaction kept every page view and the purchases batch does not have (hours
     // 18–23), and dropped the ones it has; a second run for the same day changes nothing.
-    let env = demo.stack.batch.as_ref().unwrap();
+    let env = demo.stack.batch().unwrap();
     let purchases_kept = day.orders.iter().filter(|o| hour_of(day, o) >= 18 && !o.beacon_lost).count();
     let page_views = day.page_views.iter().filter(|p| !p.beacon_lost).count();
     let count_by_type = || async {
@@ -93,7 +93,7 @@ async fn tell_the_story(postgres: &str, expect_postgres: bool) {
     assert_eq!(outcome.compaction.len(), 1);
     assert_eq!(outcome.compaction[0].events as usize, day.beacons().len());
     assert_eq!(count_by_type().await, kept);
-    env.compact(&demo.stack.kv, &demo.stack.layout, day.start.date_naive()).await.unwrap();
+    env.compact(demo.stack.kv(), demo.stack.layout(), day.start.date_naive()).await.unwrap();
     assert_eq!(count_by_type().await, kept, "compacting the same day again changes nothing");
 
     // The BI view merges at the same tidemark as the report.
@@ -107,7 +107,7 @@ async fn tell_the_story(postgres: &str, expect_postgres: bool) {
     let (batch, realtime) = expected(day, 18);
     assert_eq!(sums, vec![("batch".to_owned(), batch), ("realtime".to_owned(), realtime)]);
 
-    let page = reqwest::get(format!("http://{}/", demo.stack.admin_addr)).await.unwrap();
+    let page = reqwest::get(format!("http://{}/", demo.stack.admin_addr())).await.unwrap();
     assert!(page.text().await.unwrap().contains("tidemark-line"));
     demo.shutdown().await.unwrap();
 }

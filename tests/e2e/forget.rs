@@ -115,26 +115,26 @@ async fn a_forgotten_person_is_gone_from_every_store_and_no_one_else_is() {
                    "occurred_at": (noon + Duration::minutes(n as i64)).to_rfc3339()})
         })
         .collect();
-    assert_eq!(post_batch(&http, stack.http_addr, &events).await["accepted"], 100);
+    assert_eq!(post_batch(&http, stack.http_addr(), &events).await["accepted"], 100);
     stack.wait_until_caught_up(StdDuration::from_secs(30)).await.unwrap();
     // A dead letter that carries one of the person's records.
-    let theirs = (0..stack.log.shard_count())
-        .flat_map(|shard| stack.log.read(shard, None, 1_000).unwrap())
+    let theirs = (0..stack.log().shard_count())
+        .flat_map(|shard| stack.log().read(shard, None, 1_000).unwrap())
         .find(|record| String::from_utf8_lossy(&record.data).contains(GONE))
         .unwrap();
-    stack.log.park("stream-index", theirs.shard, theirs.seq, &theirs.data, "planted").unwrap();
+    stack.log().park("stream-index", theirs.shard, theirs.seq, &theirs.data, "planted").unwrap();
 
     // Batch: the CSV extract and load, realtime-compact of yesterday, and its load.
-    let env = stack.batch.as_ref().unwrap();
+    let env = stack.batch().unwrap();
     env.extract(None).await.unwrap();
-    env.compact(&stack.kv, &stack.layout, yesterday).await.unwrap();
+    env.compact(stack.kv(), stack.layout(), yesterday).await.unwrap();
     env.load(None).await.unwrap();
     assert_eq!(count(&env.warehouse, "SELECT COUNT(*) FROM visits").await, 40);
     assert_eq!(count(&env.warehouse, "SELECT COUNT(*) FROM site_events").await, 100);
     assert!(!files_containing(&dir.path().join("data").join("interim"), GONE).is_empty(), "planted in raw files");
 
     let answer: Json = http
-        .post(format!("http://{}/v1/forget", stack.admin_addr))
+        .post(format!("http://{}/v1/forget", stack.admin_addr()))
         .json(&json!({"user_id": GONE}))
         .send()
         .await
@@ -162,14 +162,14 @@ async fn a_forgotten_person_is_gone_from_every_store_and_no_one_else_is() {
         query: tidemark_core::search::Query::Term { field: "user_id".into(), value: GONE.into() },
         aggs: Default::default(),
     };
-    assert_eq!(stack.index.search(&request).await.unwrap().total, 0);
-    let kv_items = stack.kv.scan(None, 100_000).await.unwrap();
+    assert_eq!(stack.index().search(&request).await.unwrap().total, 0);
+    let kv_items = stack.kv().scan(None, 100_000).await.unwrap();
     assert!(kv_items.iter().all(|item| !String::from_utf8_lossy(&item.value).contains(GONE)));
-    for shard in 0..stack.log.shard_count() {
-        let records = stack.log.read(shard, None, 100_000).unwrap();
+    for shard in 0..stack.log().shard_count() {
+        let records = stack.log().read(shard, None, 100_000).unwrap();
         assert!(records.iter().all(|r| !String::from_utf8_lossy(&r.data).contains(GONE)));
     }
-    assert!(stack.log.dead_letters("stream-index").unwrap().is_empty());
+    assert!(stack.log().dead_letters("stream-index").unwrap().is_empty());
     for key in env.store.list("raw/").await.unwrap() {
         let body = env.store.get(&key).await.unwrap().unwrap();
         assert!(!String::from_utf8_lossy(&body).contains(GONE), "{key} still names the person");
@@ -180,7 +180,7 @@ async fn a_forgotten_person_is_gone_from_every_store_and_no_one_else_is() {
     assert_eq!(count(&env.warehouse, "SELECT COUNT(*) FROM site_events").await, 80);
     assert_eq!(
         stack
-            .index
+            .index()
             .search(&SearchRequest { query: tidemark_core::search::Query::MatchAll, aggs: Default::default() })
             .await
             .unwrap()
@@ -195,9 +195,9 @@ async fn a_forgotten_person_is_gone_from_every_store_and_no_one_else_is() {
     // New events of other people still flow; the emptied records are passed over.
     let later = json!([{"event_id": "after", "event_type": "page_view", "user_id": "user-1", "region": "EU",
                         "occurred_at": Utc::now().to_rfc3339()}]);
-    assert_eq!(post_batch(&http, stack.http_addr, later.as_array().unwrap()).await["accepted"], 1);
+    assert_eq!(post_batch(&http, stack.http_addr(), later.as_array().unwrap()).await["accepted"], 1);
     stack.wait_until_caught_up(StdDuration::from_secs(30)).await.unwrap();
-    for stats in [&stack.indexer_stats, &stack.storer_stats] {
+    for stats in stack.consumer_stats() {
         assert_eq!(stats.dead_lettered.load(std::sync::atomic::Ordering::Relaxed), 0, "no emptied record is poison");
     }
     stack.shutdown().await.unwrap();
@@ -205,7 +205,7 @@ async fn a_forgotten_person_is_gone_from_every_store_and_no_one_else_is() {
     // A request that names no one, or two, is refused with the rule.
     let stack = support::start(&dir.path().join("data2")).await;
     for body in [json!({}), json!({"user_id": "a", "anonymous_id": "b"}), json!({"user_id": " "})] {
-        let response = http.post(format!("http://{}/v1/forget", stack.admin_addr)).json(&body).send().await.unwrap();
+        let response = http.post(format!("http://{}/v1/forget", stack.admin_addr())).json(&body).send().await.unwrap();
         assert_eq!(response.status(), 400, "{body}");
     }
     stack.shutdown().await.unwrap();

@@ -72,7 +72,7 @@ async fn hostile_text_comes_out_byte_for_byte_through_every_store() {
     config.pipeline = Some(dir.path().join("tidemark.toml"));
     let stack = Stack::start(config).await.unwrap();
     let client = support::client();
-    let env = stack.batch.as_ref().unwrap();
+    let env = stack.batch().unwrap();
     env.warehouse.execute(vec![Step::Sql("CREATE TABLE x (n INTEGER)".into())]).await.unwrap();
 
     // Real time misses the first order; the rest arrive as beacons.
@@ -83,7 +83,7 @@ async fn hostile_text_comes_out_byte_for_byte_through_every_store() {
                    "currency": "EUR", "region": o.region, "occurred_at": o.at.to_rfc3339()})
         })
         .collect();
-    let answer = support::post_batch(&client, stack.http_addr, &events).await;
+    let answer = support::post_batch(&client, stack.http_addr(), &events).await;
     assert_eq!(answer["accepted"], events.len(), "{answer}");
     stack.wait_until_caught_up(StdDuration::from_secs(30)).await.unwrap();
 
@@ -91,7 +91,7 @@ async fn hostile_text_comes_out_byte_for_byte_through_every_store() {
     let url = |from: DateTime<Utc>, to: DateTime<Utc>| {
         format!(
             "http://{}/v1/reports/sales?interval=hour&by=region&from={}&to={}",
-            stack.admin_addr,
+            stack.admin_addr(),
             from.format("%Y-%m-%dT%H:%M:%SZ"),
             to.format("%Y-%m-%dT%H:%M:%SZ")
         )
@@ -117,9 +117,9 @@ async fn hostile_text_comes_out_byte_for_byte_through_every_store() {
     env.extract(None).await.unwrap();
     let loaded = env.load(None).await.unwrap();
     assert_eq!(loaded.tables[0].rows_loaded, orders.len() as u64, "{loaded:?}");
-    let reconciled = env.reconcile(&stack.kv, &stack.layout, None, Duration::days(7)).await.unwrap();
+    let reconciled = env.reconcile(stack.kv(), stack.layout(), None, Duration::days(7)).await.unwrap();
     assert_eq!(reconciled[0].missing_in_realtime, 1, "{reconciled:?}");
-    env.refresh_views(&stack.index).await.unwrap();
+    env.refresh_views(stack.index()).await.unwrap();
 
     let batch: Json = client.get(url(day, day + Duration::hours(hours))).send().await.unwrap().json().await.unwrap();
     assert!(batch["points"].as_array().unwrap().iter().all(|p| p["side"] == "batch"), "{batch}");
@@ -130,7 +130,7 @@ async fn hostile_text_comes_out_byte_for_byte_through_every_store() {
     let stored_regions: BTreeSet<String> = stored.iter().map(|r| r[0].to_string()).collect();
     assert_eq!(stored_regions, regions);
     let results: Json = client
-        .get(format!("http://{}/v1/reconciliation?report=sales&limit=100", stack.admin_addr))
+        .get(format!("http://{}/v1/reconciliation?report=sales&limit=100", stack.admin_addr()))
         .send()
         .await
         .unwrap()
@@ -156,7 +156,7 @@ async fn readers_need_the_token_and_a_local_host() {
     config.admin_tokens = vec!["admin-token-0123456789".into()];
     let stack = Stack::start(config).await.unwrap();
     let client = support::client();
-    let stats = format!("http://{}/v1/stats", stack.admin_addr);
+    let stats = format!("http://{}/v1/stats", stack.admin_addr());
     assert_eq!(client.get(&stats).send().await.unwrap().status(), 401);
     let wrong = client.get(&stats).bearer_auth("nope").send().await.unwrap();
     assert_eq!(wrong.status(), 401);
@@ -165,9 +165,9 @@ async fn readers_need_the_token_and_a_local_host() {
     let rebound = client.get(&stats).bearer_auth("admin-token-0123456789").header("host", "evil.example").send();
     assert_eq!(rebound.await.unwrap().status(), 421);
     // The read routes are not on the ingest listener at all; health is on both.
-    let on_ingest = client.get(format!("http://{}/v1/stats", stack.http_addr)).send().await.unwrap();
+    let on_ingest = client.get(format!("http://{}/v1/stats", stack.http_addr())).send().await.unwrap();
     assert_eq!(on_ingest.status(), 404);
-    assert_eq!(client.get(format!("http://{}/healthz", stack.http_addr)).send().await.unwrap().status(), 200);
+    assert_eq!(client.get(format!("http://{}/healthz", stack.http_addr())).send().await.unwrap().status(), 200);
     stack.shutdown().await.unwrap();
 }
 
@@ -183,7 +183,7 @@ async fn oversize_slow_and_greedy_clients_are_refused() {
     let client = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
     let post = |body: String| {
         client
-            .post(format!("http://{}/v1/events", stack.http_addr))
+            .post(format!("http://{}/v1/events", stack.http_addr()))
             .header("x-tidemark-write-key", support::WRITE_KEY)
             .body(body)
             .send()
@@ -205,9 +205,9 @@ async fn oversize_slow_and_greedy_clients_are_refused() {
     assert_eq!(answer["results"][0]["rule"], "oversize", "{answer}");
 
     // A client that never finishes its headers is cut off; others are served meanwhile.
-    let mut slow = TcpStream::connect(stack.http_addr).await.unwrap();
+    let mut slow = TcpStream::connect(stack.http_addr()).await.unwrap();
     slow.write_all(b"POST /v1/events HTTP/1.1\r\nHost: x\r\n").await.unwrap();
-    assert_eq!(client.get(format!("http://{}/healthz", stack.http_addr)).send().await.unwrap().status(), 200);
+    assert_eq!(client.get(format!("http://{}/healthz", stack.http_addr())).send().await.unwrap().status(), 200);
     let mut rest = Vec::new();
     let closed = tokio::time::timeout(StdDuration::from_secs(5), slow.read_to_end(&mut rest)).await;
     assert!(closed.is_ok(), "the slow connection is closed by the server");
@@ -216,10 +216,10 @@ async fn oversize_slow_and_greedy_clients_are_refused() {
     tokio::time::sleep(StdDuration::from_millis(200)).await;
     let mut held = Vec::new();
     for _ in 0..8 {
-        held.push(TcpStream::connect(stack.http_addr).await.unwrap());
+        held.push(TcpStream::connect(stack.http_addr()).await.unwrap());
     }
     tokio::time::sleep(StdDuration::from_millis(50)).await;
-    let mut extra = TcpStream::connect(stack.http_addr).await.unwrap();
+    let mut extra = TcpStream::connect(stack.http_addr()).await.unwrap();
     let mut answer = String::new();
     let read = tokio::time::timeout(StdDuration::from_secs(5), extra.read_to_string(&mut answer)).await;
     assert!(read.is_ok(), "the ninth connection is answered at once");

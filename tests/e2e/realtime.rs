@@ -28,7 +28,7 @@ async fn index_totals(stack: &Stack, from: chrono::DateTime<Utc>) -> Totals {
             from,
             to: from + Duration::hours(4),
         };
-        let response = stack.index.search(&query.search_request()).await.unwrap();
+        let response = stack.index().search(&query.search_request()).await.unwrap();
         for point in query.series(&response).unwrap().points {
             let hour: HourBucket =
                 HourBucket::of(chrono::DateTime::parse_from_rfc3339(&point.start).unwrap().with_timezone(&Utc));
@@ -49,7 +49,7 @@ async fn kv_totals(stack: &Stack, from: chrono::DateTime<Utc>) -> Totals {
     let mut totals = Totals::new();
     let mut bucket = HourBucket::of(from);
     for _ in 0..4 {
-        let items = read_bucket(&stack.kv, &stack.layout, bucket).await.unwrap();
+        let items = read_bucket(stack.kv(), stack.layout(), bucket).await.unwrap();
         assert!(items.windows(2).all(|pair| pair[0].key.sk <= pair[1].key.sk), "bucket {bucket} is in time order");
         for item in items {
             let event = Event::from_record_bytes(&item.value).unwrap();
@@ -71,15 +71,15 @@ async fn assert_totals(stack: &Stack, from: chrono::DateTime<Utc>, expected: &To
     assert_eq!(&index_totals(stack, from).await, expected, "search index totals per hour and region");
     assert_eq!(&kv_totals(stack, from).await, expected, "key-value totals per hour and region");
     let unique: u64 = expected.values().map(|totals| totals.0).sum();
-    assert_eq!(stack.index.num_docs(), unique, "one document per event_id");
+    assert_eq!(stack.index().num_docs(), unique, "one document per event_id");
 }
 
 /// Sends every datagram as fast as the socket takes them (no pacing: the receiver must
 /// keep up), then waits until each has been handled one way or another.
 async fn send_udp(stack: &Stack, datagrams: &[Vec<u8>]) {
     let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let target = stack.udp_addr.unwrap();
-    let counters = &stack.udp_counters;
+    let target = stack.udp_addr().unwrap();
+    let counters = stack.udp_counters();
     let handled = || counters.handled();
     let before = handled();
     for datagram in datagrams {
@@ -126,7 +126,7 @@ async fn http_and_udp_events_land_exactly_once_and_survive_restart_and_replay() 
                 bad_number += 1;
             }
         }
-        let report = post_batch(&client, stack.http_addr, &batch[..batch.len().min(500)]).await;
+        let report = post_batch(&client, stack.http_addr(), &batch[..batch.len().min(500)]).await;
         assert_eq!(report["accepted"], 100);
         assert_eq!(report["rejected"], 10);
         for (result, sent) in report["results"].as_array().unwrap().iter().zip(&batch) {
@@ -141,7 +141,7 @@ async fn http_and_udp_events_land_exactly_once_and_survive_restart_and_replay() 
     let mut again: Vec<Value> = good[..300].to_vec();
     again.reverse();
     for chunk in again.chunks(100) {
-        assert_eq!(post_batch(&client, stack.http_addr, chunk).await["accepted"], 100);
+        assert_eq!(post_batch(&client, stack.http_addr(), chunk).await["accepted"], 100);
     }
 
     // UDP: 1000 new events, 100 duplicates of HTTP ones, 50 broken, 20 with a wrong key.
@@ -166,22 +166,26 @@ async fn http_and_udp_events_land_exactly_once_and_survive_restart_and_replay() 
         datagrams.push(serde_json::to_vec(&event).unwrap());
     }
     send_udp(&stack, &datagrams).await;
-    assert_eq!(stack.udp_counters.accepted.load(Ordering::Relaxed), 1_100);
-    assert_eq!(stack.udp_counters.rejected.load(Ordering::Relaxed), 50);
-    assert_eq!(stack.udp_counters.unauthorized.load(Ordering::Relaxed), 20);
+    assert_eq!(stack.udp_counters().accepted.load(Ordering::Relaxed), 1_100);
+    assert_eq!(stack.udp_counters().rejected.load(Ordering::Relaxed), 50);
+    assert_eq!(stack.udp_counters().unauthorized.load(Ordering::Relaxed), 20);
 
-    let counters = stack.ingestor.counters();
+    let counters = stack.ingestor().counters();
     assert_eq!(counters.accepted.load(Ordering::Relaxed), HTTP_EVENTS + 300 + 1_100);
     assert_eq!(counters.rejected.load(Ordering::Relaxed), 300);
 
     assert_totals(&stack, base, &expected).await;
     let unique = HTTP_EVENTS + UDP_EVENTS;
-    assert_eq!(consumer_counts(&stack.storer_stats), (unique, 400, 0), "KV: stored, duplicates absorbed, dead letters");
+    assert_eq!(
+        consumer_counts(stack.consumer_stats()[1]),
+        (unique, 400, 0),
+        "KV: stored, duplicates absorbed, dead letters"
+    );
 
     // The live HTTP answer agrees with the index.
     let url = format!(
         "http://{}/v1/realtime?metric=revenue&by=region&interval=1h&from={}&to={}",
-        stack.admin_addr,
+        stack.admin_addr(),
         base.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         (base + Duration::hours(4)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     );
@@ -189,7 +193,7 @@ async fn http_and_udp_events_land_exactly_once_and_survive_restart_and_replay() 
     let expected_revenue: i64 = expected.values().map(|totals| totals.2).sum();
     assert_eq!(cents(live["total"].as_f64().unwrap()), expected_revenue);
     let stats: Value =
-        client.get(format!("http://{}/v1/stats", stack.admin_addr)).send().await.unwrap().json().await.unwrap();
+        client.get(format!("http://{}/v1/stats", stack.admin_addr())).send().await.unwrap().json().await.unwrap();
     assert_eq!(stats["index"]["documents"], unique);
     let commits = &stats["stream"]["group_commits"];
     assert_eq!(commits["records"], HTTP_EVENTS + 300 + 1_100, "one log record per accepted event, duplicates too");
@@ -207,13 +211,13 @@ async fn http_and_udp_events_land_exactly_once_and_survive_restart_and_replay() 
     assert_totals(&stack, base, &expected).await;
 
     // Replay the whole log into both consumers: idempotent writes change nothing.
-    for shard in 0..stack.log.shard_count() {
-        stack.log.reset_checkpoint(tidemark::consumers::STREAM_INDEX, shard).unwrap();
-        stack.log.reset_checkpoint(tidemark::consumers::STREAM_STORE, shard).unwrap();
+    for shard in 0..stack.log().shard_count() {
+        stack.log().reset_checkpoint(tidemark::consumers::STREAM_INDEX, shard).unwrap();
+        stack.log().reset_checkpoint(tidemark::consumers::STREAM_STORE, shard).unwrap();
     }
     assert_totals(&stack, base, &expected).await;
     let replayed = HTTP_EVENTS + 300 + 1_100;
-    assert_eq!(consumer_counts(&stack.storer_stats), (0, replayed, 0), "a replay only meets duplicates");
+    assert_eq!(consumer_counts(stack.consumer_stats()[1]), (0, replayed, 0), "a replay only meets duplicates");
     stack.shutdown().await.unwrap();
 }
 
@@ -233,7 +237,7 @@ async fn poison_records_are_dead_lettered_and_the_rest_goes_through() {
     )
     .unwrap();
     stack
-        .log
+        .log()
         .put_records(vec![
             StreamRecordIn { partition_key: "poison".into(), data: b"\xff not an event".to_vec() },
             StreamRecordIn { partition_key: "fine-1".into(), data: good.to_record_bytes() },
@@ -241,9 +245,9 @@ async fn poison_records_are_dead_lettered_and_the_rest_goes_through() {
         .await
         .unwrap();
     stack.wait_until_caught_up(StdDuration::from_secs(30)).await.unwrap();
-    assert_eq!(stack.index.num_docs(), 1);
+    assert_eq!(stack.index().num_docs(), 1);
     for consumer in [tidemark::consumers::STREAM_INDEX, tidemark::consumers::STREAM_STORE] {
-        let parked = stack.log.dead_letters(consumer).unwrap();
+        let parked = stack.log().dead_letters(consumer).unwrap();
         assert_eq!(parked.len(), 1, "{consumer} parked the poison record");
         assert!(parked[0].reason.contains("not an event"));
         assert_eq!(parked[0].data, b"\xff not an event".to_vec(), "parked bytes are kept as they were");

@@ -116,13 +116,13 @@ fn expected(orders: &[Order], keep: impl Fn(&Order) -> bool) -> BTreeMap<u32, (i
 
 async fn report(client: &reqwest::Client, stack: &Stack, query: &str) -> Value {
     let response =
-        client.get(format!("http://{}/v1/reports/sales_by_region?{query}", stack.admin_addr)).send().await.unwrap();
+        client.get(format!("http://{}/v1/reports/sales_by_region?{query}", stack.admin_addr())).send().await.unwrap();
     assert_eq!(response.status(), 200);
     response.json().await.unwrap()
 }
 
 async fn batch_run(stack: &Stack) {
-    let env = stack.batch.as_ref().unwrap();
+    let env = stack.batch().unwrap();
     env.extract(None).await.unwrap();
     env.load(None).await.unwrap();
 }
@@ -178,7 +178,7 @@ async fn reports_switch_at_the_tidemark_and_reconciliation_finds_the_differences
         })
         .collect();
     for chunk in events.chunks(50) {
-        let answer = support::post_batch(&client, stack.http_addr, chunk).await;
+        let answer = support::post_batch(&client, stack.http_addr(), chunk).await;
         assert_eq!(answer["accepted"], chunk.len());
     }
     stack.wait_until_caught_up(StdDuration::from_secs(30)).await.unwrap();
@@ -187,7 +187,7 @@ async fn reports_switch_at_the_tidemark_and_reconciliation_finds_the_differences
         format!("from={}&to={}&interval=hour&by=region", day.to_rfc3339(), (day + Duration::days(1)).to_rfc3339());
     let query = query.replace('+', "%2B");
 
-    // FIG. 2A: no batch yet, every hour is real-time.
+    // No batch yet, every hour is real-time.
     let before = report(&client, &stack, &query).await;
     assert_eq!(before["tidemark"]["at"], Value::Null);
     assert_hours(&before, &orders, 0);
@@ -199,7 +199,7 @@ async fn reports_switch_at_the_tidemark_and_reconciliation_finds_the_differences
     assert_eq!(half["tidemark"]["at"], support::millis(day + Duration::hours(12)));
     assert_hours(&half, &orders, 12);
 
-    // FIG. 2B: batch for 12–17 moves the mark to 18:00 and switches those hours.
+    // Batch for 12–17 moves the mark to 18:00 and switches those hours.
     append(&csv, &csv_rows(&orders, 12..18));
     batch_run(&stack).await;
     let later = report(&client, &stack, &query).await;
@@ -216,7 +216,7 @@ async fn reports_switch_at_the_tidemark_and_reconciliation_finds_the_differences
 
     // CSV: one line per bucket plus one per group.
     let csv_answer = client
-        .get(format!("http://{}/v1/reports/sales_by_region?{query}&format=csv", stack.admin_addr))
+        .get(format!("http://{}/v1/reports/sales_by_region?{query}&format=csv", stack.admin_addr()))
         .send()
         .await
         .unwrap()
@@ -227,8 +227,8 @@ async fn reports_switch_at_the_tidemark_and_reconciliation_finds_the_differences
     assert_eq!(csv_answer.lines().filter(|l| l.contains(",batch,,")).count(), 18);
 
     // Reconciliation over the covered hours 0–17.
-    let env = stack.batch.as_ref().unwrap();
-    let summaries = env.reconcile(&stack.kv, &stack.layout, None, Duration::days(7)).await.unwrap();
+    let env = stack.batch().unwrap();
+    let summaries = env.reconcile(stack.kv(), stack.layout(), None, Duration::days(7)).await.unwrap();
     let summary = &summaries[0];
     let covered: Vec<&Order> = orders.iter().filter(|o| o.hour < 18).collect();
     let lost = covered.iter().filter(|o| o.dropped_from_realtime() && !o.left_out_of_batch() && !o.cancelled).count();
@@ -244,9 +244,9 @@ async fn reports_switch_at_the_tidemark_and_reconciliation_finds_the_differences
     assert!(summary.lines.iter().any(|l| l.starts_with(&line)), "{line:?} not in {:#?}", summary.lines);
 
     // Re-running replaces the window's results instead of adding to them.
-    env.reconcile(&stack.kv, &stack.layout, None, Duration::days(7)).await.unwrap();
+    env.reconcile(stack.kv(), stack.layout(), None, Duration::days(7)).await.unwrap();
     let answer: Value = client
-        .get(format!("http://{}/v1/reconciliation?limit=1000", stack.admin_addr))
+        .get(format!("http://{}/v1/reconciliation?limit=1000", stack.admin_addr()))
         .send()
         .await
         .unwrap()

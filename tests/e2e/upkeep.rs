@@ -24,10 +24,10 @@ fn event(id: &str, at: chrono::DateTime<Utc>) -> Value {
 
 fn stores(stack: &Stack, dir: &std::path::Path) -> Stores {
     Stores {
-        log: stack.log.clone(),
-        kv: stack.kv.clone(),
-        index: stack.index.clone(),
-        layout: stack.layout.clone(),
+        log: stack.log().clone(),
+        kv: stack.kv().clone(),
+        index: stack.index().clone(),
+        layout: stack.layout().clone(),
         interim: tidemark_local::DirObjectStore::new(dir.join("interim")),
     }
 }
@@ -36,8 +36,8 @@ async fn kv_items(stack: &Stack) -> usize {
     let mut count = 0;
     for hours_back in 0..24 * 8 {
         let bucket = tidemark_core::bucket::HourBucket::of(Utc::now() - Duration::hours(hours_back));
-        for pk in stack.layout.partitions(bucket) {
-            count += stack.kv.query_partition(&pk).await.unwrap().len();
+        for pk in stack.layout().partitions(bucket) {
+            count += stack.kv().query_partition(&pk).await.unwrap().len();
         }
     }
     count
@@ -51,10 +51,10 @@ async fn retention_shrinks_every_store_but_never_what_a_consumer_still_needs() {
     let now = Utc::now();
     let old: Vec<Value> = (0..30).map(|n| event(&format!("old-{n}"), now - Duration::days(6))).collect();
     let new: Vec<Value> = (0..20).map(|n| event(&format!("new-{n}"), now - Duration::minutes(5))).collect();
-    post_batch(&client, stack.http_addr, &old).await;
-    post_batch(&client, stack.http_addr, &new).await;
+    post_batch(&client, stack.http_addr(), &old).await;
+    post_batch(&client, stack.http_addr(), &new).await;
     stack.wait_until_caught_up(StdDuration::from_secs(30)).await.unwrap();
-    assert_eq!((stack.index.num_docs(), kv_items(&stack).await), (50, 50));
+    assert_eq!((stack.index().num_docs(), kv_items(&stack).await), (50, 50));
 
     // A day later, with events kept eight days: no event is old enough yet.
     let keep = Retention {
@@ -65,14 +65,14 @@ async fn retention_shrinks_every_store_but_never_what_a_consumer_still_needs() {
     };
     let removed = retention::apply(&stores(&stack, dir.path()), keep, now + Duration::days(1)).await.unwrap();
     assert_eq!((removed.kv_items, removed.index_documents), (0, 0));
-    let shards = stack.log.shard_count() as u64;
+    let shards = stack.log().shard_count() as u64;
     assert_eq!(removed.log_records, 50 - shards.min(50), "the log keeps only each shard's newest record");
 
     // Three days on, the six-day-old events are past eight days and expire from the
     // key-value store and the index; the recent ones stay.
     let removed = retention::apply(&stores(&stack, dir.path()), keep, now + Duration::days(3)).await.unwrap();
     assert_eq!((removed.kv_items, removed.index_documents), (30 * 2, 30), "events and their markers");
-    assert_eq!((stack.index.num_docs(), kv_items(&stack).await), (20, 20));
+    assert_eq!((stack.index().num_docs(), kv_items(&stack).await), (20, 20));
     stack.shutdown().await.unwrap();
 }
 
@@ -83,7 +83,7 @@ async fn the_log_keeps_what_consumers_have_not_finished() {
     config.run_consumers = false;
     let stack = tidemark::Stack::start(config).await.unwrap();
     let events: Vec<Value> = (0..10).map(|n| event(&format!("e{n}"), Utc::now())).collect();
-    post_batch(&client(), stack.http_addr, &events).await;
+    post_batch(&client(), stack.http_addr(), &events).await;
     let far = Retention {
         log: Duration::hours(1),
         events: Duration::days(2),
@@ -92,7 +92,8 @@ async fn the_log_keeps_what_consumers_have_not_finished() {
     };
     let removed = retention::apply(&stores(&stack, dir.path()), far, Utc::now() + Duration::days(30)).await.unwrap();
     assert_eq!(removed.log_records, 0, "no consumer has read anything: nothing is trimmed");
-    let records: usize = (0..stack.log.shard_count()).map(|s| stack.log.read(s, None, usize::MAX).unwrap().len()).sum();
+    let records: usize =
+        (0..stack.log().shard_count()).map(|s| stack.log().read(s, None, usize::MAX).unwrap().len()).sum();
     assert_eq!(records, 10);
     stack.shutdown().await.unwrap();
 }
@@ -103,12 +104,12 @@ async fn dead_letters_are_listed_shown_and_redriven_over_http() {
     let stack = support::start(dir.path()).await;
     let client = client();
     stack
-        .log
+        .log()
         .put_records(vec![StreamRecordIn { partition_key: "poison".into(), data: b"{\"not\": \"an event\"}".to_vec() }])
         .await
         .unwrap();
     stack.wait_until_caught_up(StdDuration::from_secs(30)).await.unwrap();
-    let base = format!("http://{}/v1/dead-letters", stack.admin_addr);
+    let base = format!("http://{}/v1/dead-letters", stack.admin_addr());
     let listed: Value = client.get(&base).send().await.unwrap().json().await.unwrap();
     assert_eq!(listed["consumers"][STREAM_INDEX]["count"], 1, "{listed}");
     let sequence = listed["consumers"][STREAM_INDEX]["letters"][0]["sequence_number"].as_str().unwrap().to_owned();
@@ -117,7 +118,7 @@ async fn dead_letters_are_listed_shown_and_redriven_over_http() {
     assert_eq!(shown["payload"], json!({"not": "an event"}));
     assert!(shown["reason"].as_str().unwrap().contains("not an event"));
     let stats: Value =
-        client.get(format!("http://{}/v1/stats", stack.admin_addr)).send().await.unwrap().json().await.unwrap();
+        client.get(format!("http://{}/v1/stats", stack.admin_addr())).send().await.unwrap().json().await.unwrap();
     assert_eq!(stats["index"]["consumer"]["dead_letters"], 1, "a dead letter is never silent");
 
     // A poison record fails again and stays; a good one parked by an outage goes through.
@@ -131,14 +132,14 @@ async fn dead_letters_are_listed_shown_and_redriven_over_http() {
         .unwrap(),
     )
     .unwrap();
-    stack.log.park(STREAM_STORE, 0, 999_999, &good.to_record_bytes(), "key-value store unavailable").unwrap();
+    stack.log().park(STREAM_STORE, 0, 999_999, &good.to_record_bytes(), "key-value store unavailable").unwrap();
     let sequence = tidemark_local::event_log::sequence_number(0, 999_999);
     let url = format!("{base}/{STREAM_STORE}/redrive?sequence={sequence}");
     let answer = client.post(url).send().await.unwrap();
     assert_eq!(answer.status(), 200);
     let answer: Value = answer.json().await.unwrap();
     assert_eq!(answer["redriven"], 1, "{answer}");
-    assert!(stack.log.dead_letters(STREAM_STORE).unwrap().iter().all(|l| l.seq != 999_999), "left the list");
+    assert!(stack.log().dead_letters(STREAM_STORE).unwrap().iter().all(|l| l.seq != 999_999), "left the list");
     let unknown = client.post(format!("{base}/nobody/redrive")).send().await.unwrap();
     assert_eq!(unknown.status(), 404);
     stack.shutdown().await.unwrap();
@@ -152,7 +153,7 @@ async fn a_full_disk_pauses_ingest_and_health_says_why() {
     let stack = tidemark::Stack::start(config).await.unwrap();
     let client = client();
     let answer = client
-        .post(format!("http://{}/v1/events", stack.http_addr))
+        .post(format!("http://{}/v1/events", stack.http_addr()))
         .header("x-tidemark-write-key", support::WRITE_KEY)
         .json(&event("e1", Utc::now()))
         .send()
@@ -160,7 +161,7 @@ async fn a_full_disk_pauses_ingest_and_health_says_why() {
         .unwrap();
     assert_eq!(answer.status(), 503);
     assert!(answer.text().await.unwrap().contains("disk nearly full"));
-    for addr in [stack.http_addr, stack.admin_addr] {
+    for addr in [stack.http_addr(), stack.admin_addr()] {
         let health = client.get(format!("http://{addr}/healthz")).send().await.unwrap();
         assert_eq!(health.status(), 503);
         let body: Value = health.json().await.unwrap();
@@ -171,7 +172,7 @@ async fn a_full_disk_pauses_ingest_and_health_says_why() {
     let other_dir = tempfile::tempdir().unwrap();
     let healthy = support::start(other_dir.path()).await;
     let body: Value =
-        client.get(format!("http://{}/healthz", healthy.http_addr)).send().await.unwrap().json().await.unwrap();
+        client.get(format!("http://{}/healthz", healthy.http_addr())).send().await.unwrap().json().await.unwrap();
     assert_eq!(body["status"], "ok", "{body}");
     healthy.shutdown().await.unwrap();
 }

@@ -1,8 +1,8 @@
 //! `tidemark demo`: a whole e-commerce day through both sides of the pipeline in about a
-//! minute. The day's beacons stream in first (every hour answered by real time, the
-//! patent's FIG. 2A); then the night's batch loads hours 0–11 and later 12–17 from the
-//! shop's own database and web log, and the same report switches those hours to batch
-//! (FIG. 2B); reconcile then says what real time missed, and realtime-compact moves the
+//! minute. The day's beacons stream in first (every hour answered by real time);
+//! then the night's batch loads hours 0–11 and later 12–17 from the
+//! shop's own database and web log, and the same report switches those hours to batch;
+//! reconcile then says what real time missed, and realtime-compact moves the
 //! day's page views and the purchases batch lacks into the warehouse.
 
 pub mod day;
@@ -126,11 +126,11 @@ impl Demo {
 
     /// The dashboard showing the demo's day.
     pub fn dashboard_url(&self) -> String {
-        format!("http://{}/?day={}", self.stack.admin_addr, self.day.start.format("%Y-%m-%d"))
+        format!("http://{}/?day={}", self.stack.admin_addr(), self.day.start.format("%Y-%m-%d"))
     }
 
     fn batch(&self) -> anyhow::Result<&BatchEnv> {
-        self.stack.batch.as_ref().context("the demo stack has no batch side")
+        self.stack.batch().context("the demo stack has no batch side")
     }
 
     /// Tells the story: stream, batch up to noon, batch up to 18:00, reconcile.
@@ -144,7 +144,7 @@ impl Demo {
             self.day.page_views.len(),
             self.args.stream_seconds
         );
-        let streamed = stream::replay(self.stack.http_addr, WRITE_KEY, &beacons, self.args.stream_seconds).await?;
+        let streamed = stream::replay(self.stack.http_addr(), WRITE_KEY, &beacons, self.args.stream_seconds).await?;
         self.stack.wait_until_caught_up(Duration::from_secs(60)).await?;
         let mut reports = vec![self.report().await?];
         crate::report::print_table(&serde_json::to_value(&reports[0])?);
@@ -163,13 +163,13 @@ impl Demo {
 
         println!("\n4/5  Reconcile: what real time missed, hour by hour, where batch now answers");
         let env = self.batch()?;
-        let reconciliation = env.reconcile(&self.stack.kv, &self.stack.layout, None, Span::days(7)).await?;
+        let reconciliation = env.reconcile(self.stack.kv(), self.stack.layout(), None, Span::days(7)).await?;
         print_reconcile(&reconciliation);
 
         println!("\n5/5  realtime-compact: the day's page views and the purchases batch lacks, into the warehouse");
-        let compaction = env.compact(&self.stack.kv, &self.stack.layout, self.day.start.date_naive()).await?;
+        let compaction = env.compact(self.stack.kv(), self.stack.layout(), self.day.start.date_naive()).await?;
         print_compact(&compaction);
-        let views = env.refresh_views(&self.stack.index).await?;
+        let views = env.refresh_views(self.stack.index()).await?;
         print_views(&views);
         Ok(Outcome {
             day: self.day.start,
@@ -201,7 +201,7 @@ impl Demo {
             to: self.day.start + Span::days(1),
             by: Some("region".to_owned()),
         };
-        Ok(run_report(def, &query, &env.warehouse, &self.stack.index).await?)
+        Ok(run_report(def, &query, &env.warehouse, self.stack.index()).await?)
     }
 
     async fn pause(&self) {

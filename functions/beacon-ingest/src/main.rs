@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use tidemark_aws::{secrets, settings, AwsClients, Endpoint};
+use tidemark_aws::settings::Settings;
+use tidemark_aws::{secrets, AwsClients};
 use tidemark_core::clock::SystemClock;
 use tidemark_core::ingest::Ingestor;
 use tidemark_core::validate::ValidationLimits;
@@ -11,9 +12,9 @@ use tidemark_core::validate::ValidationLimits;
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     tracing_subscriber::fmt().json().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
-    let endpoint = Endpoint::from_env()?;
-    let clients = AwsClients::load(&endpoint).await;
-    let stream = settings::stream(&clients)?;
+    let settings = Settings::from_env()?;
+    let clients = AwsClients::load(&settings.endpoint).await;
+    let stream = settings.stream(&clients)?;
     let write_keys = secrets::write_keys(&clients).await?;
     let ingestor =
         Arc::new(Ingestor::new(Arc::new(stream), write_keys, ValidationLimits::default(), Arc::new(SystemClock)));

@@ -8,7 +8,8 @@
 use std::sync::Arc;
 
 use tidemark_aws::secrets::SecretTokens;
-use tidemark_aws::{settings, AwsClients, Endpoint};
+use tidemark_aws::settings::Settings;
+use tidemark_aws::AwsClients;
 use tidemark_core::clock::SystemClock;
 use tidemark_report::admin::AdminGuard;
 use tidemark_report::{BatchReports, ReportState};
@@ -16,16 +17,16 @@ use tidemark_report::{BatchReports, ReportState};
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     tracing_subscriber::fmt().json().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
-    let endpoint = Endpoint::from_env()?;
-    let clients = AwsClients::load(&endpoint).await;
-    let index = settings::search(&endpoint, &clients)?;
-    let (pipeline, location) = settings::pipeline_if_present(&clients).await?;
+    let settings = Settings::from_env()?;
+    let clients = AwsClients::load(&settings.endpoint).await;
+    let index = settings.search(&clients)?;
+    let (pipeline, location) = settings.pipeline_if_present(&clients).await?;
     let batch = match pipeline {
         // Read only: the jobs create the tables and grant this function's database role
         // SELECT; before the first load the report is real time alone.
         Some(pipeline) => Some(BatchReports {
             reports: Arc::new(pipeline.reports),
-            warehouse: Arc::new(settings::warehouse(&clients)?),
+            warehouse: Arc::new(settings.warehouse(&clients)?),
         }),
         None => None,
     };
@@ -40,8 +41,9 @@ async fn main() -> Result<(), lambda_http::Error> {
         batch,
         no_pipeline: Arc::from(no_pipeline),
     };
-    let tokens = std::env::var("TIDEMARK_ADMIN_TOKENS_SECRET")
-        .map_err(|_| "TIDEMARK_ADMIN_TOKENS_SECRET: set it to the admin tokens secret (the template does)")?;
+    let tokens = settings
+        .admin_tokens_secret
+        .ok_or("TIDEMARK_ADMIN_TOKENS_SECRET: set it to the admin tokens secret (the template does)")?;
     let guard = AdminGuard { tokens: Some(Arc::new(SecretTokens::new(&clients, tokens))), hosts: None };
     lambda_http::run(tidemark_report::lambda_router(state, guard)).await
 }

@@ -6,6 +6,7 @@
 //! This crate does no I/O of its own and depends on no AWS, HTTP or database crate:
 //! `cargo tree -p tidemark-core` proves it in CI.
 
+pub mod analysis;
 pub mod batch;
 pub mod bucket;
 pub mod causes;

@@ -30,6 +30,9 @@ pub type ConsumerFuture = Pin<Box<dyn Future<Output = BatchOutcome> + Send>>;
 /// failed records), what failed out.
 pub type ConsumerFn = Arc<dyn Fn(Arc<[StreamRecord]>) -> ConsumerFuture + Send + Sync>;
 
+/// The default [`RunnerConfig::commit_interval`], in milliseconds.
+pub const COMMIT_INTERVAL_MS: u64 = 1_000;
+
 #[derive(Debug, Clone)]
 pub struct RunnerConfig {
     /// Most records handed to the consumer at once (across shards).
@@ -39,6 +42,12 @@ pub struct RunnerConfig {
     pub linger: Duration,
     /// Longest sleep when nothing arrives (appends also wake the runner).
     pub idle_poll: Duration,
+    /// Under steady load, batches start at least this far apart unless a full batch is
+    /// waiting: each batch is one index commit (a new segment, later merged) and one
+    /// key-value sync, so committing as often as possible spends the cores that
+    /// ingest needs on segment churn. Also the longest extra delay before an event is
+    /// searchable.
+    pub commit_interval: Duration,
     /// Most bytes of record data handed to the consumer at once (across shards).
     pub batch_bytes: usize,
     /// First retry delay; doubles each attempt up to `max_backoff`.
@@ -53,6 +62,7 @@ impl Default for RunnerConfig {
             batch_size: 40_000,
             linger: Duration::from_millis(100),
             idle_poll: Duration::from_millis(500),
+            commit_interval: Duration::from_millis(COMMIT_INTERVAL_MS),
             batch_bytes: 32 * 1024 * 1024,
             retry_backoff: Duration::from_millis(50),
             max_backoff: Duration::from_secs(30),
@@ -118,6 +128,7 @@ pub fn spawn(
             if *shutdown.borrow() {
                 break;
             }
+            let started = Instant::now();
             match run_once(name, &log, &consumer, &config, &stats, &shutdown).await {
                 Ok(0) => {
                     tokio::select! {
@@ -125,6 +136,13 @@ pub fn spawn(
                         _ = shutdown.changed() => {}
                     }
                     tokio::time::sleep(config.linger).await;
+                }
+                Ok(records) if records < config.batch_size => {
+                    let rest = config.commit_interval.saturating_sub(started.elapsed());
+                    tokio::select! {
+                        () = tokio::time::sleep(rest) => {}
+                        _ = shutdown.changed() => {}
+                    }
                 }
                 Ok(_) => {}
                 Err(error) => {

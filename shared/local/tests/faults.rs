@@ -28,6 +28,7 @@ fn config() -> RunnerConfig {
         retry_backoff: Duration::from_millis(5),
         max_backoff: Duration::from_millis(40),
         linger: Duration::from_millis(5),
+        commit_interval: Duration::from_millis(5),
         ..RunnerConfig::default()
     }
 }

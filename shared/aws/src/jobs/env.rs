@@ -16,8 +16,9 @@ use tidemark_core::ports::{ObjectStore, SearchIndex, Warehouse};
 use tidemark_sources::Connectors;
 
 use super::{answer, AwsSources, JobFailure, JobRequest, LogProgress, RequestError};
-use crate::config::{AwsClients, AwsConfigError, Endpoint};
-use crate::{secrets, settings};
+use crate::config::{AwsClients, AwsConfigError};
+use crate::secrets;
+use crate::settings::Settings;
 
 /// What one job's function holds between invocations.
 pub struct JobEnv {
@@ -38,19 +39,19 @@ pub struct JobEnv {
 impl JobEnv {
     /// Cold start: settings, the pipeline file and only the stores `job` needs.
     pub async fn load(job: Job) -> Result<Self, AwsConfigError> {
-        let endpoint = Endpoint::from_env()?;
-        let clients = AwsClients::load(&endpoint).await;
+        let settings = Settings::from_env()?;
+        let clients = AwsClients::load(&settings.endpoint).await;
         let mut env = JobEnv {
             job,
-            pipeline: Arc::new(settings::pipeline(&clients).await?),
+            pipeline: Arc::new(settings.pipeline(&clients).await?),
             clock: Arc::new(SystemClock),
-            raw_retention: settings::raw_retention()?,
+            raw_retention: settings.raw_retention,
             sources: None,
             interim: None,
             warehouse: None,
             kv: None,
             index: None,
-            schedule: settings::schedule(),
+            schedule: settings.schedule.clone(),
         };
         for port in job.ports() {
             match port {
@@ -58,10 +59,10 @@ impl JobEnv {
                     let connectors = Connectors::new(".").with_vars(secrets::source_vars(&clients).await?);
                     env.sources = Some(Arc::new(AwsSources { connectors, s3: clients.s3.clone() }));
                 }
-                Port::Interim => env.interim = Some(Arc::new(settings::interim(&clients)?.0)),
-                Port::Warehouse => env.warehouse = Some(Arc::new(settings::warehouse(&clients)?)),
-                Port::Kv => env.kv = Some((Arc::new(settings::kv(&clients)?), settings::kv_layout()?)),
-                Port::Index => env.index = Some(Arc::new(settings::search(&endpoint, &clients)?)),
+                Port::Interim => env.interim = Some(Arc::new(settings.interim(&clients)?.0)),
+                Port::Warehouse => env.warehouse = Some(Arc::new(settings.warehouse(&clients)?)),
+                Port::Kv => env.kv = Some((Arc::new(settings.kv(&clients)?), settings.kv_layout())),
+                Port::Index => env.index = Some(Arc::new(settings.search(&clients)?)),
             }
         }
         Ok(env)

@@ -1,16 +1,19 @@
 //! In-memory adapters of the ports, for fast unit tests of the jobs and consumers and
 //! as the reference the contract suites hold every real adapter to, and [`Faulty`],
 //! which makes any adapter fail on command. Behind the `contract` feature: never in a
-//! shipped binary. (The warehouse has none: its contract is SQL, which DuckDB runs.)
+//! shipped binary. (The warehouse has none: its contract is SQL, which DuckDB runs; its
+//! `:memory:` database is the fast warehouse of the job tests.)
 
 mod faulty;
 mod kv;
 mod object_store;
+mod search;
 mod stream;
 
 pub use faulty::{Fault, Faulty};
 pub use kv::MemoryKv;
 pub use object_store::MemoryObjectStore;
+pub use search::MemorySearch;
 pub use stream::MemoryStream;
 
 #[cfg(test)]
@@ -33,6 +36,15 @@ mod tests {
     fn memory_stream_keeps_the_stream_contract() {
         block_on(contract::stream::put_answers_every_record(&MemoryStream::default()));
         block_on(contract::stream::empty_put_is_a_no_op(&MemoryStream::default()));
+    }
+
+    #[test]
+    fn memory_search_keeps_the_search_contract() {
+        block_on(contract::search::replays_do_not_double_count(&MemorySearch::default()));
+        block_on(contract::search::one_document_per_source_and_id(&MemorySearch::default()));
+        block_on(contract::search::aggregations_match_the_events(&MemorySearch::default()));
+        block_on(contract::search::filters_and_metrics(&MemorySearch::default()));
+        block_on(contract::search::deletes_remove_exactly_what_matches(&MemorySearch::default()));
     }
 
     #[test]

@@ -9,6 +9,7 @@ fn config() -> RunnerConfig {
     RunnerConfig {
         retry_backoff: Duration::from_millis(5),
         max_backoff: Duration::from_millis(20),
+        commit_interval: Duration::from_millis(5),
         ..RunnerConfig::default()
     }
 }

@@ -1,5 +1,5 @@
 //! Raw parts back into rows at load time: the interim store keeps each source's own
-//! format (claim 2), so parsing happens here, once per load.
+//! format, so parsing happens here, once per load.
 
 pub mod csv;
 pub mod dynamodb;
