@@ -24,13 +24,6 @@ impl Endpoint {
         Endpoint(None)
     }
 
-    pub fn from_env() -> Result<Self, AwsConfigError> {
-        match std::env::var(ENDPOINT_VAR) {
-            Ok(value) if !value.trim().is_empty() => Self::parse(value.trim()),
-            _ => Ok(Self::aws()),
-        }
-    }
-
     pub fn parse(url: &str) -> Result<Self, AwsConfigError> {
         let rest = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://"));
         match rest {

@@ -11,11 +11,12 @@
 // Test code: a failed unwrap is a failed test, which is the point.
 #![allow(clippy::unwrap_used)]
 
-use tidemark_aws::{provision, AwsClients, DynamoKv, Endpoint, KinesisStream, S3ObjectStore};
+use tidemark_aws::settings::Settings;
+use tidemark_aws::{provision, AwsClients, DynamoKv, KinesisStream, S3ObjectStore};
 use tidemark_core::contract;
 
 async fn target() -> AwsClients {
-    let endpoint = Endpoint::from_env().unwrap();
+    let endpoint = Settings::from_env().unwrap().endpoint;
     assert!(
         endpoint.url().is_some() || std::env::var_os("TIDEMARK_AWS_LIVE").is_some(),
         "set TIDEMARK_AWS_ENDPOINT (LocalStack) or TIDEMARK_AWS_LIVE=1 (a real account)"
