@@ -85,6 +85,7 @@ async fn main() -> anyhow::Result<()> {
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .with_writer(std::io::stderr)
         .init();
+    tidemark_sources::tls::install_default_provider();
     match Cli::parse().command {
         Command::Up(args) => tidemark::run_up(&args).await,
         Command::Demo(args) => tidemark::demo::run(&args).await,

@@ -119,6 +119,16 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
+/// Makes the same provider the process default, for HTTP clients built without a TLS
+/// configuration of ours (reqwest is built with `rustls-no-provider`, and a process
+/// that links no other provider panics building such a client). Call once at start;
+/// a provider installed before stays.
+pub fn install_default_provider() {
+    if rustls::crypto::ring::default_provider().install_default().is_err() {
+        tracing::debug!("a default TLS provider was already installed");
+    }
+}
+
 /// The rustls client configuration for `tls` (`None` for a plain connection).
 pub fn client_config(tls: &Tls) -> Result<Option<ClientConfig>, TlsError> {
     let builder = ClientConfig::builder_with_provider(provider()).with_safe_default_protocol_versions()?;
