@@ -11,6 +11,7 @@
 //! 2. `POST /v1/events` with 100-event batches, consumers off: durable ingest rate;
 //! 3. the consumers (stream-index + stream-store) draining the whole backlog.
 
+mod analysis;
 mod batch;
 mod handler;
 mod hostile;
@@ -105,6 +106,12 @@ enum Command {
     LambdaInit(lambda_init::LambdaInitArgs),
     /// Tidemark beside nginx and PostgreSQL COPY, same load, same machine, one run.
     Peers(peers::PeersArgs),
+    /// The analyze job at scale (forecast per group, profile, segments) and its accuracy.
+    Analysis {
+        /// Order rows in the warehouse.
+        #[arg(long, default_value_t = 10_000_000)]
+        rows: u64,
+    },
     /// Merged report latency over a large warehouse and index.
     Report {
         /// Order rows in the warehouse.
@@ -135,6 +142,7 @@ fn main() -> anyhow::Result<()> {
         Command::Udp { rates, events } => udp::run(rates, events),
         Command::LambdaInit(args) => lambda_init::run(&args),
         Command::Peers(args) => peers::run(&args),
+        Command::Analysis { rows } => analysis::run(rows),
     }
 }
 

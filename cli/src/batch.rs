@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
+use tidemark_core::analysis::AnalysisSummary;
 use tidemark_core::batch::extract::ExtractSummary;
 use tidemark_core::batch::jobs::{self, BatchLoad, JobError};
 use tidemark_core::batch::load::LoadSummary;
@@ -16,7 +17,7 @@ use tidemark_core::compact::{CompactError, CompactSummary, Compactor};
 use tidemark_core::job::{self, Job, JobOptions, JobOutcome, JobPorts, JobRunError, RealtimePorts};
 use tidemark_core::kv_key::KvLayout;
 use tidemark_core::ports::kv::KvStore;
-use tidemark_core::ports::SearchIndex;
+use tidemark_core::ports::{Notifier, SearchIndex};
 use tidemark_core::reconcile::{ReconcileError, ReconcileSummary, Reconciler};
 use tidemark_core::report::views::{self, ViewRefresh};
 use tidemark_core::report::ReportError;
@@ -35,6 +36,8 @@ pub struct BatchEnv {
     pub connectors: Connectors,
     /// How long raw runs are kept; batch-load compacts the state loads read before then.
     pub raw_retention: RawRetention,
+    /// Where analyze sends what it finds (`TIDEMARK_NOTIFY_WEBHOOK`).
+    pub notifier: Option<Arc<dyn Notifier>>,
 }
 
 impl BatchEnv {
@@ -52,12 +55,17 @@ impl BatchEnv {
             warehouse,
             connectors: Connectors::new(base),
             raw_retention: RawRetention::default(),
+            notifier: None,
         })
     }
 
     /// The raw retention `tidemark up` or `tidemark job run` was given.
     pub fn with_raw_retention(self, raw_retention: RawRetention) -> Self {
         Self { raw_retention, ..self }
+    }
+
+    pub fn with_notifier(self, notifier: Option<Arc<dyn Notifier>>) -> Self {
+        Self { notifier, ..self }
     }
 
     pub async fn extract(&self, only: Option<&str>) -> Result<Vec<ExtractSummary>, JobError> {
@@ -94,6 +102,7 @@ impl BatchEnv {
             warehouse: Some(&self.warehouse),
             realtime,
             index,
+            notifier: self.notifier.as_deref(),
         };
         job::run(job, options, SystemClock.now(), &ports).await
     }
@@ -107,6 +116,7 @@ pub fn print_outcome(outcome: &JobOutcome) {
         JobOutcome::Compact(summaries) => print_compact(summaries),
         JobOutcome::Reconcile(summaries) => print_reconcile(summaries),
         JobOutcome::Views(refreshed) => print_views(refreshed),
+        JobOutcome::Analyze(summaries) => print_analyses(summaries),
     }
 }
 
@@ -165,6 +175,23 @@ pub fn print_views(refreshed: &[ViewRefresh]) {
             v.from.format("%Y-%m-%d %H:%M"),
             v.to.format("%Y-%m-%d %H:%M")
         );
+    }
+}
+
+pub fn print_analyses(summaries: &[AnalysisSummary]) {
+    if summaries.is_empty() {
+        println!("analyze: the pipeline file declares no [[analysis]]");
+    }
+    for s in summaries {
+        println!(
+            "analysis {} ({}): {} rows, {} anomalies, {} notified, {:.2} s, run {}",
+            s.analysis, s.kind, s.rows, s.anomalies, s.notified, s.seconds, s.run_id
+        );
+        s.now.iter().for_each(|line| println!("  {line}"));
+        s.skipped.iter().for_each(|line| println!("  skipped {line}"));
+        if let Some(e) = &s.notify_error {
+            println!("  notifying failed: {e}");
+        }
     }
 }
 
@@ -238,7 +265,7 @@ pub fn print_batch_load(load: &BatchLoad) {
     }
 }
 
-pub fn print_load(summaries: &[LoadSummary]) {
+fn print_load(summaries: &[LoadSummary]) {
     println!(
         "{:<16} {:>6} {:>10} {:>10} {:>10} {:>11} {:>10} {:>22}",
         "table", "runs", "rows in", "loaded", "discarded", "quarantined", "seconds", "watermark"

@@ -93,6 +93,9 @@ pub struct UpArgs {
     /// Pipeline file of the batch side; when set, `up` runs its schedules.
     #[arg(long, env = "TIDEMARK_PIPELINE")]
     pub pipeline: Option<PathBuf>,
+    /// A URL the scheduled analyze POSTs the anomalies it finds to, as JSON.
+    #[arg(long, env = "TIDEMARK_NOTIFY_WEBHOOK")]
+    pub notify_webhook: Option<String>,
 }
 
 /// `tidemark job run <job>`: the job's name, one of [`Job::ALL`], with its summary in `--help`.
@@ -125,6 +128,12 @@ pub struct JobArgs {
     /// reconcile: only this report.
     #[arg(long)]
     pub report: Option<String>,
+    /// analyze: only this analysis.
+    #[arg(long)]
+    pub analysis: Option<String>,
+    /// Any job that selects: only this source, table, report or analysis.
+    #[arg(long)]
+    pub only: Option<String>,
     /// reconcile: how many days back from the tidemark to check (default 7).
     #[arg(long)]
     pub days: Option<i64>,
@@ -137,14 +146,18 @@ pub struct JobArgs {
     /// batch-load: days a raw extract run is kept (as `tidemark up` was given).
     #[arg(long, env = "TIDEMARK_RETAIN_RAW_DAYS", default_value_t = 90)]
     pub retain_raw_days: i64,
+    /// analyze: a URL the anomalies found are POSTed to as JSON.
+    #[arg(long, env = "TIDEMARK_NOTIFY_WEBHOOK")]
+    pub notify_webhook: Option<String>,
 }
 
 impl JobArgs {
-    /// The flags as the job's options; `--source`, `--table` and `--report` each go
-    /// with the one job that selects by them.
+    /// The flags as the job's options; `--source`, `--table`, `--report` and
+    /// `--analysis` each go with the one job that selects by them, `--only` with any.
     pub fn options(&self, job: Job) -> Result<JobOptions, OptionError> {
-        let given = [("source", &self.source), ("table", &self.table), ("report", &self.report)];
-        let mut only = None;
+        let given =
+            [("source", &self.source), ("table", &self.table), ("report", &self.report), ("analysis", &self.analysis)];
+        let mut only = self.only.clone();
         for (flag, value) in given {
             if let Some(value) = value {
                 if job.only_selects() != Some(flag) {
@@ -158,6 +171,16 @@ impl JobArgs {
         options.check(job)?;
         Ok(options)
     }
+}
+
+/// `TIDEMARK_NOTIFY_WEBHOOK`, checked; unset or empty: no notifications.
+pub fn notify_webhook(webhook: Option<&str>) -> Result<Option<reqwest::Url>, ConfigError> {
+    webhook.filter(|url| !url.trim().is_empty()).map(crate::notify::webhook_url).transpose()
+}
+
+/// The notifier analyze sends anomalies to, if a webhook is configured.
+pub fn notifier(webhook: Option<&reqwest::Url>) -> Option<std::sync::Arc<dyn tidemark_core::ports::Notifier>> {
+    webhook.map(|url| std::sync::Arc::new(crate::notify::WebhookNotifier::new(url.clone())) as _)
 }
 
 /// `TIDEMARK_RETAIN_RAW_DAYS`, checked.
@@ -196,6 +219,8 @@ pub struct UpConfig {
     pub run_consumers: bool,
     /// The batch pipeline file, whose schedules `up` runs.
     pub pipeline: Option<PathBuf>,
+    /// Where analyze POSTs the anomalies it finds.
+    pub notify_webhook: Option<reqwest::Url>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -283,6 +308,7 @@ impl UpConfig {
             return Err(invalid("TIDEMARK_COMMIT_INTERVAL_MS", "must be at most 60000"));
         }
         let raw = raw_retention(args.retain_raw_days)?;
+        let notify_webhook = notify_webhook(args.notify_webhook.as_deref())?;
         if let Some(p) = &args.pipeline {
             if !p.is_file() {
                 return Err(invalid("TIDEMARK_PIPELINE", format!("{} is not a file", p.display())));
@@ -326,6 +352,7 @@ impl UpConfig {
             },
             run_consumers: true,
             pipeline: args.pipeline.clone(),
+            notify_webhook,
         })
     }
 
@@ -352,6 +379,7 @@ impl UpConfig {
             },
             run_consumers: true,
             pipeline: None,
+            notify_webhook: None,
         }
     }
 }
@@ -424,6 +452,10 @@ mod tests {
         assert_eq!(job_options(&["report-views", "--report", "sales"]).unwrap_err().field, "report");
         assert_eq!(job_options(&["batch-load", "--day", "2026-11-01"]).unwrap_err().field, "day");
         assert_eq!(job_options(&["reconcile", "--days", "0"]).unwrap_err().field, "lookback_days");
-        assert!(JobCli::try_parse_from(["job", "analyze"]).is_err(), "not a job yet");
+        let (job, options) = job_options(&["analyze", "--only", "sales_forecast"]).unwrap();
+        assert_eq!((job, options.only.as_deref()), (Job::Analyze, Some("sales_forecast")));
+        assert_eq!(job_options(&["analyze", "--analysis", "a"]).unwrap().1.only.as_deref(), Some("a"));
+        assert_eq!(job_options(&["report-views", "--only", "x"]).unwrap_err().field, "only");
+        assert!(JobCli::try_parse_from(["job", "views"]).is_err(), "not a job");
     }
 }

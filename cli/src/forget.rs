@@ -82,7 +82,7 @@ async fn forget_route(
 }
 
 /// Removes the person from every local store; one report per store (or table, or source).
-pub async fn forget_everywhere(
+async fn forget_everywhere(
     stores: &Stores,
     batch: Option<&BatchEnv>,
     person: &Person,

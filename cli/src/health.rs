@@ -110,7 +110,7 @@ async fn healthz(State(state): State<HealthState>) -> Response {
 }
 
 /// The reasons the stack is unhealthy (none: healthy) and what was checked.
-pub fn assess(state: &HealthState) -> (Vec<String>, Value) {
+fn assess(state: &HealthState) -> (Vec<String>, Value) {
     let mut reasons = Vec::new();
     if !state.log.writer_running() {
         reasons.push("the event log's writer has stopped: nothing can be accepted".to_owned());

@@ -14,6 +14,7 @@ pub mod dlq;
 pub mod forget;
 pub mod health;
 pub mod http;
+pub mod notify;
 pub mod pipeline;
 pub mod progress;
 pub mod report;
@@ -62,7 +63,8 @@ pub(crate) async fn wait_for_stop_signal() -> anyhow::Result<()> {
 pub async fn run_job(job: Job, args: &JobArgs) -> anyhow::Result<()> {
     let options = args.options(job)?;
     let env = batch::BatchEnv::open(&args.pipeline, &args.data_dir)?
-        .with_raw_retention(config::raw_retention(args.retain_raw_days)?);
+        .with_raw_retention(config::raw_retention(args.retain_raw_days)?)
+        .with_notifier(config::notifier(config::notify_webhook(args.notify_webhook.as_deref())?.as_ref()));
     let kv = if job.needs(Port::Kv) { Some(open_kv(args)?) } else { None };
     let index = if job.needs(Port::Index) {
         Some(

@@ -121,6 +121,7 @@ fn read_app(
 ) -> axum::Router {
     let reports = batch.map(|env| tidemark_report::BatchReports {
         reports: Arc::new(env.pipeline.reports.clone()),
+        analyses: Arc::new(env.pipeline.analyses.clone()),
         warehouse: Arc::new(env.warehouse.clone()),
     });
     let report_state = tidemark_report::ReportState {
@@ -252,7 +253,12 @@ impl Stack {
         let batch = config
             .pipeline
             .as_deref()
-            .map(|path| BatchEnv::open(path, &config.data_dir).map(|env| env.with_raw_retention(config.retention.raw)))
+            .map(|path| {
+                BatchEnv::open(path, &config.data_dir).map(|env| {
+                    env.with_raw_retention(config.retention.raw)
+                        .with_notifier(crate::config::notifier(config.notify_webhook.as_ref()))
+                })
+            })
             .transpose()?;
         let (http_addr, admin_addr) =
             spawn_listeners(&stores, &config, &shared, &consumers, batch.as_ref(), &signal, &mut tasks).await?;

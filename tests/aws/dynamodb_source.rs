@@ -126,6 +126,7 @@ async fn a_dynamodb_table_is_scanned_in_parallel_kept_unchanged_and_read_increme
         warehouse: job.needs(Port::Warehouse).then(|| warehouse.clone()),
         kv: None,
         index: None,
+        notifier: None,
         schedule: None,
     };
     let (extract, load) = (function(Job::BatchExtract), function(Job::BatchLoad));

@@ -1,4 +1,4 @@
-//! The five scheduled job Lambdas' handlers, fed the payloads EventBridge sends, on the
+//! The six scheduled job Lambdas' handlers, fed the payloads EventBridge sends, on the
 //! AWS adapters: the interim store and a CSV export in S3 (moto), real-time events in
 //! DynamoDB (moto) and OpenSearch (osmem-server), orders extracted from PostgreSQL with
 //! the URL from the sources secret's variables, and the warehouse SQL the Redshift
@@ -119,6 +119,27 @@ unit     = "EUR"
 noun     = "orders"
 batch    = { table = "orders", time = "ordered_at", value = "amount_eur", key = "order_id", by = { region = "region" } }
 realtime = { event_type = "purchase", value = "amount", key = "order_id", by = { region = "region" } }
+
+[[analysis]]
+name         = "sales_watch"
+kind         = "forecast"
+report       = "sales_by_region"
+grain        = "day"
+history_days = 21
+horizon      = 7
+
+[[analysis]]
+name  = "orders_profile"
+kind  = "profile"
+table = "orders"
+
+[[analysis]]
+name   = "order_value"
+kind   = "segments"
+table  = "orders"
+entity = "order_id"
+rfm    = { time = "ordered_at", value = "amount_eur" }
+k      = 2
 "#;
 
 /// Orders on 2026-11-28 in PostgreSQL: (id, sku, amount, currency, region, hour).
@@ -244,6 +265,7 @@ async fn scheduled_jobs_extract_load_compact_reconcile_and_refresh_views() {
         warehouse: job.needs(Port::Warehouse).then(|| warehouse.clone()),
         kv: job.needs(Port::Kv).then(|| (kv.clone() as Arc<dyn KvStore>, layout.clone())),
         index: job.needs(Port::Index).then(|| index.clone() as Arc<dyn SearchIndex>),
+        notifier: None,
         schedule: Some(eventbridge_expression(job.default_cron()).unwrap()),
     };
 
@@ -326,6 +348,30 @@ async fn scheduled_jobs_extract_load_compact_reconcile_and_refresh_views() {
         sides,
         vec![vec![Cell::str("batch"), Cell::Float(280.0)], vec![Cell::str("realtime"), Cell::Float(33.0)]]
     );
+
+    // analyze: the four result tables, through the Redshift adapter's SQL and staging.
+    let analyze = function(Job::Analyze);
+    let answer = handle(&analyze, &scheduled).await.unwrap();
+    let ran: Vec<&str> = answer.as_array().unwrap().iter().filter_map(|a| a["analysis"].as_str()).collect();
+    assert_eq!(ran, ["sales_watch", "orders_profile", "order_value"], "{answer}");
+    let count = |table: &str| format!("SELECT COUNT(*) FROM {table}");
+    let forecast = rows(warehouse.as_ref(), &count("analysis_forecast WHERE grp IS NULL AND phase = 'ahead'")).await;
+    assert_eq!(forecast, vec![vec![Cell::Int(7)]], "{answer}");
+    assert_eq!(rows(warehouse.as_ref(), &count("analysis_anomalies")).await.len(), 1, "the table exists");
+    let profiled = rows(
+        warehouse.as_ref(),
+        "SELECT column_name, row_count, null_count FROM analysis_profile WHERE column_name IN ('order_id', 'product_name') \
+         ORDER BY column_name",
+    )
+    .await;
+    assert_eq!(
+        profiled,
+        vec![
+            vec![Cell::str("order_id"), Cell::Int(6), Cell::Int(0)],
+            vec![Cell::str("product_name"), Cell::Int(6), Cell::Int(0)]
+        ]
+    );
+    assert_eq!(rows(warehouse.as_ref(), &count("analysis_segments")).await, vec![vec![Cell::Int(6)]]);
 
     // forget: e8's user out of DynamoDB, OpenSearch, the warehouse and the raw files.
     let forget = tidemark_forget::Env {

@@ -101,7 +101,11 @@ async fn the_report_function_on_aws_adapters_answers_what_the_local_stack_answer
         let loaded = jobs::batch_load(&pipeline, None, &store, warehouse.as_ref(), clock.as_ref(), &Silent).await;
         assert_eq!(loaded.unwrap()[0].rows_loaded, 32);
         index.index_events(&events).await.unwrap();
-        let batch = BatchReports { reports: Arc::new(pipeline.reports.clone()), warehouse: Arc::clone(warehouse) };
+        let batch = BatchReports {
+            reports: Arc::new(pipeline.reports.clone()),
+            analyses: Arc::new(pipeline.analyses.clone()),
+            warehouse: Arc::clone(warehouse),
+        };
         addrs.push(
             serve(ReportState {
                 index: Arc::clone(index),

@@ -171,6 +171,24 @@ async fn dashboard_draws_both_sides_and_the_tidemark() {
     assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
     std::fs::write(screenshot_path("dashboard.png"), &png).unwrap();
     eprintln!("dashboard screenshot: {}", screenshot_path("dashboard.png").display());
+
+    // The page-view beacons: the forecast band behind the bars, the failed EU hour
+    // marked on the chart and listed with its sentence.
+    let option = browser.find(Locator::Css("#report option[value='page_view_beacons']")).await.unwrap();
+    option.click().await.unwrap();
+    let band = browser.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("#chart #forecast-band")).await;
+    let points = band.unwrap().attr("points").await.unwrap().unwrap_or_default();
+    assert!(points.split(' ').count() >= 2 * 24, "a band over every hour of the day: {points}");
+    let mut marks = Vec::new();
+    for mark in browser.find_all(Locator::Css("#chart .anomaly-mark title")).await.unwrap() {
+        marks.push(mark.html(true).await.unwrap());
+    }
+    assert!(marks.iter().any(|m| m.starts_with("EU page view beacons 14:00–15:00 UTC")), "{marks:?}");
+    let listed = browser.find(Locator::Css("#anomalies li.anomaly")).await.unwrap().text().await.unwrap();
+    assert!(listed.contains("below its forecast"), "{listed}");
+    let png = browser.screenshot().await.unwrap();
+    std::fs::write(screenshot_path("dashboard-forecast.png"), &png).unwrap();
+    eprintln!("forecast screenshot: {}", screenshot_path("dashboard-forecast.png").display());
     browser.close().await.unwrap();
     demo.shutdown().await.unwrap();
 }
@@ -194,6 +212,7 @@ async fn dashboard_works_signed_in_under_the_deployed_ui_routes() {
         clock: Arc::new(tidemark_core::clock::SystemClock),
         batch: Some(BatchReports {
             reports: Arc::new(batch.pipeline.reports.clone()),
+            analyses: Arc::new(batch.pipeline.analyses.clone()),
             warehouse: Arc::new(batch.warehouse.clone()),
         }),
         no_pipeline: Arc::from("no pipeline"),

@@ -4,7 +4,7 @@
 //! the day lost, the orders cancelled after checkout and the corrected amounts.
 
 use chrono::Duration;
-use tidemark::demo::day::{Day, Order};
+use tidemark::demo::day::{Day, Order, BROKEN_HOUR};
 use tidemark::demo::{Demo, DemoArgs};
 use tidemark_core::ports::{Query, Warehouse};
 use tidemark_core::report::{Report, Side};
@@ -106,6 +106,23 @@ async fn tell_the_story(postgres: &str, expect_postgres: bool) {
         sides.rows.iter().map(|r| (r[0].to_string(), cents(r[1].as_f64().unwrap()))).collect();
     let (batch, realtime) = expected(day, 18);
     assert_eq!(sums, vec![("batch".to_owned(), batch), ("realtime".to_owned(), realtime)]);
+
+    // analyze, as of 17:20: the hour the EU's page-view beacons failed is found against
+    // three weeks of history, and no other region is said to be wrong now.
+    let watch = outcome.analyses.iter().find(|a| a.analysis == "beacon_watch").unwrap();
+    let broken = format!(
+        "EU page view beacons {BROKEN_HOUR}:00–{}:00 UTC on {} is 100 % below its forecast",
+        BROKEN_HOUR + 1,
+        day.start.format("%Y-%m-%d")
+    );
+    assert!(watch.now.iter().any(|s| s.starts_with(&broken)), "{:?}", watch.now);
+    assert!(watch.now.iter().all(|s| !s.starts_with("US") && !s.starts_with("APAC")), "{:?}", watch.now);
+    let profile = outcome.analyses.iter().find(|a| a.analysis == "orders_profile").unwrap();
+    assert_eq!(profile.rows, 8, "one row per column of orders");
+    let segments = outcome.analyses.iter().find(|a| a.analysis == "customer_value").unwrap();
+    let buyers: std::collections::BTreeSet<u64> =
+        day.orders.iter().filter(|o| hour_of(day, o) < 18).map(|o| o.customer).collect();
+    assert_eq!(segments.rows as usize, buyers.len(), "every customer with an order in batch, segmented");
 
     let page = reqwest::get(format!("http://{}/", demo.stack.admin_addr())).await.unwrap();
     assert!(page.text().await.unwrap().contains("tidemark-line"));

@@ -13,7 +13,7 @@ const NO_RESOURCE_TYPE: &[&str] = &[
 ];
 
 /// The job functions EventBridge runs (forget, also a job function, runs when invoked).
-fn scheduled_jobs() -> [&'static str; 5] {
+fn scheduled_jobs() -> [&'static str; Job::ALL.len()] {
     Job::ALL.map(Job::function)
 }
 
@@ -161,7 +161,10 @@ fn schedules_and_routes_are_declared() {
             "{route}: beacons use write keys, /ui/ the admin tokens, the other read routes IAM"
         );
     }
-    assert_eq!(routes.len(), 11);
+    for analysis in ["GET /v1/analysis", "GET /v1/analysis/{table}"] {
+        assert!(routes.iter().any(|(route, _)| route == analysis), "{analysis} is routed");
+    }
+    assert_eq!(routes.len(), 13);
 }
 
 /// The pipeline file owns the schedules: each job's schedule and the `TIDEMARK_SCHEDULE`

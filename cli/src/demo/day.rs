@@ -8,6 +8,14 @@ use serde_json::{json, Value};
 
 pub const REGIONS: [(&str, u32); 3] = [("EU", 45), ("US", 35), ("APAC", 20)];
 
+/// The hour (UTC) of the demo day in which one region's page-view beacons fail (a
+/// broken tag release, say): analyze should find it.
+pub const BROKEN_HOUR: u32 = 14;
+pub const BROKEN_REGION: &str = "EU";
+
+/// Days of page-view history before the demo day, for the forecasts.
+pub const HISTORY_DAYS: i64 = 21;
+
 /// Relative traffic per hour of the day (UTC): quiet nights, a lunch bump, an evening peak.
 const HOURLY: [u32; 24] = [3, 2, 2, 2, 2, 3, 5, 8, 10, 11, 12, 13, 14, 13, 12, 12, 13, 15, 18, 20, 19, 15, 9, 5];
 
@@ -107,13 +115,13 @@ impl Day {
             .collect();
         order_list.sort_by_key(|o| o.at);
         let products = ["/", "/products/1", "/products/2", "/products/7", "/cart", "/checkout", "/search?q=shoes"];
+        let broken = start + Duration::hours(BROKEN_HOUR.into())..start + Duration::hours(i64::from(BROKEN_HOUR) + 1);
         let mut page_views: Vec<PageView> = (0..orders * 5)
-            .map(|_| PageView {
-                at: time_in_day(&mut rng, start),
-                visitor: rng.u64(1..(orders as u64 * 2).max(2)),
-                region: region(&mut rng),
-                path: products[rng.usize(0..products.len())].to_owned(),
-                beacon_lost: rng.u8(0..12) == 0,
+            .map(|_| {
+                let (at, region) = (time_in_day(&mut rng, start), region(&mut rng));
+                let lost = rng.u8(0..12) == 0 || (region == BROKEN_REGION && broken.contains(&at));
+                let path = products[rng.usize(0..products.len())].to_owned();
+                PageView { at, visitor: rng.u64(1..(orders as u64 * 2).max(2)), region, path, beacon_lost: lost }
             })
             .collect();
         page_views.sort_by_key(|p| p.at);
@@ -156,6 +164,24 @@ impl Day {
             }))
             .collect();
         out.sort_by_key(|(at, _)| *at);
+        out
+    }
+
+    /// The page-view beacons of the [`HISTORY_DAYS`] days before this one, as an earlier
+    /// realtime-compact would have left them (`occurred_at,region`): the same traffic
+    /// curve and regions, a beacon lost now and then, nothing broken.
+    pub fn beacon_history(&self, seed: u64) -> String {
+        let mut rng = fastrand::Rng::with_seed(seed ^ 0x5eed);
+        let mut out = String::from("occurred_at,region\n");
+        for back in (1..=HISTORY_DAYS).rev() {
+            let day = self.start - Duration::days(back);
+            for _ in 0..self.page_views.len() {
+                let (at, region) = (time_in_day(&mut rng, day), region(&mut rng));
+                if rng.u8(0..12) != 0 {
+                    out.push_str(&format!("{},{region}\n", at.format("%Y-%m-%d %H:%M:%S%.3f")));
+                }
+            }
+        }
         out
     }
 

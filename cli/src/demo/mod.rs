@@ -3,7 +3,9 @@
 //! then the night's batch loads hours 0–11 and later 12–17 from the
 //! shop's own database and web log, and the same report switches those hours to batch;
 //! reconcile then says what real time missed, and realtime-compact moves the
-//! day's page views and the purchases batch lacks into the warehouse.
+//! day's page views and the purchases batch lacks into the warehouse. Last, analyze
+//! finds the hour in which the EU's page-view beacons failed, against a forecast from
+//! three weeks of history.
 
 pub mod day;
 mod shop;
@@ -15,13 +17,17 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chrono::{DateTime, Duration as Span, TimeZone, Utc};
+use tidemark_core::analysis::{AnalysisSummary, Analyzer};
 use tidemark_core::bucket::Interval;
+use tidemark_core::clock::FixedClock;
 use tidemark_core::compact::CompactSummary;
 use tidemark_core::ingest::WriteKeys;
 use tidemark_core::reconcile::ReconcileSummary;
 use tidemark_core::report::{run_report, Report, ReportQuery};
 
-use crate::batch::{print_batch_load, print_compact, print_extract, print_reconcile, print_views, BatchEnv};
+use crate::batch::{
+    print_analyses, print_batch_load, print_compact, print_extract, print_reconcile, print_views, BatchEnv,
+};
 use crate::config::{UpConfig, DEV_WRITE_KEYS};
 use crate::Stack;
 
@@ -75,6 +81,7 @@ pub struct Outcome {
     pub reports: Vec<Report>,
     pub reconciliation: Vec<ReconcileSummary>,
     pub compaction: Vec<CompactSummary>,
+    pub analyses: Vec<AnalysisSummary>,
 }
 
 /// The running demo: its stack stays up until [`Demo::shutdown`].
@@ -108,7 +115,7 @@ impl Demo {
         let start = Utc.from_utc_datetime(&today) - Span::days(1);
         let day = Day::generate(start, args.orders, args.seed);
         let orders = shop::OrdersDb::open(&args.postgres, &dir).await?;
-        let pipeline = shop::write_files(&dir, &day, &orders)?;
+        let pipeline = shop::write_files(&dir, &day, args.seed, &orders)?;
         let keys = WriteKeys::parse(DEV_WRITE_KEYS).map_err(anyhow::Error::msg)?;
         let mut config = UpConfig::for_tests(dir.join("data"), keys);
         config.http_addr = args.http_addr;
@@ -137,7 +144,7 @@ impl Demo {
     pub async fn play(&self) -> anyhow::Result<Outcome> {
         let beacons = self.day.beacons();
         println!(
-            "\n1/5  Real time: streaming {} beacons of {} ({} orders, {} page views) over {} s",
+            "\n1/6  Real time: streaming {} beacons of {} ({} orders, {} page views) over {} s",
             beacons.len(),
             self.day.start.format("%Y-%m-%d"),
             self.day.orders.len(),
@@ -150,27 +157,43 @@ impl Demo {
         crate::report::print_table(&serde_json::to_value(&reports[0])?);
         self.pause().await;
 
-        println!("\n2/5  The night's batch, first part: the shop's orders and web log for hours 00–11");
+        println!("\n2/6  The night's batch, first part: the shop's orders and web log for hours 00–11");
         self.load_hours(0, 12).await?;
         reports.push(self.report().await?);
         crate::report::print_table(&serde_json::to_value(&reports[1])?);
         self.pause().await;
 
-        println!("\n3/5  Batch catches up: hours 12–17; the tidemark moves to 18:00");
+        println!("\n3/6  Batch catches up: hours 12–17; the tidemark moves to 18:00");
         self.load_hours(12, 18).await?;
         reports.push(self.report().await?);
         crate::report::print_table(&serde_json::to_value(&reports[2])?);
 
-        println!("\n4/5  Reconcile: what real time missed, hour by hour, where batch now answers");
+        println!("\n4/6  Reconcile: what real time missed, hour by hour, where batch now answers");
         let env = self.batch()?;
         let reconciliation = env.reconcile(self.stack.kv(), self.stack.layout(), None, Span::days(7)).await?;
         print_reconcile(&reconciliation);
 
-        println!("\n5/5  realtime-compact: the day's page views and the purchases batch lacks, into the warehouse");
+        println!("\n5/6  realtime-compact: the day's page views and the purchases batch lacks, into the warehouse");
         let compaction = env.compact(self.stack.kv(), self.stack.layout(), self.day.start.date_naive()).await?;
         print_compact(&compaction);
         let views = env.refresh_views(self.stack.index()).await?;
         print_views(&views);
+
+        let as_of = self.day.start + Span::hours(17) + Span::minutes(20);
+        println!(
+            "\n6/6  Analyze, as of {}: forecasts over {} weeks of beacons, profiles, customer segments",
+            as_of.format("%H:%M"),
+            day::HISTORY_DAYS / 7
+        );
+        let analyzer = Analyzer {
+            pipeline: &env.pipeline,
+            warehouse: &env.warehouse,
+            index: self.stack.index(),
+            clock: &FixedClock::new(as_of),
+            notifier: env.notifier.as_deref(),
+        };
+        let analyses = analyzer.run(None).await?;
+        print_analyses(&analyses);
         Ok(Outcome {
             day: self.day.start,
             orders_in: self.orders.describe(),
@@ -178,6 +201,7 @@ impl Demo {
             reports,
             reconciliation,
             compaction,
+            analyses,
         })
     }
 

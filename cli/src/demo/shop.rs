@@ -143,14 +143,16 @@ impl OrdersDb {
     }
 }
 
-/// Writes customers.csv, an empty access.log and tidemark.toml into `dir`.
-pub fn write_files(dir: &Path, day: &Day, orders: &OrdersDb) -> anyhow::Result<PathBuf> {
+/// Writes customers.csv, an empty access.log, three weeks of page-view beacons before
+/// the day and tidemark.toml into `dir`.
+pub fn write_files(dir: &Path, day: &Day, seed: u64, orders: &OrdersDb) -> anyhow::Result<PathBuf> {
     let mut customers = String::from("customer_id,name,region\n");
     for c in &day.customers {
         customers.push_str(&format!("{},{},{}\n", c.id, c.name, c.region));
     }
     std::fs::write(dir.join("customers.csv"), customers)?;
     std::fs::write(dir.join("access.log"), "")?;
+    std::fs::write(dir.join("beacon_history.csv"), day.beacon_history(seed))?;
     let pipeline = dir.join("tidemark.toml");
     std::fs::write(&pipeline, format!("{}\n{PIPELINE}\n{}", orders.source(), orders.site_events()))?;
     Ok(pipeline)
@@ -164,6 +166,25 @@ pub fn append_log(dir: &Path, lines: &str) -> anyhow::Result<()> {
 
 /// Everything but the orders source, which depends on where the orders live.
 const PIPELINE: &str = r#"
+[schedule]
+# The demo runs analyze itself, as of 17:20 on its day; the clock's quarter hours would
+# analyze today, which has no traffic. Once a year keeps the schedule out of the way.
+analyze = "0 0 0 1 1 *"
+
+[[source]]
+name = "beacon_history"
+kind = "csv"
+path = "beacon_history.csv"
+
+[[table]]
+name       = "beacon_history"
+source     = "beacon_history"
+event_time = "occurred_at"
+load       = "append"
+columns = [
+  { name = "occurred_at", type = "timestamp" },
+  { name = "region",      type = "varchar" },
+]
 [[source]]
 name = "customers"
 kind = "csv"
@@ -233,6 +254,35 @@ measure = "count"
 noun    = "page views"
 batch    = { table = "page_views", time = "viewed_at", filter = "status < 400" }
 realtime = { event_type = "page_view" }
+
+[[report]]
+name    = "page_view_beacons"
+title   = "Page-view beacons by region"
+measure = "count"
+noun    = "page views"
+batch    = { table = "beacon_history", time = "occurred_at", by = { region = "region" } }
+realtime = { event_type = "page_view", by = { region = "region" } }
+
+[[analysis]]
+name         = "beacon_watch"
+kind         = "forecast"
+report       = "page_view_beacons"
+by           = "region"
+history_days = 21
+horizon      = 12
+
+[[analysis]]
+name  = "orders_profile"
+kind  = "profile"
+table = "orders"
+
+[[analysis]]
+name   = "customer_value"
+kind   = "segments"
+table  = "orders"
+entity = "customer_id"
+rfm    = { time = "ordered_at", value = "amount_eur" }
+k      = 3
 "#;
 
 /// The real-time events of a closed day, compacted into the warehouse by realtime-compact.

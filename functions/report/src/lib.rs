@@ -3,6 +3,7 @@
 //! index (`GET /v1/reports/{name}`).
 
 pub mod admin;
+mod analysis;
 mod realtime;
 mod reconciliation;
 mod reports;
@@ -12,6 +13,7 @@ use axum::routing::get;
 use axum::Router;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
+use tidemark_core::analysis::AnalysisDef;
 use tidemark_core::clock::Clock;
 use tidemark_core::ports::search::SearchIndex;
 use tidemark_core::ports::warehouse::Warehouse;
@@ -40,6 +42,7 @@ impl ReportState {
 #[derive(Clone)]
 pub struct BatchReports {
     pub reports: Arc<Vec<ReportDef>>,
+    pub analyses: Arc<Vec<AnalysisDef>>,
     pub warehouse: Arc<dyn Warehouse>,
 }
 
@@ -55,6 +58,8 @@ pub fn router(state: ReportState) -> Router {
         .route("/v1/reports/{name}", get(reports::get_report))
         .route("/v1/reconciliation", get(reconciliation::get_reconciliation))
         .route("/v1/watermarks", get(watermarks::get_watermarks))
+        .route("/v1/analysis", get(analysis::list_analyses))
+        .route("/v1/analysis/{table}", get(analysis::get_results))
         .with_state(state)
 }
 

@@ -26,6 +26,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         // SELECT; before the first load the report is real time alone.
         Some(pipeline) => Some(BatchReports {
             reports: Arc::new(pipeline.reports),
+            analyses: Arc::new(pipeline.analyses),
             warehouse: Arc::new(settings.warehouse(&clients)?),
         }),
         None => None,

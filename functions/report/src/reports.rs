@@ -34,6 +34,8 @@ pub enum ReportsError {
     NoPipeline(std::sync::Arc<str>),
     #[error("no report named {0:?}")]
     Unknown(String),
+    #[error("no analysis named {0:?}")]
+    UnknownAnalysis(String),
     #[error("{message}")]
     BadParameter { field: &'static str, message: String },
     #[error(transparent)]
@@ -43,7 +45,9 @@ pub enum ReportsError {
 impl IntoResponse for ReportsError {
     fn into_response(self) -> Response {
         let status = match &self {
-            ReportsError::NoPipeline(_) | ReportsError::Unknown(_) => StatusCode::NOT_FOUND,
+            ReportsError::NoPipeline(_) | ReportsError::Unknown(_) | ReportsError::UnknownAnalysis(_) => {
+                StatusCode::NOT_FOUND
+            }
             ReportsError::BadParameter { .. } | ReportsError::Report(ReportError::BadRequest { .. }) => {
                 StatusCode::BAD_REQUEST
             }

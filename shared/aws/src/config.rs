@@ -51,6 +51,7 @@ pub struct AwsClients {
     pub s3: aws_sdk_s3::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
     pub redshift: aws_sdk_redshiftdata::Client,
+    pub sns: aws_sdk_sns::Client,
 }
 
 impl AwsClients {
@@ -72,6 +73,7 @@ impl AwsClients {
             s3: aws_sdk_s3::Client::from_conf(s3),
             secrets: aws_sdk_secretsmanager::Client::new(sdk),
             redshift: aws_sdk_redshiftdata::Client::new(sdk),
+            sns: aws_sdk_sns::Client::new(sdk),
         }
     }
 }

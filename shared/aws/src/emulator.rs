@@ -197,7 +197,7 @@ impl Emulator {
     }
 
     /// An SDK configuration for this emulator: fixed test credentials, us-east-1.
-    pub async fn sdk_config(&self) -> SdkConfig {
+    async fn sdk_config(&self) -> SdkConfig {
         aws_config::defaults(BehaviorVersion::latest())
             .endpoint_url(self.url())
             .region(Region::new("us-east-1"))

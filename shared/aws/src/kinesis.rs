@@ -42,7 +42,7 @@ fn record_bytes(record: &StreamRecordIn) -> usize {
 }
 
 /// Packs record indices into calls of at most 500 records and 5 MiB, in order.
-pub fn pack_calls(records: &[StreamRecordIn], pending: &[usize]) -> Vec<Vec<usize>> {
+fn pack_calls(records: &[StreamRecordIn], pending: &[usize]) -> Vec<Vec<usize>> {
     let mut calls: Vec<Vec<usize>> = Vec::new();
     let mut bytes = 0;
     for &i in pending {

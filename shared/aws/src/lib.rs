@@ -26,6 +26,7 @@ pub mod s3_source;
 pub mod search;
 pub mod secrets;
 pub mod settings;
+pub mod sns;
 pub mod warehouse;
 
 pub use config::{AwsClients, AwsConfigError, Endpoint};
@@ -38,6 +39,7 @@ pub use redshift::DataApi;
 pub use s3::S3ObjectStore;
 pub use s3_source::S3FileReader;
 pub use search::{OpenSearchIndex, SearchAuth};
+pub use sns::SnsNotifier;
 #[cfg(feature = "test-support")]
 pub use warehouse::InlineStaging;
 pub use warehouse::{Dialect, RedshiftWarehouse, S3Staging, SqlRunner, SqlWarehouse, Staging};

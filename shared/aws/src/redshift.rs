@@ -188,7 +188,7 @@ impl DataApi {
 
 /// `$1`, `$2`, … (the port's placeholders) as the Data API's named `:p1`, `:p2`, …,
 /// outside quoted literals and identifiers only.
-pub fn named_placeholders(sql: &str) -> String {
+fn named_placeholders(sql: &str) -> String {
     let mut out = String::with_capacity(sql.len() + 8);
     let mut quote: Option<char> = None;
     let mut chars = sql.chars().peekable();

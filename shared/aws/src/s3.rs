@@ -37,12 +37,6 @@ impl S3ObjectStore {
         Self { client, bucket: bucket.into(), prefix, multipart_threshold: MULTIPART_THRESHOLD }
     }
 
-    /// For tests: multipart from a smaller size (parts stay `PART_SIZE`).
-    pub fn with_multipart_threshold(mut self, bytes: usize) -> Self {
-        self.multipart_threshold = bytes;
-        self
-    }
-
     fn full_key(&self, key: &str) -> String {
         format!("{}{key}", self.prefix)
     }

@@ -90,14 +90,14 @@ impl OpenSearchIndex {
         self
     }
 
-    pub fn index_name(&self, at: DateTime<Utc>) -> String {
+    fn index_name(&self, at: DateTime<Utc>) -> String {
         format!("{}-{}", self.prefix, at.format("%Y.%m.%d"))
     }
 
     /// The daily indices a search must read: those of its `occurred_at` range (by day up
     /// to a month, by month up to a year), or every index when the range is open or
     /// longer. Older indices have expired, so a search of this week never touches them.
-    pub fn indices_of(&self, request: &SearchRequest) -> String {
+    fn indices_of(&self, request: &SearchRequest) -> String {
         let every = format!("{}-*", self.prefix);
         let Some((Some(from), Some(to))) = request.query.occurred_within() else { return every };
         let (Some(from), Some(to)) =
@@ -146,7 +146,7 @@ impl OpenSearchIndex {
     /// creation (managed domains; a Serverless collection has
     /// [`OpenSearchIndex::drop_daily_indices`] instead). Attached to every new index by
     /// its `ism_template`.
-    pub fn retention_policy(&self, days: u32) -> Value {
+    fn retention_policy(&self, days: u32) -> Value {
         json!({
             "policy": {
                 "description": format!("Tidemark events: delete daily indices after {days} days"),

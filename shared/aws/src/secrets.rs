@@ -130,7 +130,7 @@ impl SecretTokens {
     }
 }
 
-pub fn parse_tokens(secret: &str) -> Result<Vec<Digest>, SecretFormatError> {
+fn parse_tokens(secret: &str) -> Result<Vec<Digest>, SecretFormatError> {
     let value: Value = serde_json::from_str(secret)?;
     let list = value["tokens"].as_str().ok_or(SecretFormatError::Shape(r#"{"tokens": "token1,token2"}"#))?;
     let tokens: Vec<Digest> = list.split(',').map(str::trim).filter(|t| t.len() >= 16).map(digest).collect();
@@ -158,7 +158,7 @@ impl SecretSet for SecretTokens {
     }
 }
 
-pub fn parse_source_vars(secret: &str) -> Result<HashMap<String, String>, SecretFormatError> {
+fn parse_source_vars(secret: &str) -> Result<HashMap<String, String>, SecretFormatError> {
     let value: Value = serde_json::from_str(secret)?;
     let object =
         value.as_object().ok_or(SecretFormatError::Shape(r#"a JSON object of variables, {"NAME": "value"}"#))?;

@@ -12,6 +12,7 @@ use crate::read_access::ReadAccess;
 use crate::redshift::DataApi;
 use crate::s3::S3ObjectStore;
 use crate::search::{OpenSearchIndex, SearchAuth};
+use crate::sns::SnsNotifier;
 use crate::warehouse::{Dialect, RedshiftWarehouse, S3Staging};
 use tidemark_core::batch::pipeline::Pipeline;
 use tidemark_core::batch::raw_retention::RawRetention;
@@ -94,6 +95,8 @@ pub struct Settings {
     pub sql_timeout: Duration,
     /// `TIDEMARK_ADMIN_TOKENS_SECRET`: the secret holding the console's admin tokens.
     pub admin_tokens_secret: Option<String>,
+    /// `TIDEMARK_NOTIFY_TOPIC_ARN`: the SNS topic analyze publishes anomalies to.
+    pub notify_topic: Option<String>,
 }
 
 /// Reads one variable at a time: trimmed, empty as absent.
@@ -181,7 +184,13 @@ impl Settings {
             },
             sql_timeout: Duration::from_secs(vars.number("TIDEMARK_SQL_TIMEOUT_SECS")?.unwrap_or(25)),
             admin_tokens_secret: vars.text("TIDEMARK_ADMIN_TOKENS_SECRET"),
+            notify_topic: vars.text("TIDEMARK_NOTIFY_TOPIC_ARN"),
         })
+    }
+
+    /// The anomaly topic's publisher, when a topic is configured.
+    pub fn notifier(&self, clients: &AwsClients) -> Option<SnsNotifier> {
+        self.notify_topic.as_ref().map(|topic| SnsNotifier::new(clients.sns.clone(), topic.clone()))
     }
 
     pub fn stream(&self, clients: &AwsClients) -> Result<KinesisStream, AwsConfigError> {

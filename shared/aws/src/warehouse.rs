@@ -111,7 +111,7 @@ impl S3Staging {
 
 /// One staged row as a JSON object keyed by column name, the shape `FORMAT AS JSON
 /// 'auto'` maps onto the stage table.
-pub fn json_row(table: &TableDef, row: &[Value]) -> Json {
+fn json_row(table: &TableDef, row: &[Value]) -> Json {
     let names = table.columns.iter().map(|c| c.name.as_str()).chain(std::iter::once(sql::SEQ));
     json_object(names, row)
 }

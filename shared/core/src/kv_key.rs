@@ -46,7 +46,7 @@ impl Default for KvLayout {
 }
 
 impl KvLayout {
-    pub fn write_shard(&self, idempotency_key: &str) -> u16 {
+    fn write_shard(&self, idempotency_key: &str) -> u16 {
         debug_assert!(self.write_shards > 0);
         (stable_hash64(idempotency_key) % u64::from(self.write_shards.max(1))) as u16
     }

@@ -16,7 +16,7 @@ pub async fn read_bucket(kv: &dyn KvStore, layout: &KvLayout, bucket: HourBucket
 
 /// Merges per-partition item lists, each sorted by sort key (as every store returns
 /// them), into one list in sort-key order: time order, ties broken by event_id.
-pub fn merge_partitions(partitions: Vec<Vec<KvItem>>) -> Vec<KvItem> {
+fn merge_partitions(partitions: Vec<Vec<KvItem>>) -> Vec<KvItem> {
     debug_assert!(partitions.iter().all(|items| items.windows(2).all(|pair| pair[0].key.sk <= pair[1].key.sk)));
     partitions.into_iter().kmerge_by(|left, right| left.key.sk < right.key.sk).collect()
 }

@@ -44,7 +44,7 @@ impl DynamodbReader {
     }
 
     /// The `Scan` request of one segment, from `start` (the previous page's last key).
-    pub fn scan_request(&self, segment: u32, from: Option<&Value>, start: Option<&Value>) -> Value {
+    fn scan_request(&self, segment: u32, from: Option<&Value>, start: Option<&Value>) -> Value {
         let mut request = json!({ "TableName": self.table });
         if self.segments > 1 {
             request["Segment"] = json!(segment);

@@ -32,7 +32,7 @@ impl PartWriter {
 
     /// A smaller byte bound, for tests.
     #[cfg(test)]
-    pub fn with_max_bytes(mut self, max_bytes: usize) -> Self {
+    fn with_max_bytes(mut self, max_bytes: usize) -> Self {
         self.max_bytes = max_bytes;
         self
     }

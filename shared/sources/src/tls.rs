@@ -145,7 +145,7 @@ pub fn client_config(tls: &Tls) -> Result<Option<ClientConfig>, TlsError> {
 }
 
 /// The web PKI roots, and the certificates of `ca` (a PEM file) when given.
-pub fn roots(ca: Option<&str>) -> Result<RootCertStore, TlsError> {
+fn roots(ca: Option<&str>) -> Result<RootCertStore, TlsError> {
     let mut roots = RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
     if let Some(path) = ca {
         let bad = |message: String| TlsError::Roots { path: path.to_owned(), message };

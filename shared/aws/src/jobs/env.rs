@@ -12,7 +12,7 @@ use tidemark_core::clock::{Clock, SystemClock};
 use tidemark_core::job::{self, eventbridge_expression, Job, JobPorts, JobRunError, Port, RealtimePorts};
 use tidemark_core::kv_key::KvLayout;
 use tidemark_core::ports::kv::KvStore;
-use tidemark_core::ports::{ObjectStore, SearchIndex, Warehouse};
+use tidemark_core::ports::{Notifier, ObjectStore, SearchIndex, Warehouse};
 use tidemark_sources::Connectors;
 
 use super::{answer, AwsSources, JobFailure, JobRequest, LogProgress, RequestError};
@@ -31,6 +31,8 @@ pub struct JobEnv {
     pub warehouse: Option<Arc<dyn Warehouse>>,
     pub kv: Option<(Arc<dyn KvStore>, KvLayout)>,
     pub index: Option<Arc<dyn SearchIndex>>,
+    /// analyze: the anomaly topic, when `TIDEMARK_NOTIFY_TOPIC_ARN` is set.
+    pub notifier: Option<Arc<dyn Notifier>>,
     /// The EventBridge expression the template schedules this function with
     /// (`TIDEMARK_SCHEDULE`); `None` where nothing schedules it (tests, a manual stack).
     pub schedule: Option<String>,
@@ -51,8 +53,12 @@ impl JobEnv {
             warehouse: None,
             kv: None,
             index: None,
+            notifier: None,
             schedule: settings.schedule.clone(),
         };
+        if job == Job::Analyze {
+            env.notifier = settings.notifier(&clients).map(|n| Arc::new(n) as Arc<dyn Notifier>);
+        }
         for port in job.ports() {
             match port {
                 Port::Sources => {
@@ -71,7 +77,7 @@ impl JobEnv {
     /// The pipeline file owns the schedules: a function whose schedule is not the file's
     /// refuses to run, saying which parameter to deploy with, rather than run at a time
     /// nobody chose.
-    pub fn check_schedule(&self) -> Result<(), JobFailure> {
+    fn check_schedule(&self) -> Result<(), JobFailure> {
         let Some(deployed) = &self.schedule else { return Ok(()) };
         let (job, cron) = (self.job, self.pipeline.schedule.cron(self.job));
         let mismatch = |reason: String| {
@@ -101,6 +107,7 @@ impl JobEnv {
             warehouse: self.warehouse.as_deref(),
             realtime: self.kv.as_ref().map(|(kv, layout)| RealtimePorts { kv: kv.as_ref(), layout }),
             index: self.index.as_deref(),
+            notifier: self.notifier.as_deref(),
         }
     }
 }

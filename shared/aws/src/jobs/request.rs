@@ -5,7 +5,7 @@
 //! - EventBridge Scheduler's target input, as the template sets it:
 //!   `{"scheduled_time": "<aws.scheduler.scheduled-time>"}` plus options.
 //!
-//! Options: `only` (one source, table or report), `day` (realtime-compact's day,
+//! Options: `only` (one source, table, report or analysis), `day` (realtime-compact's day,
 //! `YYYY-MM-DD`), `lookback_days` (reconcile): [`JobOptions`], whose defaults and checks
 //! per job are the domain's. Unknown options are refused here: a misspelt `only` must
 //! not quietly run every source.

@@ -43,6 +43,8 @@ pub struct Subject<'a> {
     pub what: &'a str,
     pub group: Option<&'a str>,
     pub unit: Option<&'a str>,
+    /// Counts: figures without decimals.
+    pub whole: bool,
 }
 
 /// The observations outside `band` (one band bucket per observation, in order), worst
@@ -110,7 +112,8 @@ fn sentence(
         format!("{} its forecast", if actual < expected { "below" } else { "above" })
     };
     let unit = subject.unit.map(|unit| format!(" {unit}")).unwrap_or_default();
-    format!("{who} {when} is {change} (expected {}–{}{unit}, got {})", grouped(lower), grouped(upper), grouped(actual))
+    let figure = |v: f64| if subject.whole && v.abs() < 100.0 { format!("{v:.0}") } else { grouped(v) };
+    format!("{who} {when} is {change} (expected {}–{}{unit}, got {})", figure(lower), figure(upper), figure(actual))
 }
 
 /// A figure for a sentence: whole numbers with thousands separators from 100 up,
@@ -153,7 +156,7 @@ mod tests {
 
     #[test]
     fn a_drop_below_the_band_is_flagged_with_a_sentence_to_act_on() {
-        let subject = Subject { what: "revenue", group: Some("EU"), unit: Some("EUR") };
+        let subject = Subject { what: "revenue", group: Some("EU"), unit: Some("EUR"), whole: false };
         let found = flag(&subject, Duration::hours(1), &hours(&[4_500.0, 4_900.0, 1_720.0]), &band(3), 0.0);
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].direction, Direction::Below);
@@ -166,7 +169,7 @@ mod tests {
 
     #[test]
     fn values_inside_the_band_are_not_anomalies_and_the_worst_comes_first() {
-        let subject = Subject { what: "page views", group: None, unit: None };
+        let subject = Subject { what: "page views", group: None, unit: None, whole: true };
         let found = flag(&subject, Duration::hours(1), &hours(&[4_200.0, 5_400.0, 9_000.0, 5_200.0]), &band(4), 0.0);
         assert_eq!(found.iter().map(|a| a.actual).collect::<Vec<_>>(), vec![9_000.0, 5_400.0]);
         assert!(found.iter().all(|a| a.direction == Direction::Above));

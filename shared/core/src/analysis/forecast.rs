@@ -31,6 +31,14 @@ pub struct Band {
     pub level: f64,
 }
 
+impl Band {
+    /// The buckets `range` of the band.
+    pub fn slice(&self, range: std::ops::Range<usize>) -> Band {
+        let part = |values: &[f64]| values.get(range.clone()).map(<[f64]>::to_vec).unwrap_or_default();
+        Band { point: part(&self.point), lower: part(&self.lower), upper: part(&self.upper), level: self.level }
+    }
+}
+
 /// The seasonal periods in buckets that `len` buckets can show: MSTL needs at least two
 /// whole cycles of a period to estimate it.
 fn usable(periods: &[usize], len: usize) -> Vec<usize> {

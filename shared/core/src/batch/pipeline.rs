@@ -24,6 +24,8 @@ pub struct Pipeline {
     pub tables: Vec<TableDef>,
     #[serde(default, rename = "report")]
     pub reports: Vec<crate::report::ReportDef>,
+    #[serde(default, rename = "analysis")]
+    pub analyses: Vec<crate::analysis::AnalysisDef>,
 }
 
 /// Cron expressions (with seconds: `sec min hour day month weekday`, UTC), one per job
@@ -43,6 +45,8 @@ pub struct Schedule {
     reconcile: String,
     #[serde(default = "cron_of::<4>")]
     report_views: String,
+    #[serde(default = "cron_of::<5>")]
+    analyze: String,
 }
 
 /// The default of the `N`th job of [`Job::ALL`] (serde's defaults take no arguments).
@@ -59,6 +63,7 @@ impl Schedule {
             Job::RealtimeCompact => &self.realtime_compact,
             Job::Reconcile => &self.reconcile,
             Job::ReportViews => &self.report_views,
+            Job::Analyze => &self.analyze,
         }
     }
 }
@@ -71,6 +76,7 @@ impl Default for Schedule {
             realtime_compact: cron_of::<2>(),
             reconcile: cron_of::<3>(),
             report_views: cron_of::<4>(),
+            analyze: cron_of::<5>(),
         }
     }
 }
@@ -306,6 +312,10 @@ impl Pipeline {
         self.tables.iter().find(|t| t.name == name)
     }
 
+    pub fn analysis(&self, name: &str) -> Option<&crate::analysis::AnalysisDef> {
+        self.analyses.iter().find(|a| a.name() == name)
+    }
+
     /// Checks the whole file; returns each report's filter as the SQL that runs.
     fn validate(&self) -> Result<Vec<Option<String>>, String> {
         let mut names = HashSet::new();
@@ -320,9 +330,9 @@ impl Pipeline {
         }
         let mut tables = HashSet::new();
         for t in &self.tables {
-            if !valid_name(&t.name) || t.name.starts_with("tidemark_") {
+            if !valid_name(&t.name) || t.name.starts_with("tidemark_") || t.name.starts_with("analysis_") {
                 return Err(format!(
-                    "table {:?}: name must be lowercase letters, digits and _, not tidemark_*",
+                    "table {:?}: name must be lowercase letters, digits and _, not tidemark_* or analysis_*",
                     t.name
                 ));
             }
@@ -342,6 +352,16 @@ impl Pipeline {
             }
             let filter_sql = r.validate(&self.tables).map_err(|e| format!("report {}: {e}", r.name))?;
             checked.push(filter_sql);
+        }
+        let mut analyses = HashSet::new();
+        for a in &self.analyses {
+            if !valid_name(a.name()) {
+                return Err(format!("analysis {:?}: name must be lowercase letters, digits and _", a.name()));
+            }
+            if !analyses.insert(a.name()) {
+                return Err(format!("analysis {:?} is declared twice", a.name()));
+            }
+            a.validate(self).map_err(|e| format!("analysis {}: {e}", a.name()))?;
         }
         Ok(checked)
     }

@@ -154,7 +154,7 @@ pub fn bookkeeping(t: &TableDef, c: &LoadCommit) -> Vec<String> {
     book
 }
 
-pub fn record_load(
+fn record_load(
     table: &str,
     load_id: &str,
     source: &str,
@@ -176,7 +176,7 @@ pub fn record_load(
 
 /// Replaces the watermark row of (source, table) with this load's, keeping the larger
 /// of the old and new marks: a watermark never goes backwards.
-pub fn set_watermark(
+fn set_watermark(
     source: &str,
     table: &str,
     high_water: Option<DateTime<Utc>>,

@@ -176,6 +176,11 @@ impl ColumnType {
         }
     }
 
+    /// Integers, floats and decimals: what averages and sums take.
+    pub const fn is_numeric(&self) -> bool {
+        matches!(self, ColumnType::BigInt | ColumnType::Integer | ColumnType::Double | ColumnType::Decimal { .. })
+    }
+
     /// Casts a value to this type; the error is the reason, for quarantine.
     pub fn cast(&self, v: &Value) -> Result<Value, CastError> {
         if v.is_null() {

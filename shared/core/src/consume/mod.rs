@@ -43,7 +43,7 @@ struct Decoded<'a> {
 
 /// Whether a record is one whose person was forgotten: the embedded log empties such a
 /// record where it stands (its sequence number stays taken). No event is empty.
-pub fn is_forgotten(record: &StreamRecord) -> bool {
+fn is_forgotten(record: &StreamRecord) -> bool {
     record.data.is_empty()
 }
 

@@ -99,7 +99,7 @@ impl Person {
     }
 
     /// The search query that matches this person's documents.
-    pub fn search_query(&self) -> Query {
+    fn search_query(&self) -> Query {
         Query::Term { field: self.field.name().to_owned(), value: self.id.clone() }
     }
 }

@@ -12,7 +12,7 @@ use crate::ports::warehouse::{Query, Rows, Step, Warehouse, WarehouseError};
 const STAGE: &str = "tidemark_forget";
 
 /// The (table, column) pairs that hold the person's id.
-pub fn person_columns<'a>(tables: &'a [TableDef], person: &Person) -> Vec<(&'a str, &'a str)> {
+fn person_columns<'a>(tables: &'a [TableDef], person: &Person) -> Vec<(&'a str, &'a str)> {
     tables
         .iter()
         .filter_map(|t| {

@@ -19,6 +19,7 @@ pub enum Job {
     RealtimeCompact,
     Reconcile,
     ReportViews,
+    Analyze,
 }
 
 /// A store a job reads or writes; a deployment gives each job the ones it names.
@@ -48,8 +49,8 @@ impl Port {
 }
 
 impl Job {
-    pub const ALL: [Job; 5] =
-        [Job::BatchExtract, Job::BatchLoad, Job::RealtimeCompact, Job::Reconcile, Job::ReportViews];
+    pub const ALL: [Job; 6] =
+        [Job::BatchExtract, Job::BatchLoad, Job::RealtimeCompact, Job::Reconcile, Job::ReportViews, Job::Analyze];
 
     /// The name on the command line, in logs and in the function's name.
     pub const fn name(self) -> &'static str {
@@ -59,6 +60,7 @@ impl Job {
             Job::RealtimeCompact => "realtime-compact",
             Job::Reconcile => "reconcile",
             Job::ReportViews => "report-views",
+            Job::Analyze => "analyze",
         }
     }
 
@@ -72,6 +74,7 @@ impl Job {
             }
             Job::Reconcile => "Compare real time with batch for every bucket batch covers (or --report)",
             Job::ReportViews => "Recreate each report's BI view and refresh its real-time rollup",
+            Job::Analyze => "Run every analysis (or --only): forecasts, anomalies, profiles, segments",
         }
     }
 
@@ -87,6 +90,7 @@ impl Job {
             Job::RealtimeCompact => "realtime_compact",
             Job::Reconcile => "reconcile",
             Job::ReportViews => "report_views",
+            Job::Analyze => "analyze",
         }
     }
 
@@ -94,7 +98,8 @@ impl Job {
     /// UTC): extract at 02:00, load at 02:15, realtime-compact at 02:30 (after the load,
     /// so that its joins see the night's batch), reconcile at 02:45 (after both), and
     /// report-views every five minutes (the BI views' real-time rollups stay about as
-    /// fresh as a dashboard poll).
+    /// fresh as a dashboard poll), and analyze every quarter hour (an hour that goes
+    /// wrong is flagged within about fifteen minutes of its end).
     pub const fn default_cron(self) -> &'static str {
         match self {
             Job::BatchExtract => "0 0 2 * * *",
@@ -102,6 +107,7 @@ impl Job {
             Job::RealtimeCompact => "0 30 2 * * *",
             Job::Reconcile => "0 45 2 * * *",
             Job::ReportViews => "0 */5 * * * *",
+            Job::Analyze => "0 */15 * * * *",
         }
     }
 
@@ -111,6 +117,7 @@ impl Job {
             Job::BatchExtract => Some("source"),
             Job::BatchLoad => Some("table"),
             Job::Reconcile => Some("report"),
+            Job::Analyze => Some("analysis"),
             Job::RealtimeCompact | Job::ReportViews => None,
         }
     }
@@ -130,7 +137,7 @@ impl Job {
             Job::BatchLoad => &[Port::Interim, Port::Warehouse],
             Job::RealtimeCompact => &[Port::Interim, Port::Warehouse, Port::Kv],
             Job::Reconcile => &[Port::Warehouse, Port::Kv],
-            Job::ReportViews => &[Port::Warehouse, Port::Index],
+            Job::ReportViews | Job::Analyze => &[Port::Warehouse, Port::Index],
         }
     }
 
@@ -146,6 +153,7 @@ impl Job {
             Job::RealtimeCompact => "RealtimeCompactFunction",
             Job::Reconcile => "ReconcileFunction",
             Job::ReportViews => "ReportViewsFunction",
+            Job::Analyze => "AnalyzeFunction",
         }
     }
 
@@ -157,6 +165,7 @@ impl Job {
             Job::RealtimeCompact => "RealtimeCompactSchedule",
             Job::Reconcile => "ReconcileSchedule",
             Job::ReportViews => "ReportViewsSchedule",
+            Job::Analyze => "AnalyzeSchedule",
         }
     }
 }
@@ -178,7 +187,7 @@ mod tests {
             assert_eq!(job.schedule_key(), job.name().replace('-', "_"));
             assert!(job.function().starts_with(&job.schedule_parameter().replace("Schedule", "")));
         }
-        assert_eq!(Job::from_name("analyze"), None);
+        assert_eq!(Job::from_name("views"), None);
     }
 
     #[test]

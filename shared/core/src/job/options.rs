@@ -11,7 +11,8 @@ pub const DEFAULT_LOOKBACK_DAYS: i64 = 7;
 /// The options of one run; `None` takes the default.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct JobOptions {
-    /// One source (batch-extract), table (batch-load) or report (reconcile).
+    /// One source (batch-extract), table (batch-load), report (reconcile) or analysis
+    /// (analyze).
     pub only: Option<String>,
     /// realtime-compact: the UTC day to compact.
     pub day: Option<NaiveDate>,
@@ -38,7 +39,7 @@ impl JobOptions {
         }
         if let Some(only) = &self.only {
             if only.trim().is_empty() {
-                return refuse("only", "must name a source, table or report".into());
+                return refuse("only", "must name a source, table, report or analysis".into());
             }
         }
         if self.day.is_some() && !job.takes_day() {

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{Job, JobOptions, OptionError, Port};
+use crate::analysis::{AnalysisError, AnalysisSummary, Analyzer};
 use crate::batch::extract::ExtractSummary;
 use crate::batch::jobs::{batch_extract, batch_load_job, BatchLoad, JobError, SourceFactory};
 use crate::batch::raw_retention::RawRetention;
@@ -14,7 +15,7 @@ use crate::clock::Clock;
 use crate::compact::{CompactError, CompactSummary, Compactor};
 use crate::kv_key::KvLayout;
 use crate::ports::kv::KvStore;
-use crate::ports::{ObjectStore, SearchIndex, Warehouse};
+use crate::ports::{Notifier, ObjectStore, SearchIndex, Warehouse};
 use crate::reconcile::{ReconcileError, ReconcileSummary, Reconciler};
 use crate::report::views::{self, ViewRefresh};
 use crate::report::ReportError;
@@ -40,6 +41,8 @@ pub struct JobPorts<'a> {
     pub warehouse: Option<&'a dyn Warehouse>,
     pub realtime: Option<RealtimePorts<'a>>,
     pub index: Option<&'a dyn SearchIndex>,
+    /// Where analyze sends the anomalies it finds; none: they are only written.
+    pub notifier: Option<&'a dyn Notifier>,
 }
 
 /// What a run did, per job; serialised as the job's own summaries.
@@ -51,6 +54,7 @@ pub enum JobOutcome {
     Compact(Vec<CompactSummary>),
     Reconcile(Vec<ReconcileSummary>),
     Views(Vec<ViewRefresh>),
+    Analyze(Vec<AnalysisSummary>),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +71,8 @@ pub enum JobRunError {
     Reconcile(#[from] ReconcileError),
     #[error(transparent)]
     Views(#[from] ReportError),
+    #[error(transparent)]
+    Analysis(#[from] AnalysisError),
 }
 
 fn need<T>(job: Job, port: Port, given: Option<T>) -> Result<T, JobRunError> {
@@ -124,6 +130,16 @@ pub async fn run(
             let warehouse = need(job, Port::Warehouse, ports.warehouse)?;
             let index = need(job, Port::Index, ports.index)?;
             JobOutcome::Views(views::refresh(pipeline, warehouse, index, clock).await?)
+        }
+        Job::Analyze => {
+            let analyzer = Analyzer {
+                pipeline,
+                warehouse: need(job, Port::Warehouse, ports.warehouse)?,
+                index: need(job, Port::Index, ports.index)?,
+                clock,
+                notifier: ports.notifier,
+            };
+            JobOutcome::Analyze(analyzer.run(only).await?)
         }
     })
 }

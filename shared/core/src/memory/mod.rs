@@ -6,12 +6,14 @@
 
 mod faulty;
 mod kv;
+mod notify;
 mod object_store;
 mod search;
 mod stream;
 
 pub use faulty::{Fault, Faulty};
 pub use kv::MemoryKv;
+pub use notify::MemoryNotifier;
 pub use object_store::MemoryObjectStore;
 pub use search::MemorySearch;
 pub use stream::MemoryStream;

@@ -3,6 +3,7 @@
 //! runs against each of them.
 
 pub mod kv;
+pub mod notify;
 pub mod object_store;
 pub mod search;
 pub mod source;
@@ -10,6 +11,7 @@ pub mod stream;
 pub mod warehouse;
 
 pub use kv::{KvError, KvStore, PutItemOutcome};
+pub use notify::{Notice, Notifier, NotifyError};
 pub use object_store::{ObjectStore, ObjectStoreError};
 pub use search::{IndexOutcome, SearchError, SearchIndex};
 pub use source::{ExtractFrom, Extraction, RawPart, SourceError, SourceReader};

@@ -74,7 +74,7 @@ pub fn to_csv(points: &[ReportPoint]) -> Result<String, csv::Error> {
 /// A text cell that Excel, LibreOffice or Google Sheets would evaluate (it starts with
 /// `=`, `+`, `-`, `@`, a tab or a carriage return) gets a leading `'`, which shows the
 /// text as typed (the OWASP advice for CSV injection).
-pub fn spreadsheet_safe(cell: &str) -> std::borrow::Cow<'_, str> {
+fn spreadsheet_safe(cell: &str) -> std::borrow::Cow<'_, str> {
     match cell.chars().next() {
         Some('=' | '+' | '-' | '@' | '\t' | '\r') => std::borrow::Cow::Owned(format!("'{cell}")),
         _ => std::borrow::Cow::Borrowed(cell),

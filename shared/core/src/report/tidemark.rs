@@ -150,10 +150,6 @@ impl Plan {
         let step = self.interval.duration();
         std::iter::successors(Some(self.from), move |start| Some(*start + step)).take_while(|start| *start < self.to)
     }
-
-    pub fn bucket_count(&self) -> i64 {
-        (self.to - self.from).num_milliseconds() / self.interval.duration().num_milliseconds()
-    }
 }
 
 #[cfg(test)]

@@ -26,11 +26,11 @@ pub const ROLLUP: &str = "tidemark_realtime_rollup";
 /// How far back the rollup reaches when batch has loaded nothing yet.
 const NO_MARK_LOOKBACK_DAYS: i64 = 7;
 
-pub fn view_name(def: &ReportDef) -> String {
+fn view_name(def: &ReportDef) -> String {
     format!("report_{}", def.name)
 }
 
-pub fn rollup_ddl() -> String {
+fn rollup_ddl() -> String {
     format!(
         "CREATE TABLE IF NOT EXISTS {ROLLUP} (report VARCHAR(256) NOT NULL, bucket TIMESTAMP NOT NULL, \
          grp VARCHAR(256), value DOUBLE PRECISION NOT NULL, refreshed_at TIMESTAMP NOT NULL)"
@@ -63,7 +63,7 @@ fn rollup_columns() -> Vec<(String, ColumnType)> {
     .collect()
 }
 
-pub fn view_sql(def: &ReportDef) -> String {
+fn view_sql(def: &ReportDef) -> String {
     let group = group_sql(def.dimensions().next().and_then(|d| def.batch.by.get(d)).map(String::as_str));
     let time = ident(&def.batch.time);
     let filter = def.batch.filter_sql.as_ref().map(|f| format!(" AND {f}")).unwrap_or_default();

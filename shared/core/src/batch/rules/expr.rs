@@ -548,7 +548,7 @@ fn num(v: &Value) -> Result<f64, EvalError> {
 }
 
 /// Whole years from `born` to `today`, as a person counts their age.
-pub fn years_between(born: NaiveDate, today: NaiveDate) -> i64 {
+fn years_between(born: NaiveDate, today: NaiveDate) -> i64 {
     let mut years = i64::from(today.year() - born.year());
     if (today.month(), today.day()) < (born.month(), born.day()) {
         years -= 1;
