@@ -12,6 +12,7 @@
 mod dynamodb_source;
 mod hostile;
 mod jobs;
+mod notify;
 mod pipeline_push;
 mod realtime;
 mod reports;
