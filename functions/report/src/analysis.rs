@@ -7,9 +7,8 @@ use axum::extract::{Path, Query, State};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value as JsonValue};
-use tidemark_core::analysis::tables::{self, ResultTable};
+use tidemark_core::analysis::tables;
 use tidemark_core::analysis::AnalysisDef;
-use tidemark_core::batch::Value;
 use tidemark_core::report::ReportError;
 
 use crate::{ReportState, ReportsError};
@@ -70,23 +69,9 @@ pub async fn get_results(
         }
         (_, name) => tables::read(table, name.as_deref(), limit),
     };
-    if !exists(batch, table).await {
+    if !crate::has_table(batch.warehouse.as_ref(), table.name).await {
         return Ok(Json(json!({"results": [], "note": "analyze has not run yet: tidemark job run analyze"})));
     }
     let result = batch.warehouse.query(&query).await.map_err(|e| ReportsError::Report(ReportError::Warehouse(e)))?;
-    let results: Vec<JsonValue> = result
-        .rows
-        .iter()
-        .map(|row| {
-            let object: serde_json::Map<String, JsonValue> =
-                result.columns.iter().zip(row).map(|(name, value)| (name.clone(), value.to_json())).collect();
-            JsonValue::Object(object)
-        })
-        .collect();
-    Ok(Json(json!({ "results": results })))
-}
-
-async fn exists(batch: &crate::BatchReports, table: ResultTable) -> bool {
-    let answer = batch.warehouse.query(&tables::exists(table)).await;
-    answer.is_ok_and(|t| t.rows.iter().any(|r| matches!(r.first(), Some(Value::Str(n)) if &**n == table.name)))
+    Ok(Json(json!({ "results": crate::rows_as_json(&result) })))
 }

@@ -77,6 +77,32 @@ pub fn lambda_router(state: ReportState, guard: admin::AdminGuard) -> Router {
     router(state.clone()).merge(browser_router(state, guard))
 }
 
+/// Whether the warehouse has `table` yet: the result routes answer "not run yet"
+/// rather than a SQL error before the job that creates it first ran. The name is bound.
+async fn has_table(warehouse: &dyn Warehouse, table: &str) -> bool {
+    let query = tidemark_core::ports::Query::with_params(
+        "SELECT table_name FROM information_schema.tables WHERE table_name = $1",
+        vec![table.to_owned()],
+    );
+    let answer = warehouse.query(&query).await;
+    answer.is_ok_and(|t| {
+        t.rows.iter().any(|r| matches!(r.first(), Some(tidemark_core::batch::Value::Str(n)) if &**n == table))
+    })
+}
+
+/// A warehouse answer as JSON objects, one per row, keyed by column name.
+fn rows_as_json(result: &tidemark_core::ports::QueryResult) -> Vec<serde_json::Value> {
+    result
+        .rows
+        .iter()
+        .map(|row| {
+            let object: serde_json::Map<String, serde_json::Value> =
+                result.columns.iter().zip(row).map(|(name, value)| (name.clone(), value.to_json())).collect();
+            serde_json::Value::Object(object)
+        })
+        .collect()
+}
+
 /// An RFC 3339 time parameter, or `default` when absent; the error names the field.
 pub fn parse_time(
     field: &'static str,

@@ -5,8 +5,6 @@ use axum::extract::{Query, State};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value as JsonValue};
-use tidemark_core::batch::Value;
-use tidemark_core::ports::Query as WarehouseQuery;
 use tidemark_core::reconcile::sql;
 use tidemark_core::report::ReportError;
 
@@ -24,14 +22,7 @@ pub async fn get_reconciliation(
 ) -> Result<Json<JsonValue>, ReportsError> {
     let batch = state.batch()?;
     let limit = params.limit.unwrap_or(100).clamp(1, 10_000);
-    let exists_query = WarehouseQuery::with_params(
-        "SELECT table_name FROM information_schema.tables WHERE table_name = $1",
-        vec![sql::TABLE.to_owned()],
-    );
-    let tables = batch.warehouse.query(&exists_query).await;
-    let exists =
-        tables.is_ok_and(|t| t.rows.iter().any(|r| matches!(r.first(), Some(Value::Str(n)) if &**n == sql::TABLE)));
-    if !exists {
+    if !crate::has_table(batch.warehouse.as_ref(), sql::TABLE).await {
         return Ok(Json(json!({"results": [], "note": "reconcile has not run yet"})));
     }
     let result = batch
@@ -39,14 +30,5 @@ pub async fn get_reconciliation(
         .query(&sql::latest(params.report.as_deref(), limit))
         .await
         .map_err(|e| ReportsError::Report(ReportError::Warehouse(e)))?;
-    let results: Vec<JsonValue> = result
-        .rows
-        .iter()
-        .map(|row| {
-            let object: serde_json::Map<String, JsonValue> =
-                result.columns.iter().zip(row).map(|(name, value)| (name.clone(), value.to_json())).collect();
-            JsonValue::Object(object)
-        })
-        .collect();
-    Ok(Json(json!({ "results": results })))
+    Ok(Json(json!({ "results": crate::rows_as_json(&result) })))
 }

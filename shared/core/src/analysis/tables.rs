@@ -184,15 +184,6 @@ pub fn read_forecast(analysis: &str, group: Option<&str>, limit: usize) -> Query
     )
 }
 
-/// Does the warehouse have the table yet: the read endpoints answer "not run yet"
-/// rather than a SQL error before the first run.
-pub fn exists(table: ResultTable) -> Query {
-    Query::with_params(
-        "SELECT table_name FROM information_schema.tables WHERE table_name = $1",
-        vec![table.name.to_owned()],
-    )
-}
-
 /// A number for a result row: NaN and infinities are no value.
 pub fn number(v: f64) -> Value {
     if v.is_finite() {
