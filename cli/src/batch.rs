@@ -11,10 +11,9 @@ use tidemark_core::batch::extract::ExtractSummary;
 use tidemark_core::batch::jobs::{self, BatchLoad, JobError};
 use tidemark_core::batch::load::LoadSummary;
 use tidemark_core::batch::raw_retention::RawRetention;
-use tidemark_core::batch::Pipeline;
-use tidemark_core::clock::Clock;
+use tidemark_core::batch::{Pipeline, Progress};
 use tidemark_core::compact::{CompactError, CompactSummary, Compactor};
-use tidemark_core::job::{self, Job, JobOptions, JobOutcome, JobPorts, JobRunError, RealtimePorts};
+use tidemark_core::job::{JobOutcome, JobPorts, RealtimePorts};
 use tidemark_core::kv_key::KvLayout;
 use tidemark_core::ports::kv::KvStore;
 use tidemark_core::ports::{Notifier, SearchIndex};
@@ -81,21 +80,19 @@ impl BatchEnv {
 }
 
 impl BatchEnv {
-    /// One run of `job` on this machine's stores, as `tidemark job run` and the local
-    /// scheduler start it: `realtime` and `index` are the real-time stores where they
-    /// are open (the jobs that need them refuse without).
-    pub async fn run(
-        &self,
-        job: Job,
-        options: &JobOptions,
-        realtime: Option<RealtimePorts<'_>>,
-        index: Option<&dyn SearchIndex>,
-    ) -> Result<JobOutcome, JobRunError> {
-        let progress = BarProgress::new();
-        let ports = JobPorts {
+    /// This machine's stores as a job sees them (see [`crate::jobs::LocalJobs`], which
+    /// runs and records jobs): `realtime` and `index` where they are open (the jobs that
+    /// need them refuse without).
+    pub fn ports<'a>(
+        &'a self,
+        progress: &'a dyn Progress,
+        realtime: Option<RealtimePorts<'a>>,
+        index: Option<&'a dyn SearchIndex>,
+    ) -> JobPorts<'a> {
+        JobPorts {
             pipeline: &self.pipeline,
             clock: &SystemClock,
-            progress: &progress,
+            progress,
             raw_retention: self.raw_retention,
             sources: Some(&self.connectors),
             interim: Some(self.store.as_ref()),
@@ -103,8 +100,7 @@ impl BatchEnv {
             realtime,
             index,
             notifier: self.notifier.as_deref(),
-        };
-        job::run(job, options, SystemClock.now(), &ports).await
+        }
     }
 }
 
@@ -165,7 +161,7 @@ impl BatchEnv {
     }
 }
 
-pub fn print_views(refreshed: &[ViewRefresh]) {
+fn print_views(refreshed: &[ViewRefresh]) {
     for v in refreshed {
         println!(
             "view {} (report {}): {} real-time rollup rows for {} .. {}",
@@ -232,7 +228,7 @@ pub fn print_reconcile(summaries: &[ReconcileSummary]) {
 }
 
 /// The end-of-run summary a person reads.
-pub fn print_extract(summaries: &[ExtractSummary]) {
+fn print_extract(summaries: &[ExtractSummary]) {
     println!(
         "{:<16} {:<22} {:>10} {:>6} {:>12} {:>10} {:>12}",
         "source", "run", "rows", "parts", "bytes", "seconds", "rows/s"
@@ -255,7 +251,7 @@ pub fn print_extract(summaries: &[ExtractSummary]) {
 }
 
 /// batch-load's tables, then any raw state it compacted.
-pub fn print_batch_load(load: &BatchLoad) {
+fn print_batch_load(load: &BatchLoad) {
     print_load(&load.tables);
     for c in &load.raw_compacted {
         println!(

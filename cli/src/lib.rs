@@ -14,6 +14,7 @@ pub mod dlq;
 pub mod forget;
 pub mod health;
 pub mod http;
+pub mod jobs;
 pub mod notify;
 pub mod pipeline;
 pub mod progress;
@@ -30,7 +31,8 @@ pub use stack::Stack;
 pub use tidemark_core::job::Job;
 
 use anyhow::Context;
-use tidemark_core::job::{Port, RealtimePorts};
+use std::sync::Arc;
+use tidemark_core::job::{Port, Trigger};
 use tidemark_core::kv_key::KvLayout;
 
 /// `tidemark up`: start the stack, print where it listens, run until Ctrl-C or SIGTERM.
@@ -58,25 +60,24 @@ pub(crate) async fn wait_for_stop_signal() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `tidemark job run <job>`: one job now, with progress and a summary. Opens the
-/// real-time stores only for the jobs that read them.
+/// `tidemark job run <job>`: one job now, with progress and a summary, recorded in the
+/// job history. Opens the search index only for the jobs that read it.
 pub async fn run_job(job: Job, args: &JobArgs) -> anyhow::Result<()> {
     let options = args.options(job)?;
     let env = batch::BatchEnv::open(&args.pipeline, &args.data_dir)?
         .with_raw_retention(config::raw_retention(args.retain_raw_days)?)
         .with_notifier(config::notifier(config::notify_webhook(args.notify_webhook.as_deref())?.as_ref()));
-    let kv = if job.needs(Port::Kv) { Some(open_kv(args)?) } else { None };
+    let (kv, layout) = open_kv(args)?;
     let index = if job.needs(Port::Index) {
-        Some(
-            tidemark_local::TantivyIndex::open(&args.data_dir.join("index"))
-                .context("opening the search index (is tidemark up running on this data directory?)")?,
-        )
+        let index = tidemark_local::TantivyIndex::open(&args.data_dir.join("index"))
+            .context("opening the search index (is tidemark up running on this data directory?)")?;
+        Some(Arc::new(index) as Arc<dyn tidemark_core::ports::SearchIndex>)
     } else {
         None
     };
-    let realtime = kv.as_ref().map(|(kv, layout)| RealtimePorts { kv, layout });
-    let index = index.as_ref().map(|index| index as &dyn tidemark_core::ports::SearchIndex);
-    batch::print_outcome(&env.run(job, &options, realtime, index).await?);
+    let jobs = jobs::LocalJobs::new(env, Arc::new(kv), layout, index);
+    jobs.recover().await;
+    batch::print_outcome(&jobs.run(job, &options, Trigger::Cli).await?);
     Ok(())
 }
 

@@ -2,18 +2,15 @@
 //! (UTC), one job at a time, inside `tidemark up`. EventBridge does this in AWS.
 
 use std::str::FromStr;
-use std::sync::Arc;
 
 use chrono::Utc;
 use croner::Cron;
 use tidemark_core::batch::pipeline::Schedule;
-use tidemark_core::job::{Job, JobOptions, RealtimePorts};
-use tidemark_core::kv_key::KvLayout;
-use tidemark_core::ports::kv::KvStore;
-use tidemark_core::ports::SearchIndex;
+use tidemark_core::job::{Job, JobOptions, Trigger};
 use tokio::sync::watch;
 
-use crate::batch::{print_outcome, BatchEnv};
+use crate::batch::print_outcome;
+use crate::jobs::{LocalJobs, LocalRunError};
 
 /// A `[schedule]` entry croner cannot read; names its key.
 #[derive(Debug, thiserror::Error)]
@@ -22,14 +19,6 @@ pub struct ScheduleError {
     pub key: &'static str,
     #[source]
     pub source: croner::errors::CronError,
-}
-
-/// The real-time stores that reconcile, realtime-compact and report-views read.
-#[derive(Clone)]
-pub struct Realtime {
-    pub kv: Arc<dyn KvStore>,
-    pub index: Arc<dyn SearchIndex>,
-    pub layout: KvLayout,
 }
 
 fn crons(schedule: &Schedule) -> Result<Vec<(Job, Cron)>, ScheduleError> {
@@ -48,13 +37,13 @@ pub fn validate(schedule: &Schedule) -> Result<(), ScheduleError> {
     crons(schedule).map(|_| ())
 }
 
-/// Runs until `stop` turns true. A failed job is logged and tried again at its next time.
-pub async fn run(env: BatchEnv, realtime: Realtime, mut stop: watch::Receiver<bool>) {
-    let crons = match crons(&env.pipeline.schedule) {
+/// Runs until `stop` turns true. A failed job is logged and tried again at its next
+/// time; a job still running (started from the console) is skipped, with a log line.
+pub async fn run(jobs: LocalJobs, mut stop: watch::Receiver<bool>) {
+    let crons = match crons(&jobs.pipeline().schedule) {
         Ok(crons) => crons,
         Err(e) => return tracing::error!(error = %e, "the batch scheduler does not start"),
     };
-    let ports = RealtimePorts { kv: realtime.kv.as_ref(), layout: &realtime.layout };
     loop {
         let now = Utc::now();
         let next = crons.iter().filter_map(|(j, c)| c.find_next_occurrence(&now, false).ok().map(|t| (t, *j))).min();
@@ -68,8 +57,9 @@ pub async fn run(env: BatchEnv, realtime: Realtime, mut stop: watch::Receiver<bo
             _ = tokio::time::sleep(wait) => {}
             _ = stop.changed() => return,
         }
-        match env.run(job, &JobOptions::default(), Some(ports), Some(realtime.index.as_ref())).await {
+        match jobs.run(job, &JobOptions::default(), Trigger::Schedule).await {
             Ok(outcome) => print_outcome(&outcome),
+            Err(LocalRunError::Begin(e)) => tracing::warn!(%job, error = %e, "scheduled run skipped"),
             Err(e) => tracing::error!(%job, error = %e, "scheduled job failed"),
         }
     }

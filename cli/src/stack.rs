@@ -8,6 +8,7 @@ use crate::dead_letters::{self, DeadLetterState};
 use crate::forget::{self, ForgetState};
 use crate::health::{DiskWatch, HealthState};
 use crate::http::ServeLimits;
+use crate::jobs::LocalJobs;
 use crate::retention::{self, LastPass, Stores};
 use crate::stats::{self, StatsState};
 use crate::udp::{self, UdpCounters};
@@ -19,9 +20,11 @@ use std::time::{Duration, Instant};
 use tidemark_core::clock::SystemClock;
 use tidemark_core::ingest::Ingestor;
 use tidemark_core::kv_key::KvLayout;
+use tidemark_core::ports::SearchIndex;
 use tidemark_local::runner::{self, ConsumerFn};
 use tidemark_local::{ConsumerStats, DirObjectStore, EventLog, FjallKvStore, TantivyIndex};
 use tidemark_report::admin::{AdminGuard, FixedTokens, Tokens};
+use tidemark_report::jobs::JobsConsole;
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
@@ -33,6 +36,7 @@ pub struct Stack {
     stores: Stores,
     shared: Shared,
     batch: Option<BatchEnv>,
+    jobs: Option<LocalJobs>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     writer_done: Option<oneshot::Receiver<()>>,
@@ -118,17 +122,24 @@ fn read_app(
     shared: &Shared,
     consumers: &Arc<BTreeMap<&'static str, ConsumerFn>>,
     batch: Option<&BatchEnv>,
+    jobs: Option<&LocalJobs>,
 ) -> axum::Router {
     let reports = batch.map(|env| tidemark_report::BatchReports {
         reports: Arc::new(env.pipeline.reports.clone()),
         analyses: Arc::new(env.pipeline.analyses.clone()),
         warehouse: Arc::new(env.warehouse.clone()),
+        interim: Some(Arc::clone(&env.store) as Arc<dyn tidemark_core::ports::ObjectStore>),
     });
     let report_state = tidemark_report::ReportState {
         index: Arc::new(stores.index.clone()),
         clock: Arc::new(SystemClock),
         batch: reports,
         no_pipeline: Arc::from(NO_PIPELINE),
+        jobs: jobs.map(|jobs| JobsConsole {
+            history: jobs.history().clone(),
+            launcher: Arc::new(jobs.clone()),
+            schedule: Arc::new(jobs.pipeline().schedule.clone()),
+        }),
     };
     tidemark_report::router(report_state)
         .merge(stats::router(StatsState {
@@ -172,13 +183,12 @@ async fn spawn_listeners(
     stores: &Stores,
     config: &UpConfig,
     shared: &Shared,
-    consumers: &Arc<BTreeMap<&'static str, ConsumerFn>>,
-    batch: Option<&BatchEnv>,
+    read: axum::Router,
     signal: &watch::Receiver<bool>,
     tasks: &mut Vec<JoinHandle<()>>,
 ) -> anyhow::Result<(SocketAddr, SocketAddr)> {
     let ingest_app = tidemark_beacon_ingest::router(Arc::clone(&shared.ingestor)).merge(health(stores, shared));
-    let read_app = read_guard(config).protect(read_app(stores, shared, consumers, batch));
+    let read_app = read_guard(config).protect(read);
     let (http_addr, ingest_task) =
         listen(config.http_addr, "TIDEMARK_HTTP_ADDR", ingest_app, config.serve, signal.clone()).await?;
     let (admin_addr, read_task) =
@@ -201,14 +211,13 @@ fn spawn_udp(
     Ok(bound)
 }
 
-/// The pipeline file's jobs at their cron times, on this process's real-time stores.
-fn spawn_scheduler(env: &BatchEnv, stores: &Stores, signal: &watch::Receiver<bool>) -> JoinHandle<()> {
-    let realtime = crate::schedule::Realtime {
-        kv: Arc::new(stores.kv.clone()),
-        index: Arc::new(stores.index.clone()),
-        layout: stores.layout.clone(),
-    };
-    tokio::spawn(crate::schedule::run(env.clone(), realtime, signal.clone()))
+/// The jobs on this process's stores, recorded in the job history; runs a stopped
+/// process left are marked interrupted first.
+async fn local_jobs(env: &BatchEnv, stores: &Stores) -> LocalJobs {
+    let (kv, index) = (Arc::new(stores.kv.clone()), Arc::new(stores.index.clone()));
+    let jobs = LocalJobs::new(env.clone(), kv, stores.layout.clone(), Some(index as Arc<dyn SearchIndex>));
+    jobs.recover().await;
+    jobs
 }
 
 /// The counters and state the tasks share with the routes.
@@ -260,17 +269,21 @@ impl Stack {
                 })
             })
             .transpose()?;
-        let (http_addr, admin_addr) =
-            spawn_listeners(&stores, &config, &shared, &consumers, batch.as_ref(), &signal, &mut tasks).await?;
+        let jobs = match &batch {
+            Some(env) => Some(local_jobs(env, &stores).await),
+            None => None,
+        };
+        let read = read_app(&stores, &shared, &consumers, batch.as_ref(), jobs.as_ref());
+        let (http_addr, admin_addr) = spawn_listeners(&stores, &config, &shared, read, &signal, &mut tasks).await?;
         let udp_addr = match config.udp_addr {
             Some(addr) => Some(spawn_udp(addr, &shared, &signal, &mut tasks)?),
             None => None,
         };
-        if let Some(env) = &batch {
-            tasks.push(spawn_scheduler(env, &stores, &signal));
+        if let Some(jobs) = &jobs {
+            tasks.push(tokio::spawn(crate::schedule::run(jobs.clone(), signal.clone())));
         }
         tracing::info!(%http_addr, %admin_addr, udp = ?udp_addr, data_dir = %config.data_dir.display(), "tidemark is up");
-        Ok(Stack { http_addr, admin_addr, udp_addr, stores, shared, batch, shutdown, tasks, writer_done })
+        Ok(Stack { http_addr, admin_addr, udp_addr, stores, shared, batch, jobs, shutdown, tasks, writer_done })
     }
 
     /// Ingest: the beacon routes.
@@ -308,6 +321,11 @@ impl Stack {
     }
 
     /// The batch side, when a pipeline file is configured.
+    /// The jobs on this stack's stores, when it has a pipeline file.
+    pub fn jobs(&self) -> Option<&LocalJobs> {
+        self.jobs.as_ref()
+    }
+
     pub fn batch(&self) -> Option<&BatchEnv> {
         self.batch.as_ref()
     }

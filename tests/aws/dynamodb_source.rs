@@ -127,6 +127,7 @@ async fn a_dynamodb_table_is_scanned_in_parallel_kept_unchanged_and_read_increme
         kv: None,
         index: None,
         notifier: None,
+        history: None,
         schedule: None,
     };
     let (extract, load) = (function(Job::BatchExtract), function(Job::BatchLoad));

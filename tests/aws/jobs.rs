@@ -11,6 +11,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use tidemark_aws::emulator::Emulator;
+use tidemark_aws::jobs::env::STALE_AFTER;
 use tidemark_aws::jobs::{handle, AwsSources, JobEnv, JobFailure};
 use tidemark_aws::{
     provision, Dialect, DynamoKv, InlineStaging, OpenSearchIndex, PgRunner, S3ObjectStore, SearchAuth, SqlWarehouse,
@@ -21,7 +22,7 @@ use tidemark_core::batch::{Pipeline, Value as Cell};
 use tidemark_core::clock::{Clock, FixedClock};
 use tidemark_core::consume::{index_batch, store_batch, StreamRecord};
 use tidemark_core::event::Event;
-use tidemark_core::job::{eventbridge_expression, Job, Port};
+use tidemark_core::job::{eventbridge_expression, Job, JobOptions, Port, RunHistory, RunStatus, Trigger};
 use tidemark_core::kv_key::KvLayout;
 use tidemark_core::ports::kv::KvStore;
 use tidemark_core::ports::{ObjectStore, Query, SearchIndex, Warehouse};
@@ -254,6 +255,8 @@ async fn scheduled_jobs_extract_load_compact_reconcile_and_refresh_views() {
         s3: clients.s3.clone(),
     };
     let sources: Arc<dyn SourceFactory> = Arc::new(sources);
+    // Every run is recorded in the job history, in the events table.
+    let history = RunHistory::new(kv.clone() as Arc<dyn KvStore>, clock.clone() as Arc<dyn Clock>, Some(STALE_AFTER));
     // Each job's function as its cold start opens it: only the stores the job names.
     let function = |job: Job| JobEnv {
         job,
@@ -266,6 +269,7 @@ async fn scheduled_jobs_extract_load_compact_reconcile_and_refresh_views() {
         kv: job.needs(Port::Kv).then(|| (kv.clone() as Arc<dyn KvStore>, layout.clone())),
         index: job.needs(Port::Index).then(|| index.clone() as Arc<dyn SearchIndex>),
         notifier: None,
+        history: Some(history.clone()),
         schedule: Some(eventbridge_expression(job.default_cron()).unwrap()),
     };
 
@@ -373,6 +377,26 @@ async fn scheduled_jobs_extract_load_compact_reconcile_and_refresh_views() {
     );
     assert_eq!(rows(warehouse.as_ref(), &count("analysis_segments")).await, vec![vec![Cell::Int(6)]]);
 
+    // Every run above is in the job history in DynamoDB, as the scheduler started it:
+    // newest first, the second extract with nothing new in PostgreSQL and the CSV's
+    // three products again (a file is extracted whole each time).
+    let extracts = history.runs(Job::BatchExtract, 10).await.unwrap();
+    let seen: Vec<_> = extracts.iter().map(|r| (r.trigger, r.status, r.rows)).collect();
+    assert_eq!(
+        seen,
+        vec![(Trigger::Schedule, RunStatus::Succeeded, Some(3)), (Trigger::Schedule, RunStatus::Succeeded, Some(9))]
+    );
+    assert_eq!(history.runs(Job::Analyze, 10).await.unwrap()[0].status, RunStatus::Succeeded);
+    // A run the console began is carried out under its id; while it holds the lock a
+    // scheduled run is refused, and the run cannot be carried out twice.
+    let begun = history.begin(Job::ReportViews, &JobOptions::default(), Trigger::Console).await.unwrap();
+    let refused = handle(&views, &scheduled).await.unwrap_err();
+    assert!(refused.to_string().contains("already running"), "{refused}");
+    handle(&views, &json!({"run_id": begun.id})).await.unwrap();
+    let ran = history.run(Job::ReportViews, &begun.id).await.unwrap().unwrap();
+    assert_eq!((ran.trigger, ran.status), (Trigger::Console, RunStatus::Succeeded));
+    assert!(handle(&views, &json!({"run_id": begun.id})).await.unwrap_err().to_string().contains("holds no lock"));
+
     // forget: e8's user out of DynamoDB, OpenSearch, the warehouse and the raw files.
     let forget = tidemark_forget::Env {
         stores: tidemark_core::forget::Stores {
@@ -411,7 +435,8 @@ async fn scheduled_jobs_extract_load_compact_reconcile_and_refresh_views() {
     assert_eq!(tidemark_core::ports::SearchIndex::search(index.as_ref(), &all).await.unwrap().total, 7);
     let items = tidemark_core::ports::KvStore::scan(kv.as_ref(), None, 1_000).await.unwrap();
     assert!(items.iter().all(|i| !String::from_utf8_lossy(&i.value).contains(FORGOTTEN)));
-    assert_eq!(items.len(), 14, "seven events and their markers");
+    let events = items.iter().filter(|i| i.key.pk.starts_with(&format!("{}#", layout.stream))).count();
+    assert_eq!(events, 14, "seven events and their markers (beside the job history)");
     for key in store.list("raw/").await.unwrap() {
         let body = store.get(&key).await.unwrap().unwrap();
         assert!(!String::from_utf8_lossy(&body).contains(FORGOTTEN), "{key} still names the person");

@@ -105,6 +105,7 @@ async fn the_report_function_on_aws_adapters_answers_what_the_local_stack_answer
             reports: Arc::new(pipeline.reports.clone()),
             analyses: Arc::new(pipeline.analyses.clone()),
             warehouse: Arc::clone(warehouse),
+            interim: None,
         };
         addrs.push(
             serve(ReportState {
@@ -112,6 +113,7 @@ async fn the_report_function_on_aws_adapters_answers_what_the_local_stack_answer
                 clock: clock.clone(),
                 batch: Some(batch),
                 no_pipeline: Arc::from(""),
+                jobs: None,
             })
             .await,
         );

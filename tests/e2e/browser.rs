@@ -6,6 +6,8 @@
 //! The same page as the report Lambda serves it to people on AWS: under `/ui/`, behind
 //! the admin token's sign-in, reading the `/ui/v1/...` routes.
 //!
+//! The console: Run now followed to the end, a dead letter redriven with its button.
+//!
 //! The beacon in a real page: it sends page URLs without their query string and fragment.
 //!
 //! Ignored unless run with `--include-ignored` (CI does, after installing the packages);
@@ -214,8 +216,10 @@ async fn dashboard_works_signed_in_under_the_deployed_ui_routes() {
             reports: Arc::new(batch.pipeline.reports.clone()),
             analyses: Arc::new(batch.pipeline.analyses.clone()),
             warehouse: Arc::new(batch.warehouse.clone()),
+            interim: None,
         }),
         no_pipeline: Arc::from("no pipeline"),
+        jobs: None,
     };
     let guard = AdminGuard { tokens: Some(Arc::new(FixedTokens::new(["s3cret-admin"]))), hosts: None };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -251,4 +255,74 @@ async fn dashboard_works_signed_in_under_the_deployed_ui_routes() {
     eprintln!("signed-in dashboard screenshot: {}", screenshot_path("dashboard-ui.png").display());
     browser.close().await.unwrap();
     demo.shutdown().await.unwrap();
+}
+
+/// The console in a browser: Run now extracts and loads the shop's orders while the
+/// page follows the runs to their end, the row the load quarantined is shown, and a
+/// planted dead letter is redriven with its
+/// button and lands in the index.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Chromium: apt-get install chromium chromium-driver; run with -- --include-ignored"]
+async fn console_runs_jobs_and_redrives_a_dead_letter() {
+    require_browser();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tidemark.toml"), tidemark_e2e::HOSTILE_PIPELINE).unwrap();
+    std::fs::write(dir.path().join("orders.csv"), tidemark_e2e::orders_with_one_bad_row()).unwrap();
+    let mut config = crate::support::config(&dir.path().join("data"));
+    config.pipeline = Some(dir.path().join("tidemark.toml"));
+    let stack = tidemark::Stack::start(config).await.unwrap();
+    let now = chrono::Utc::now().to_rfc3339();
+    let parked = serde_json::to_vec(&json!({"event_id": "parked-in-console", "event_type": "page_view",
+        "occurred_at": now, "received_at": now, "source": "web", "region": "EU", "anonymous_id": "a"}))
+    .unwrap();
+    let parked = tidemark_core::event::Event::from_record_bytes(&parked).unwrap().to_record_bytes();
+    stack.log().park(tidemark::consumers::STREAM_INDEX, 0, 4242, &parked, "search index unavailable").unwrap();
+
+    let (_driver, driver_url) = start_driver().await;
+    let browser = browser(&driver_url).await;
+    browser.goto(&format!("http://{}/console", stack.admin_addr())).await.unwrap();
+    for job in ["batch-extract", "batch-load"] {
+        let row = format!("#jobs tr[data-job='{job}']");
+        let button = format!("{row} .run-now");
+        let button = browser.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css(&button)).await;
+        button.unwrap().click().await.unwrap();
+        let done = format!("{row} td.status.succeeded");
+        browser.wait().at_most(Duration::from_secs(60)).for_element(Locator::Css(&done)).await.unwrap();
+        let listed = browser.wait().at_most(Duration::from_secs(20));
+        let finished = listed.for_element(Locator::Css("#runs tr[data-status='succeeded']")).await.unwrap();
+        assert!(finished.text().await.unwrap().contains("console"), "the run is listed as the console's");
+    }
+    let loaded = browser.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("#watermarks tbody tr"));
+    let loaded = loaded.await.unwrap().text().await.unwrap();
+    assert!(loaded.contains("orders"), "the load's watermark is shown: {loaded}");
+
+    // Every panel loaded without a script error (the page says when it last updated).
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let updated = browser.find(Locator::Id("updated")).await.unwrap().text().await.unwrap();
+        let message = browser.find(Locator::Id("message")).await.unwrap().text().await.unwrap();
+        if updated.starts_with("updated") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the console did not finish loading: {message}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let bad = browser.find(Locator::Css("#quarantine tbody tr")).await.unwrap().text().await.unwrap();
+    assert!(bad.contains("amount_eur"), "the quarantined row is shown with its field: {bad}");
+    let letter = browser.find(Locator::Css("#dead-letters tr[data-consumer='stream-index']")).await.unwrap();
+    assert!(letter.text().await.unwrap().contains("search index unavailable"));
+    let png = browser.screenshot().await.unwrap();
+    std::fs::write(screenshot_path("console.png"), &png).unwrap();
+    eprintln!("console screenshot: {}", screenshot_path("console.png").display());
+    browser.find(Locator::Css("#dead-letters .redrive")).await.unwrap().click().await.unwrap();
+    let result =
+        browser.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("#dlq-result")).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !result.text().await.unwrap().contains("1 redriven") {
+        assert!(std::time::Instant::now() < deadline, "no redrive outcome: {}", result.text().await.unwrap());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(stack.index().num_docs(), 1, "the redriven event is in the index, the only one there");
+    browser.close().await.unwrap();
+    stack.shutdown().await.unwrap();
 }

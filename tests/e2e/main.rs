@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod browser;
+mod console;
 mod crash;
 mod day_precision;
 mod demo;

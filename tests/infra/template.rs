@@ -161,10 +161,34 @@ fn schedules_and_routes_are_declared() {
             "{route}: beacons use write keys, /ui/ the admin tokens, the other read routes IAM"
         );
     }
-    for analysis in ["GET /v1/analysis", "GET /v1/analysis/{table}"] {
-        assert!(routes.iter().any(|(route, _)| route == analysis), "{analysis} is routed");
+    let console = [
+        "GET /v1/jobs",
+        "ANY /v1/jobs/{job}/runs",
+        "GET /v1/jobs/{job}/runs/{id}",
+        "GET /v1/quarantine",
+        "GET /v1/quarantine/{table}",
+    ];
+    for route in ["GET /v1/analysis", "GET /v1/analysis/{table}"].iter().chain(&console) {
+        assert!(routes.iter().any(|(routed, _)| routed == route), "{route} is routed");
     }
-    assert_eq!(routes.len(), 13);
+    assert_eq!(routes.len(), 18);
+}
+
+/// The console's Run now invokes each job's function by the name the template gives it.
+#[test]
+fn run_now_names_every_job_function_and_may_invoke_it() {
+    let t = template();
+    let r = resources(&t);
+    let report = &r["ReportFunction"]["Properties"];
+    let pattern = report["Environment"]["Variables"]["TIDEMARK_JOB_FUNCTIONS"]["Fn::Sub"].as_str().unwrap();
+    let statements = r["ReportRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"].as_array().unwrap();
+    let invokable = statements.iter().find(|s| s["Action"] == json!(["lambda:InvokeFunction"])).unwrap();
+    for job in Job::ALL {
+        let name = r[job.function()]["Properties"]["FunctionName"]["Fn::Sub"].as_str().unwrap();
+        assert_eq!(pattern.replace("{job}", job.name()), name, "{job}");
+        let arn = json!({ "Fn::GetAtt": [job.function(), "Arn"] });
+        assert!(invokable["Resource"].as_array().unwrap().contains(&arn), "{job}: the report role may not invoke it");
+    }
 }
 
 /// The pipeline file owns the schedules: each job's schedule and the `TIDEMARK_SCHEDULE`

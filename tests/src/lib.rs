@@ -42,3 +42,15 @@ pub fn hostile_order_id(i: usize, text: &str) -> String {
 pub fn csv_field(text: &str) -> String {
     format!("\"{}\"", text.replace('"', "\"\""))
 }
+
+/// Orders for [`HOSTILE_PIPELINE`]'s `orders.csv`: thirty good ones and one whose amount
+/// is not money (3 % of the rows, under the table's 5 %): the load takes thirty and
+/// quarantines line 32.
+pub fn orders_with_one_bad_row() -> String {
+    let mut csv = String::from("order_id,region,amount_eur,ordered_at\n");
+    for n in 1..=30 {
+        csv.push_str(&format!("o{n},EU,{n}.50,2026-12-01 10:{n:02}:00\n"));
+    }
+    csv.push_str("o31,US,not money,2026-12-01 11:00:00\n");
+    csv
+}

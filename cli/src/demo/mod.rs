@@ -25,9 +25,9 @@ use tidemark_core::ingest::WriteKeys;
 use tidemark_core::reconcile::ReconcileSummary;
 use tidemark_core::report::{run_report, Report, ReportQuery};
 
-use crate::batch::{
-    print_analyses, print_batch_load, print_compact, print_extract, print_reconcile, print_views, BatchEnv,
-};
+use tidemark_core::job::{Job, JobOptions, JobOutcome, Trigger};
+
+use crate::batch::{print_analyses, print_compact, print_outcome, print_reconcile, BatchEnv};
 use crate::config::{UpConfig, DEV_WRITE_KEYS};
 use crate::Stack;
 
@@ -136,6 +136,11 @@ impl Demo {
         format!("http://{}/?day={}", self.stack.admin_addr(), self.day.start.format("%Y-%m-%d"))
     }
 
+    /// The console: the demo's jobs and their runs, Run now, dead letters.
+    pub fn console_url(&self) -> String {
+        format!("http://{}/console", self.stack.admin_addr())
+    }
+
     fn batch(&self) -> anyhow::Result<&BatchEnv> {
         self.stack.batch().context("the demo stack has no batch side")
     }
@@ -170,14 +175,18 @@ impl Demo {
 
         println!("\n4/6  Reconcile: what real time missed, hour by hour, where batch now answers");
         let env = self.batch()?;
-        let reconciliation = env.reconcile(self.stack.kv(), self.stack.layout(), None, Span::days(7)).await?;
+        let JobOutcome::Reconcile(reconciliation) = self.run(Job::Reconcile, JobOptions::default()).await? else {
+            anyhow::bail!("reconcile answered another job's outcome");
+        };
         print_reconcile(&reconciliation);
 
         println!("\n5/6  realtime-compact: the day's page views and the purchases batch lacks, into the warehouse");
-        let compaction = env.compact(self.stack.kv(), self.stack.layout(), self.day.start.date_naive()).await?;
+        let day = JobOptions { day: Some(self.day.start.date_naive()), ..JobOptions::default() };
+        let JobOutcome::Compact(compaction) = self.run(Job::RealtimeCompact, day).await? else {
+            anyhow::bail!("realtime-compact answered another job's outcome");
+        };
         print_compact(&compaction);
-        let views = env.refresh_views(self.stack.index()).await?;
-        print_views(&views);
+        print_outcome(&self.run(Job::ReportViews, JobOptions::default()).await?);
 
         let as_of = self.day.start + Span::hours(17) + Span::minutes(20);
         println!(
@@ -210,10 +219,16 @@ impl Demo {
         let inserted = self.orders.insert(self.day.orders_between(from, to)).await?;
         shop::append_log(&self.dir, &self.day.access_log(from, to))?;
         println!("     {inserted} orders written to {}", self.orders.describe());
-        let env = self.batch()?;
-        print_extract(&env.extract(None).await?);
-        print_batch_load(&env.load(None).await?);
+        print_outcome(&self.run(Job::BatchExtract, JobOptions::default()).await?);
+        print_outcome(&self.run(Job::BatchLoad, JobOptions::default()).await?);
         Ok(())
+    }
+
+    /// One job on the demo's stack, recorded in its history as the CLI's (the console
+    /// lists the demo's runs).
+    async fn run(&self, job: Job, options: JobOptions) -> anyhow::Result<JobOutcome> {
+        let jobs = self.stack.jobs().context("the demo stack has no jobs")?;
+        Ok(jobs.run(job, &options, Trigger::Cli).await?)
     }
 
     async fn report(&self) -> anyhow::Result<Report> {
@@ -244,6 +259,7 @@ impl Demo {
 pub async fn run(args: &DemoArgs) -> anyhow::Result<()> {
     let demo = Demo::start(args.clone()).await?;
     println!("tidemark demo: dashboard at {}", demo.dashboard_url());
+    println!("console (jobs, runs, dead letters) at {}", demo.console_url());
     println!("orders go to {}; data under {}", demo.orders.describe(), demo.dir.display());
     let outcome = demo.play().await?;
     println!(
@@ -254,7 +270,11 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<()> {
     if args.exit {
         return demo.shutdown().await;
     }
-    println!("The dashboard stays up at {} — Ctrl-C to stop.", demo.dashboard_url());
+    println!(
+        "The dashboard stays up at {} and the console at {} — Ctrl-C to stop.",
+        demo.dashboard_url(),
+        demo.console_url()
+    );
     crate::wait_for_stop_signal().await?;
     demo.shutdown().await
 }

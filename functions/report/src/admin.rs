@@ -10,6 +10,9 @@
 //!   are compared by SHA-256 digest, so the comparison takes the same time whatever
 //!   prefix matches. Several tokens may be valid at once, for rotation.
 //!
+//! - **Origin.** A write (any method but GET, HEAD, OPTIONS) whose `Origin` is not this
+//!   host gets `403`: a page of another site cannot Run now or redrive (CSRF).
+//!
 //! The token source is a trait: a fixed list locally, Secrets Manager re-read with a
 //! short TTL on AWS, so that a revoked token stops working within minutes.
 
@@ -73,6 +76,20 @@ fn host_of(headers: &HeaderMap) -> Option<String> {
     Some(name)
 }
 
+/// A request that changes something (Run now, redrive, forget), sent by a page of
+/// another site: the browser names that page's origin, and it is not this host. Without
+/// this, any page a person on this machine opens could POST to the loopback console
+/// (no token is needed there by default).
+fn cross_site_write(request: &Request) -> bool {
+    if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return false;
+    }
+    let Some(origin) = request.headers().get(header::ORIGIN).and_then(|o| o.to_str().ok()) else { return false };
+    let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest).to_ascii_lowercase();
+    let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_ascii_lowercase);
+    host.as_deref() != Some(origin_host.as_str())
+}
+
 fn presented_token(headers: &HeaderMap) -> Option<&str> {
     if let Some(bearer) =
         headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "))
@@ -104,15 +121,17 @@ async fn guard(State(guard): State<AdminGuard>, request: Request, next: Next) ->
             );
         }
     }
+    if cross_site_write(&request) {
+        tracing::warn!(origin = ?request.headers().get(header::ORIGIN), "cross-site write refused");
+        return refusal(StatusCode::FORBIDDEN, "a write from another site's page is refused (Origin is not this host)");
+    }
     let path = request.uri().path();
     if path == "/login" || guard.tokens.is_none() {
         return next.run(request).await;
     }
     match guard.token_ok(presented_token(request.headers())).await {
         Ok(true) => next.run(request).await,
-        Ok(false) if request.method() == Method::GET && (path == "/" || path.ends_with('/')) => {
-            Redirect::to("login").into_response()
-        }
+        Ok(false) if request.method() == Method::GET && is_page(path) => Redirect::to("login").into_response(),
         Ok(false) => {
             let mut answer = refusal(StatusCode::UNAUTHORIZED, "an admin token is required (Authorization: Bearer)");
             answer.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
@@ -123,6 +142,12 @@ async fn guard(State(guard): State<AdminGuard>, request: Request, next: Next) ->
             refusal(StatusCode::SERVICE_UNAVAILABLE, "admin tokens unavailable; try again")
         }
     }
+}
+
+/// The pages a person opens (the dashboard, the console): without a token they are sent
+/// to sign in rather than answered with JSON.
+fn is_page(path: &str) -> bool {
+    path == "/" || path.ends_with('/') || path.ends_with("/console")
 }
 
 const LOGIN_PAGE: &str = r#"<!doctype html><meta charset="utf-8"><title>Tidemark sign-in</title>
@@ -224,6 +249,26 @@ mod tests {
         let cookie = Some(("cookie", "theme=dark; tidemark_admin=new-token-0123456789"));
         assert_eq!(status(app(tokens), "localhost", cookie, "/v1/stats").await, StatusCode::OK);
         assert_eq!(status(app(tokens), "localhost", None, "/").await, StatusCode::SEE_OTHER, "a page sends to login");
+    }
+
+    #[tokio::test]
+    async fn a_write_from_another_site_is_refused() {
+        let app = || {
+            let guard = AdminGuard { tokens: None, hosts: Some(Arc::new(AdminGuard::loopback_hosts(&[]))) };
+            guard.protect(Router::new().route("/v1/jobs/x/runs", axum::routing::post(|| async { "started" })))
+        };
+        let post = |origin: Option<&str>| {
+            let mut request = HttpRequest::post("/v1/jobs/x/runs").header("host", "127.0.0.1:8081");
+            if let Some(origin) = origin {
+                request = request.header("origin", origin);
+            }
+            request.body(Body::empty()).unwrap()
+        };
+        let status = |request: HttpRequest<Body>| async move { app().oneshot(request).await.unwrap().status() };
+        assert_eq!(status(post(Some("https://evil.example"))).await, StatusCode::FORBIDDEN);
+        assert_eq!(status(post(Some("http://127.0.0.1:9999"))).await, StatusCode::FORBIDDEN, "another port");
+        assert_eq!(status(post(Some("http://127.0.0.1:8081"))).await, StatusCode::OK, "the console's own page");
+        assert_eq!(status(post(None)).await, StatusCode::OK, "curl and programs send no Origin");
     }
 
     #[tokio::test]

@@ -4,6 +4,8 @@
 
 pub mod admin;
 mod analysis;
+pub mod jobs;
+mod quarantine;
 mod realtime;
 mod reconciliation;
 mod reports;
@@ -17,6 +19,7 @@ use tidemark_core::analysis::AnalysisDef;
 use tidemark_core::clock::Clock;
 use tidemark_core::ports::search::SearchIndex;
 use tidemark_core::ports::warehouse::Warehouse;
+use tidemark_core::ports::ObjectStore;
 use tidemark_core::report::ReportDef;
 
 pub use reports::ReportsError;
@@ -30,6 +33,8 @@ pub struct ReportState {
     /// What to tell a reader when there is no pipeline file: how this deployment gets
     /// one (a flag locally, an object in the bucket on AWS).
     pub no_pipeline: Arc<str>,
+    /// The job history and Run now, where this deployment has them.
+    pub jobs: Option<jobs::JobsConsole>,
 }
 
 impl ReportState {
@@ -44,11 +49,18 @@ pub struct BatchReports {
     pub reports: Arc<Vec<ReportDef>>,
     pub analyses: Arc<Vec<AnalysisDef>>,
     pub warehouse: Arc<dyn Warehouse>,
+    /// The interim store, for the quarantined rows; `None` where this deployment does
+    /// not read it.
+    pub interim: Option<Arc<dyn ObjectStore>>,
 }
 
 /// The dashboard: one self-contained page (inline SVG chart, no build step) that polls
 /// the report, stats, watermark and reconciliation routes.
 const DASHBOARD: &str = include_str!("dashboard.html");
+
+/// The console: one self-contained page (no build step) over the same routes, where an
+/// operator sees every part of the pipeline, runs a job and repairs what went wrong.
+const CONSOLE: &str = include_str!("console.html");
 
 pub fn router(state: ReportState) -> Router {
     Router::new()
@@ -60,6 +72,12 @@ pub fn router(state: ReportState) -> Router {
         .route("/v1/watermarks", get(watermarks::get_watermarks))
         .route("/v1/analysis", get(analysis::list_analyses))
         .route("/v1/analysis/{table}", get(analysis::get_results))
+        .route("/console", get(|| async { axum::response::Html(CONSOLE) }))
+        .route("/v1/quarantine", get(quarantine::list_quarantine))
+        .route("/v1/quarantine/{table}", get(quarantine::get_quarantine))
+        .route("/v1/jobs", get(jobs::list_jobs))
+        .route("/v1/jobs/{job}/runs", get(jobs::list_runs).post(jobs::start_run))
+        .route("/v1/jobs/{job}/runs/{id}", get(jobs::get_run))
         .with_state(state)
 }
 

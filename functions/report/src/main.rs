@@ -3,7 +3,8 @@
 //! programs and under `/ui/` behind the admin tokens for people in a browser. Reports come
 //! from the pipeline file in the interim bucket, read once at cold start; without one the
 //! real-time routes answer and the report routes say how to add it. The function only
-//! reads the warehouse: its database role has `SELECT` and nothing else.
+//! reads the warehouse: its database role has `SELECT` and nothing else. The console's
+//! Run now begins a run in the job history and invokes the job's function to carry it out.
 
 use std::sync::Arc;
 
@@ -12,6 +13,7 @@ use tidemark_aws::settings::Settings;
 use tidemark_aws::AwsClients;
 use tidemark_core::clock::SystemClock;
 use tidemark_report::admin::AdminGuard;
+use tidemark_report::jobs::JobsConsole;
 use tidemark_report::{BatchReports, ReportState};
 
 #[tokio::main]
@@ -21,6 +23,13 @@ async fn main() -> Result<(), lambda_http::Error> {
     let clients = AwsClients::load(&settings.endpoint).await;
     let index = settings.search(&clients)?;
     let (pipeline, location) = settings.pipeline_if_present(&clients).await?;
+    // Run now and the job history, when the template names the job functions.
+    let jobs = match (&pipeline, settings.history(&clients)?, settings.launcher(&clients)?) {
+        (Some(pipeline), Some(history), Some(launcher)) => {
+            Some(JobsConsole { history, launcher: Arc::new(launcher), schedule: Arc::new(pipeline.schedule.clone()) })
+        }
+        _ => None,
+    };
     let batch = match pipeline {
         // Read only: the jobs create the tables and grant this function's database role
         // SELECT; before the first load the report is real time alone.
@@ -28,6 +37,8 @@ async fn main() -> Result<(), lambda_http::Error> {
             reports: Arc::new(pipeline.reports),
             analyses: Arc::new(pipeline.analyses),
             warehouse: Arc::new(settings.warehouse(&clients)?),
+            // The quarantined rows (the role may read `quarantine/` and nothing else there).
+            interim: Some(Arc::new(settings.interim(&clients)?.0)),
         }),
         None => None,
     };
@@ -41,6 +52,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         clock: Arc::new(SystemClock),
         batch,
         no_pipeline: Arc::from(no_pipeline),
+        jobs,
     };
     let tokens = settings
         .admin_tokens_secret

@@ -118,6 +118,7 @@ mod tests {
             clock: Arc::new(SystemClock),
             batch: None,
             no_pipeline: Arc::from("no pipeline"),
+            jobs: None,
         });
         let response = app.oneshot(Request::get(uri).body(Body::empty()).unwrap()).await.unwrap();
         let status = response.status();
@@ -166,6 +167,7 @@ mod tests {
             clock: Arc::new(SystemClock),
             batch: None,
             no_pipeline: Arc::from("no pipeline"),
+            jobs: None,
         };
         let tokens = Arc::new(FixedTokens::new(["ui-token-0123456789"])) as Tokens;
         let app = crate::browser_router(state, AdminGuard { tokens: Some(tokens), hosts: None });
@@ -216,6 +218,7 @@ mod tests {
                 clock: Arc::new(SystemClock),
                 batch: None,
                 no_pipeline: Arc::from("no pipeline"),
+                jobs: None,
             });
             let response = app.oneshot(Request::from_parts(parts, Body::from(body.to_vec()))).await.unwrap();
             let status = response.status();

@@ -52,6 +52,7 @@ pub struct AwsClients {
     pub secrets: aws_sdk_secretsmanager::Client,
     pub redshift: aws_sdk_redshiftdata::Client,
     pub sns: aws_sdk_sns::Client,
+    pub lambda: aws_sdk_lambda::Client,
 }
 
 impl AwsClients {
@@ -74,6 +75,7 @@ impl AwsClients {
             secrets: aws_sdk_secretsmanager::Client::new(sdk),
             redshift: aws_sdk_redshiftdata::Client::new(sdk),
             sns: aws_sdk_sns::Client::new(sdk),
+            lambda: aws_sdk_lambda::Client::new(sdk),
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod emulator;
 pub mod jobs;
 pub mod kinesis;
 pub mod kinesis_event;
+pub mod launcher;
 #[cfg(feature = "test-support")]
 pub mod pg;
 #[cfg(feature = "test-support")]

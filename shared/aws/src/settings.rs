@@ -3,11 +3,13 @@
 //! variable, and a variable a function needs but lacks fails when that function builds
 //! the adapter that needs it (each function needs only some of them).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::{AwsClients, AwsConfigError, Endpoint, ENDPOINT_VAR};
 use crate::dynamodb::{DynamoKv, WriteMode};
 use crate::kinesis::KinesisStream;
+use crate::launcher::LambdaLauncher;
 use crate::read_access::ReadAccess;
 use crate::redshift::DataApi;
 use crate::s3::S3ObjectStore;
@@ -16,8 +18,15 @@ use crate::sns::SnsNotifier;
 use crate::warehouse::{Dialect, RedshiftWarehouse, S3Staging};
 use tidemark_core::batch::pipeline::Pipeline;
 use tidemark_core::batch::raw_retention::RawRetention;
+use tidemark_core::clock::SystemClock;
+use tidemark_core::job::RunHistory;
 use tidemark_core::kv_key::KvLayout;
+use tidemark_core::ports::kv::KvStore;
 use tidemark_core::ports::ObjectStore;
+
+/// A Lambda runs at most 15 minutes: a run still holding the job history's lock after
+/// this was cut off (a timeout, a crash), and the next run of the job takes it over.
+pub const STALE_AFTER: chrono::Duration = chrono::Duration::minutes(20);
 
 /// Which OpenSearch the index is: a managed domain (SigV4 service `es`, retention by an
 /// ISM policy) or a Serverless collection (`aoss`, no ISM: stream-index drops old
@@ -97,6 +106,9 @@ pub struct Settings {
     pub admin_tokens_secret: Option<String>,
     /// `TIDEMARK_NOTIFY_TOPIC_ARN`: the SNS topic analyze publishes anomalies to.
     pub notify_topic: Option<String>,
+    /// `TIDEMARK_JOB_FUNCTIONS`: the job functions' name with `{job}` for the job, which
+    /// the console's Run now invokes.
+    pub job_functions: Option<String>,
 }
 
 /// Reads one variable at a time: trimmed, empty as absent.
@@ -185,12 +197,30 @@ impl Settings {
             sql_timeout: Duration::from_secs(vars.number("TIDEMARK_SQL_TIMEOUT_SECS")?.unwrap_or(25)),
             admin_tokens_secret: vars.text("TIDEMARK_ADMIN_TOKENS_SECRET"),
             notify_topic: vars.text("TIDEMARK_NOTIFY_TOPIC_ARN"),
+            job_functions: vars.text("TIDEMARK_JOB_FUNCTIONS"),
         })
     }
 
     /// The anomaly topic's publisher, when a topic is configured.
     pub fn notifier(&self, clients: &AwsClients) -> Option<SnsNotifier> {
         self.notify_topic.as_ref().map(|topic| SnsNotifier::new(clients.sns.clone(), topic.clone()))
+    }
+
+    /// The job history in the events table, where every job function records its runs;
+    /// `None` without a table.
+    pub fn history(&self, clients: &AwsClients) -> Result<Option<RunHistory>, AwsConfigError> {
+        if self.kv_table.is_none() {
+            return Ok(None);
+        }
+        let kv: Arc<dyn KvStore> = Arc::new(self.kv(clients)?);
+        Ok(Some(RunHistory::new(kv, Arc::new(SystemClock), Some(STALE_AFTER))))
+    }
+
+    /// Run now for the console: the job functions invoked asynchronously, when the
+    /// template names them and the history is there.
+    pub fn launcher(&self, clients: &AwsClients) -> Result<Option<LambdaLauncher>, AwsConfigError> {
+        let (Some(functions), Some(history)) = (&self.job_functions, self.history(clients)?) else { return Ok(None) };
+        Ok(Some(LambdaLauncher::new(clients.lambda.clone(), functions.clone(), history)))
     }
 
     pub fn stream(&self, clients: &AwsClients) -> Result<KinesisStream, AwsConfigError> {

@@ -9,7 +9,9 @@ use tidemark_core::batch::jobs::SourceFactory;
 use tidemark_core::batch::raw_retention::RawRetention;
 use tidemark_core::batch::Pipeline;
 use tidemark_core::clock::{Clock, SystemClock};
-use tidemark_core::job::{self, eventbridge_expression, Job, JobPorts, JobRunError, Port, RealtimePorts};
+use tidemark_core::job::{self, eventbridge_expression, Job, JobPorts, JobRunError, Port, RealtimePorts, RunHistory};
+
+pub use crate::settings::STALE_AFTER;
 use tidemark_core::kv_key::KvLayout;
 use tidemark_core::ports::kv::KvStore;
 use tidemark_core::ports::{Notifier, ObjectStore, SearchIndex, Warehouse};
@@ -33,6 +35,9 @@ pub struct JobEnv {
     pub index: Option<Arc<dyn SearchIndex>>,
     /// analyze: the anomaly topic, when `TIDEMARK_NOTIFY_TOPIC_ARN` is set.
     pub notifier: Option<Arc<dyn Notifier>>,
+    /// The job history in the events table (`TIDEMARK_KV_TABLE`), where every run is
+    /// recorded; `None` where the table is not set (a manual stack without one).
+    pub history: Option<RunHistory>,
     /// The EventBridge expression the template schedules this function with
     /// (`TIDEMARK_SCHEDULE`); `None` where nothing schedules it (tests, a manual stack).
     pub schedule: Option<String>,
@@ -54,8 +59,10 @@ impl JobEnv {
             kv: None,
             index: None,
             notifier: None,
+            history: None,
             schedule: settings.schedule.clone(),
         };
+        env.history = settings.history(&clients)?;
         if job == Job::Analyze {
             env.notifier = settings.notifier(&clients).map(|n| Arc::new(n) as Arc<dyn Notifier>);
         }
@@ -112,14 +119,34 @@ impl JobEnv {
     }
 }
 
-/// One invocation: the event's options, the schedule check, the run, the summaries.
+/// One invocation: the event's options, the schedule check, the run recorded in the
+/// history (a run the console began is carried out under its id), the summaries.
 pub async fn handle(env: &JobEnv, payload: &Value) -> Result<Value, JobFailure> {
     let request = JobRequest::parse(payload, env.clock.now())?;
     env.check_schedule()?;
+    request.options.check(env.job).map_err(|e| RequestError { field: e.field.to_owned(), reason: e.rule })?;
     let progress = LogProgress::default();
-    match job::run(env.job, &request.options, request.scheduled_at, &env.ports(&progress)).await {
-        Ok(outcome) => answer(env.job.name(), &outcome),
+    let ports = env.ports(&progress);
+    let Some(history) = &env.history else {
+        let result = job::run(env.job, &request.options, request.scheduled_at, &ports).await;
+        return finish(env.job, result);
+    };
+    let run = match &request.run_id {
+        Some(id) => history.adopt(env.job, id).await,
+        None => history.begin(env.job, &request.options, request.trigger).await,
+    }
+    .map_err(|e| JobFailure::run(env.job.name(), e))?;
+    let (result, recorded) = job::run_recorded(history, run, request.scheduled_at, &ports).await;
+    if let Err(error) = recorded {
+        tracing::error!(job = env.job.name(), %error, "recording the end of the run failed");
+    }
+    finish(env.job, result)
+}
+
+fn finish(job: Job, result: Result<job::JobOutcome, JobRunError>) -> Result<Value, JobFailure> {
+    match result {
+        Ok(outcome) => answer(job.name(), &outcome),
         Err(JobRunError::Options(e)) => Err(RequestError { field: e.field.to_owned(), reason: e.rule }.into()),
-        Err(e) => Err(JobFailure::run(env.job.name(), e)),
+        Err(e) => Err(JobFailure::run(job.name(), e)),
     }
 }

@@ -9,19 +9,26 @@
 //! `YYYY-MM-DD`), `lookback_days` (reconcile): [`JobOptions`], whose defaults and checks
 //! per job are the domain's. Unknown options are refused here: a misspelt `only` must
 //! not quietly run every source.
+//!
+//! Who started it, for the job history: a schedule (an EventBridge event, or scheduler
+//! input with `scheduled_time`), the console (`"run_id"`: the run the console began in
+//! the history, which this invocation carries out), or a person invoking it by hand.
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Map, Value};
-use tidemark_core::job::JobOptions;
+use tidemark_core::job::{JobOptions, Trigger};
 
-const OPTIONS: [&str; 4] = ["only", "day", "lookback_days", "scheduled_time"];
+const OPTIONS: [&str; 5] = ["only", "day", "lookback_days", "scheduled_time", "run_id"];
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobRequest {
     /// When the schedule fired; the invocation time when the payload does not say.
     pub scheduled_at: DateTime<Utc>,
     pub options: JobOptions,
+    pub trigger: Trigger,
+    /// The run the console began for this invocation.
+    pub run_id: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -45,7 +52,11 @@ impl JobRequest {
                 Value::Object(map) => map.clone(),
                 _ => return Err(invalid("detail", "must be a JSON object")),
             };
-            return Self::from_options(&options, event.time.unwrap_or(now), "detail.");
+            let mut request = Self::from_options(&options, event.time.unwrap_or(now), "detail.")?;
+            if request.run_id.is_none() {
+                request.trigger = Trigger::Schedule;
+            }
+            return Ok(request);
         }
         match payload {
             Value::Null => Self::from_options(&Map::new(), now, ""),
@@ -85,8 +96,14 @@ impl JobRequest {
                 None => return Err(invalid(&field("lookback_days"), "must be a whole number of days")),
             },
         };
+        let run_id = text("run_id")?.map(str::to_string);
+        let trigger = match (&run_id, options.contains_key("scheduled_time")) {
+            (Some(_), _) => Trigger::Console,
+            (None, true) => Trigger::Schedule,
+            (None, false) => Trigger::Invoke,
+        };
         let options = JobOptions { only: text("only")?.map(str::to_string), day, lookback_days };
-        Ok(JobRequest { scheduled_at, options })
+        Ok(JobRequest { scheduled_at, options, trigger, run_id })
     }
 }
 
@@ -110,6 +127,16 @@ mod tests {
         let r = JobRequest::parse(&event, now()).expect("parses");
         assert_eq!(r.scheduled_at.to_rfc3339(), "2026-11-29T02:30:00+00:00");
         assert_eq!(r.options.only.as_deref(), Some("orders"));
+        assert_eq!(r.trigger, Trigger::Schedule);
+    }
+
+    #[test]
+    fn the_trigger_says_who_started_the_run() {
+        let parse = |v: Value| JobRequest::parse(&v, now()).expect("parses");
+        assert_eq!(parse(json!({"scheduled_time": "2026-11-29T02:30:00Z"})).trigger, Trigger::Schedule);
+        assert_eq!(parse(json!({"only": "orders"})).trigger, Trigger::Invoke);
+        let console = parse(json!({"run_id": "0193-abc", "only": "orders"}));
+        assert_eq!((console.trigger, console.run_id.as_deref()), (Trigger::Console, Some("0193-abc")));
     }
 
     #[test]

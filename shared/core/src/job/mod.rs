@@ -4,12 +4,18 @@
 //! Lambda name, check and run a job through this module ([`run`]).
 
 mod cron;
+pub mod history;
+mod launch;
+mod live;
 mod options;
 mod run;
 
 pub use cron::{eventbridge_expression, CronError};
+pub use history::{BeginError, JobRun, RunHistory, RunStatus, Trigger};
+pub use launch::{JobLauncher, LaunchError};
+pub use live::{LiveProgress, ProgressSnapshot};
 pub use options::{JobOptions, OptionError, DEFAULT_LOOKBACK_DAYS};
-pub use run::{run, JobOutcome, JobPorts, JobRunError, RealtimePorts};
+pub use run::{run, run_recorded, JobOutcome, JobPorts, JobRunError, RealtimePorts};
 
 /// A scheduled job. Ordered so that at equal times the extract runs before the load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -167,6 +173,20 @@ impl Job {
             Job::ReportViews => "ReportViewsSchedule",
             Job::Analyze => "AnalyzeSchedule",
         }
+    }
+}
+
+/// A job is written as its name (`"batch-load"`) in the history and the HTTP API.
+impl serde::Serialize for Job {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Job {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        Job::from_name(&name).ok_or_else(|| serde::de::Error::custom(format!("no job is called {name:?}")))
     }
 }
 

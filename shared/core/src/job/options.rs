@@ -8,8 +8,10 @@ use super::Job;
 /// reconcile: how many days back from the tidemark it checks unless told.
 pub const DEFAULT_LOOKBACK_DAYS: i64 = 7;
 
-/// The options of one run; `None` takes the default.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The options of one run; `None` takes the default. As JSON (the console's Run now,
+/// the history) the fields are optional and unknown ones refused.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct JobOptions {
     /// One source (batch-extract), table (batch-load), report (reconcile) or analysis
     /// (analyze).

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{Job, JobOptions, OptionError, Port};
+use super::{Job, JobOptions, JobRun, OptionError, Port, RunHistory};
 use crate::analysis::{AnalysisError, AnalysisSummary, Analyzer};
 use crate::batch::extract::ExtractSummary;
 use crate::batch::jobs::{batch_extract, batch_load_job, BatchLoad, JobError, SourceFactory};
@@ -14,7 +14,7 @@ use crate::batch::{Pipeline, Progress};
 use crate::clock::Clock;
 use crate::compact::{CompactError, CompactSummary, Compactor};
 use crate::kv_key::KvLayout;
-use crate::ports::kv::KvStore;
+use crate::ports::kv::{KvError, KvStore};
 use crate::ports::{Notifier, ObjectStore, SearchIndex, Warehouse};
 use crate::reconcile::{ReconcileError, ReconcileSummary, Reconciler};
 use crate::report::views::{self, ViewRefresh};
@@ -73,6 +73,9 @@ pub enum JobRunError {
     Views(#[from] ReportError),
     #[error(transparent)]
     Analysis(#[from] AnalysisError),
+    /// The deployment could not start the run (its function's invocation failed).
+    #[error("the run did not start: {0}")]
+    NotStarted(String),
 }
 
 fn need<T>(job: Job, port: Port, given: Option<T>) -> Result<T, JobRunError> {
@@ -142,4 +145,18 @@ pub async fn run(
             JobOutcome::Analyze(analyzer.run(only).await?)
         }
     })
+}
+
+/// Runs `run` (begun in `history`, which refused a concurrent one) and records how it
+/// ended. A failure to record the end is logged by the caller's error, not lost: the
+/// job's own result is returned either way, and the run shows as interrupted.
+pub async fn run_recorded(
+    history: &RunHistory,
+    run: JobRun,
+    scheduled_at: DateTime<Utc>,
+    ports: &JobPorts<'_>,
+) -> (Result<JobOutcome, JobRunError>, Result<JobRun, KvError>) {
+    let result = self::run(run.job, &run.options, scheduled_at, ports).await;
+    let recorded = history.finish(run, &result).await;
+    (result, recorded)
 }
