@@ -30,6 +30,8 @@ use crate::progress::BarProgress;
 #[derive(Clone)]
 pub struct BatchEnv {
     pub pipeline: Arc<Pipeline>,
+    /// Where the pipeline was read from (the console checks the file again).
+    pub pipeline_path: PathBuf,
     pub store: Arc<DirObjectStore>,
     pub warehouse: DuckWarehouse,
     pub connectors: Connectors,
@@ -50,6 +52,7 @@ impl BatchEnv {
             .context("opening the warehouse (is another tidemark process using this data directory?)")?;
         Ok(BatchEnv {
             pipeline: Arc::new(pipeline),
+            pipeline_path: pipeline_path.to_path_buf(),
             store: Arc::new(DirObjectStore::new(data_dir.join("interim"))),
             warehouse,
             connectors: Connectors::new(base),

@@ -21,6 +21,7 @@ pub mod progress;
 pub mod report;
 pub mod retention;
 pub mod schedule;
+pub mod settings;
 pub mod stack;
 pub mod stats;
 pub mod udp;

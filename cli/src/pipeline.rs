@@ -58,13 +58,52 @@ async fn upload(args: &PushArgs, api: &AwsApi, text: String) -> anyhow::Result<(
 
 /// The text of `file` once it parsed and validated, its summary printed.
 fn checked(file: &std::path::Path) -> anyhow::Result<String> {
+    let (text, pipeline) = read_checked(file)?;
+    println!("{}", summary(&pipeline));
+    print!("{}", schedules(&pipeline));
+    Ok(text)
+}
+
+/// `file` read, parsed and validated as every deployment reads it; the error names the
+/// file, and the line or key.
+fn read_checked(file: &std::path::Path) -> anyhow::Result<(String, Pipeline)> {
     let path = file.display();
     let text = std::fs::read_to_string(file).with_context(|| format!("reading {path}"))?;
     let pipeline = Pipeline::parse(&text).with_context(|| format!("in {path}"))?;
     crate::schedule::validate(&pipeline.schedule).with_context(|| format!("in {path}"))?;
-    println!("{}", summary(&pipeline));
-    print!("{}", schedules(&pipeline));
-    Ok(text)
+    Ok((text, pipeline))
+}
+
+/// `GET /v1/pipeline` on a running `tidemark up`: what the pipeline file it started with
+/// declares, and whether the file as it is on disk now still checks (`up` reads it at
+/// start; an edit that broke it shows here, with the file and the line or key, before
+/// a restart would fail on it).
+pub fn router<S>(env: crate::batch::BatchEnv) -> axum::Router<S> {
+    axum::Router::new().route("/v1/pipeline", axum::routing::get(pipeline_route)).with_state(env)
+}
+
+async fn pipeline_route(
+    axum::extract::State(env): axum::extract::State<crate::batch::BatchEnv>,
+) -> axum::Json<serde_json::Value> {
+    let on_disk = match read_checked(&env.pipeline_path) {
+        Ok((_, now)) => serde_json::json!({"ok": true, "summary": summary(&now)}),
+        Err(error) => serde_json::json!({"ok": false, "error": format!("{error:#}")}),
+    };
+    axum::Json(serde_json::json!({
+        "file": env.pipeline_path.display().to_string(),
+        "declared": declared(&env.pipeline),
+        "on_disk": on_disk,
+    }))
+}
+
+/// Every source, table, report and analysis by name, with what each is.
+fn declared(pipeline: &Pipeline) -> serde_json::Value {
+    serde_json::json!({
+        "sources": pipeline.sources.iter().map(|s| serde_json::json!({"name": s.name, "kind": s.kind})).collect::<Vec<_>>(),
+        "tables": pipeline.tables.iter().map(|t| serde_json::json!({"name": t.name, "source": t.source})).collect::<Vec<_>>(),
+        "reports": pipeline.reports.iter().map(|r| serde_json::json!({"name": r.name, "title": r.title()})).collect::<Vec<_>>(),
+        "analyses": pipeline.analyses.iter().map(|a| serde_json::json!({"name": a.name(), "kind": a.kind()})).collect::<Vec<_>>(),
+    })
 }
 
 /// Each job's schedule, as cron and as the EventBridge expression the template's

@@ -153,6 +153,8 @@ fn read_app(
         }))
         .merge(dead_letters::router(DeadLetterState { log: stores.log.clone(), consumers: Arc::clone(consumers) }))
         .merge(forget::router(ForgetState { stores: stores.clone(), batch: batch.cloned() }))
+        .merge(batch.map(|env| crate::watermark::router::<()>(env.clone())).unwrap_or_default())
+        .merge(batch.map(|env| crate::pipeline::router::<()>(env.clone())).unwrap_or_default())
         .merge(health(stores, shared))
 }
 
@@ -273,7 +275,8 @@ impl Stack {
             Some(env) => Some(local_jobs(env, &stores).await),
             None => None,
         };
-        let read = read_app(&stores, &shared, &consumers, batch.as_ref(), jobs.as_ref());
+        let read = read_app(&stores, &shared, &consumers, batch.as_ref(), jobs.as_ref())
+            .merge(crate::settings::router::<()>(Arc::new(config.clone())));
         let (http_addr, admin_addr) = spawn_listeners(&stores, &config, &shared, read, &signal, &mut tasks).await?;
         let udp_addr = match config.udp_addr {
             Some(addr) => Some(spawn_udp(addr, &shared, &signal, &mut tasks)?),

@@ -295,6 +295,8 @@ async fn console_runs_jobs_and_redrives_a_dead_letter() {
     let loaded = browser.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("#watermarks tbody tr"));
     let loaded = loaded.await.unwrap().text().await.unwrap();
     assert!(loaded.contains("orders"), "the load's watermark is shown: {loaded}");
+    let extracted = browser.find(Locator::Css("#extracts tr[data-source='orders']")).await.unwrap();
+    assert!(extracted.text().await.unwrap().contains("31"), "the source's last extract is shown");
 
     // Every panel loaded without a script error (the page says when it last updated).
     let deadline = std::time::Instant::now() + Duration::from_secs(20);

@@ -1,7 +1,8 @@
-//! The console's job routes on `tidemark up`: every job listed with its schedule and
+//! The console's routes on `tidemark up`: every job listed with its schedule and
 //! next run; Run now starts a run the history shows from start to end; a second run of a
 //! job that runs is refused; unknown jobs, misplaced options, readers without the token
-//! are refused, naming why; a run a stopped process left is marked interrupted.
+//! are refused, naming why; a run a stopped process left is marked interrupted. The
+//! quarantined row of a load is read back; a watermark is reset.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -100,6 +101,36 @@ async fn run_now_is_recorded_from_start_to_end() {
     let (status, refused) = console.get("/v1/quarantine/..%2Fraw").await;
     assert_eq!((status, refused["field"].as_str()), (400, Some("table")), "{refused}");
 
+    // What the pipeline declares; an edit that breaks the file shows with its line.
+    let (status, pipeline) = console.get("/v1/pipeline").await;
+    assert_eq!((status, pipeline["on_disk"]["ok"].as_bool()), (200, Some(true)), "{pipeline}");
+    assert_eq!(pipeline["declared"]["sources"][0], json!({"name": "orders", "kind": "csv"}));
+    let file = dir.path().join("tidemark.toml");
+    std::fs::write(
+        &file,
+        format!("{}\n[[table]]\nname = \"broken\"\nsourse = \"orders\"\n", tidemark_e2e::HOSTILE_PIPELINE),
+    )
+    .unwrap();
+    let (_, pipeline) = console.get("/v1/pipeline").await;
+    let error = pipeline["on_disk"]["error"].as_str().unwrap();
+    assert!(error.contains("tidemark.toml") && error.contains("sourse") && error.contains("line"), "{error}");
+    assert_eq!(pipeline["declared"]["tables"].as_array().unwrap().len(), 1, "what runs is the file as it was");
+    std::fs::write(&file, tidemark_e2e::HOSTILE_PIPELINE).unwrap();
+
+    // The watermark moved back: the load's hours go back to real time at once.
+    let (_, marks) = console.get("/v1/watermarks").await;
+    assert_eq!(marks["watermarks"][0]["high_water"], "2026-12-01T10:30:00.000Z", "{marks}");
+    let back = json!({"table": "orders", "to": "2026-12-01T00:00:00Z"});
+    let (status, moved) = console.post("/v1/watermarks/orders/reset", back.clone()).await;
+    assert_eq!(status, 200, "{moved}");
+    assert_eq!(moved["moved"][0]["from"], "2026-12-01T10:30:00.000Z", "{moved}");
+    let (_, marks) = console.get("/v1/watermarks").await;
+    assert_eq!(marks["watermarks"][0]["high_water"], "2026-12-01T00:00:00.000Z", "{marks}");
+    let (status, refused) = console.post("/v1/watermarks/nope/reset", back).await;
+    assert_eq!((status, refused["field"].as_str()), (404, Some("source")), "{refused}");
+    let (status, _) = console.post("/v1/watermarks/orders/reset", json!({"to": "yesterday"})).await;
+    assert_eq!(status, 422, "a time that does not read is refused");
+
     let (_, listed) = console.get("/v1/jobs").await;
     assert_eq!(listed["jobs"][1]["last"]["id"], load["id"]);
     let (_, runs) = console.get("/v1/jobs/batch-load/runs").await;
@@ -131,6 +162,13 @@ async fn what_cannot_run_is_refused_naming_why() {
     assert!(refused["error"].as_str().unwrap().contains("unknown field `tabel`"), "{refused}");
     let (status, refused) = console.get("/v1/jobs/batch-load/runs/nope").await;
     assert_eq!(status, 404, "{refused}");
+
+    // The settings it runs with, no secret among them.
+    let (status, settings) = console.get("/v1/settings").await;
+    assert_eq!(status, 200, "{settings}");
+    assert_eq!(settings["write_keys"], json!({"count": 1, "sources": ["web"]}));
+    assert_eq!(settings["admin_tokens"], 1);
+    assert!(!settings.to_string().contains(TOKEN) && !settings.to_string().contains(support::WRITE_KEY));
 
     let anonymous = console.client.post(format!("{}/v1/jobs/batch-load/runs", console.base)).json(&json!({}));
     assert_eq!(anonymous.send().await.unwrap().status(), 401);

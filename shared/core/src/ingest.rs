@@ -90,6 +90,14 @@ impl WriteKeys {
         self.0.len()
     }
 
+    /// The sources keys stand for, sorted, once each (the keys are kept as digests only).
+    pub fn sources(&self) -> Vec<&str> {
+        let mut sources: Vec<&str> = self.0.values().map(String::as_str).collect();
+        sources.sort_unstable();
+        sources.dedup();
+        sources
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
