@@ -5,7 +5,6 @@
 //! running one, which the console's Reset button calls after a confirmation. Each
 //! change is printed or answered.
 
-use anyhow::Context;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -127,7 +126,7 @@ async fn reset_route(
 pub async fn reset(args: &ResetArgs) -> anyhow::Result<()> {
     let env = BatchEnv::open(&args.pipeline, &args.data_dir)?;
     let reset = Reset { source: args.source.clone(), table: args.table.clone(), to: args.to };
-    let moved = reset_in(&env, &reset).await.with_context(|| format!("in {}", args.pipeline.display()))?;
+    let moved = reset_in(&env, &reset).await.map_err(|e| anyhow::anyhow!("{e} ({})", args.pipeline.display()))?;
     if moved.is_empty() {
         println!("no watermark of source {} to reset: nothing was loaded from it yet", args.source);
     }
