@@ -258,12 +258,12 @@ async fn dashboard_works_signed_in_under_the_deployed_ui_routes() {
 }
 
 /// The console in a browser: Run now extracts and loads the shop's orders while the
-/// page follows the runs to their end, the row the load quarantined is shown, and a
-/// planted dead letter is redriven with its
-/// button and lands in the index.
+/// page follows the runs to their end, the row the load quarantined is shown, a planted
+/// dead letter is redriven with its button and lands in the index, and once the bad row
+/// is fixed at the source Reload extracts and loads it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Chromium: apt-get install chromium chromium-driver; run with -- --include-ignored"]
-async fn console_runs_jobs_and_redrives_a_dead_letter() {
+async fn console_runs_jobs_redrives_and_reloads() {
     require_browser();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("tidemark.toml"), tidemark_e2e::HOSTILE_PIPELINE).unwrap();
@@ -325,6 +325,23 @@ async fn console_runs_jobs_and_redrives_a_dead_letter() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(stack.index().num_docs(), 1, "the redriven event is in the index, the only one there");
+
+    // The bad amount fixed at the source, Reload extracts and loads again: the table's
+    // latest load quarantined nothing.
+    let fixed = tidemark_e2e::orders_with_one_bad_row().replace("not money", "31.50");
+    std::fs::write(dir.path().join("orders.csv"), fixed).unwrap();
+    browser.find(Locator::Id("reload")).await.unwrap().click().await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let status = browser.find(Locator::Id("quarantine-status")).await.unwrap().text().await.unwrap();
+        if status.contains("quarantined none") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the reload did not end: {status}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let marks = tidemark_core::ports::Warehouse::watermarks(&stack.batch().unwrap().warehouse).await.unwrap();
+    assert_eq!((marks[0].rows_loaded, marks[0].rows_quarantined), (31, 0), "{marks:?}");
     browser.close().await.unwrap();
     stack.shutdown().await.unwrap();
 }

@@ -98,6 +98,7 @@ async fn run_now_is_recorded_from_start_to_end() {
     let row = &rows["rows"][0];
     assert_eq!((row["source"].as_str(), row["line"].as_u64()), (Some("orders"), Some(32)), "{row}");
     assert_eq!(row["field"], "amount_eur", "{row}");
+    assert_eq!(rows["current"], true, "the table's latest load");
     let (status, refused) = console.get("/v1/quarantine/..%2Fraw").await;
     assert_eq!((status, refused["field"].as_str()), (400, Some("table")), "{refused}");
 

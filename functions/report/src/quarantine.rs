@@ -1,13 +1,15 @@
 //! `GET /v1/quarantine`: every table with quarantined rows and its loads that had some;
 //! `GET /v1/quarantine/{table}?load=ID&limit=N`: the rows of one load (the latest unless
 //! `load` says), each with its source, extract run, part, line, rule, field and reason,
-//! as batch-load wrote them to `quarantine/<table>/<load>.jsonl` in the interim store.
+//! as batch-load wrote them to `quarantine/<table>/<load>.jsonl` in the interim store,
+//! and whether that load is the table's latest (`current`).
 
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value as JsonValue};
 use std::collections::BTreeMap;
+use tidemark_core::batch::quarantine;
 use tidemark_core::ports::ObjectStore;
 use tidemark_core::report::ReportError;
 
@@ -87,12 +89,17 @@ pub async fn get_quarantine(
             None => return Ok(Json(json!({"table": table, "load": null, "count": 0, "rows": []}))),
         },
     };
+    // Whether this is the table's latest load: after a fixed source was reloaded, the
+    // newest quarantine file is an earlier load's, and the table has none now.
+    let marks = state.batch()?.warehouse.watermarks().await.map_err(unavailable)?;
+    let latest = marks.iter().filter(|m| m.table == table).max_by_key(|m| m.loaded_at);
+    let current = latest.is_some_and(|m| quarantine::file_id(&m.load_id) == load);
     let body = store.get(&format!("{PREFIX}{table}/{load}.jsonl")).await.map_err(unavailable)?.unwrap_or_default();
     let limit = params.limit.unwrap_or(100).clamp(1, MAX_ROWS);
     let lines = body.split(|b| *b == b'\n').filter(|l| !l.is_empty());
     let count = lines.clone().count();
     let rows: Vec<JsonValue> = lines.take(limit).filter_map(|line| serde_json::from_slice(line).ok()).collect();
-    Ok(Json(json!({"table": table, "load": load, "loads": loads, "count": count, "rows": rows})))
+    Ok(Json(json!({"table": table, "load": load, "current": current, "loads": loads, "count": count, "rows": rows})))
 }
 
 #[cfg(test)]

@@ -33,7 +33,12 @@ impl QuarantineRecord {
 }
 
 pub fn key(table: &str, load_id: &str) -> String {
-    format!("quarantine/{table}/{}.jsonl", load_id.replace([':', '/'], "_"))
+    format!("quarantine/{table}/{}.jsonl", file_id(load_id))
+}
+
+/// A load id as its quarantine file names it.
+pub fn file_id(load_id: &str) -> String {
+    load_id.replace([':', '/'], "_")
 }
 
 pub fn to_jsonl(records: &[QuarantineRecord]) -> Vec<u8> {

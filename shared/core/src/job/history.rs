@@ -80,8 +80,12 @@ pub struct JobRun {
 }
 
 impl JobRun {
-    fn key(&self) -> KvKey {
-        KvKey { pk: runs_pk(self.job), sk: format!("{}#{}", millis_rfc3339::format(&self.started_at), self.id) }
+    /// A run's record while it runs, and the one that replaces it when it ends: written
+    /// before the first is removed, so a reader never finds the run missing (the store
+    /// has no overwrite); a reader that finds both keeps the later.
+    fn key_at(&self, ended: bool) -> KvKey {
+        let at = millis_rfc3339::format(&self.started_at);
+        KvKey { pk: runs_pk(self.job), sk: format!("{at}#{}#{}", self.id, u8::from(ended)) }
     }
 
     fn item(&self, key: KvKey) -> KvItem {
@@ -171,7 +175,7 @@ impl RunHistory {
                 }
             }
         }
-        self.kv.put_items(vec![run.item(run.key())]).await?;
+        self.kv.put_items(vec![run.item(run.key_at(false))]).await?;
         Ok(run)
     }
 
@@ -215,10 +219,17 @@ impl RunHistory {
     pub async fn runs(&self, job: Job, limit: usize) -> Result<Vec<JobRun>, KvError> {
         let holder = self.running(job).await?.map(|run| run.id);
         let items = self.kv.query_partition(&runs_pk(job)).await?;
-        Ok(items
-            .iter()
+        // In key order a run's ended record follows its running one: keep the last.
+        let mut runs: Vec<JobRun> = Vec::new();
+        for run in items.iter().filter_map(|item| JobRun::decode(&item.value)) {
+            match runs.last_mut() {
+                Some(last) if last.id == run.id => *last = run,
+                _ => runs.push(run),
+            }
+        }
+        Ok(runs
+            .into_iter()
             .rev()
-            .filter_map(|item| JobRun::decode(&item.value))
             .map(|mut run| {
                 if run.status == RunStatus::Running && holder.as_deref() != Some(run.id.as_str()) {
                     run.status = RunStatus::Interrupted;
@@ -261,17 +272,17 @@ impl RunHistory {
         Ok(run)
     }
 
-    /// The store only puts if absent: a run's item is replaced by removing it first. One
-    /// writer per run (its own job), so nothing else races the two steps.
+    /// Records that `run` ended: its ended record is written, then its running one
+    /// removed ([`JobRun::key_at`]). One writer per run (its own job or the process
+    /// that takes its stale lock over).
     async fn replace(&self, run: &JobRun) -> Result<(), KvError> {
-        let key = run.key();
-        self.kv.delete_items(vec![key.clone()]).await?;
-        self.kv.put_items(vec![run.item(key)]).await?;
-        Ok(())
+        self.kv.put_items(vec![run.item(run.key_at(true))]).await?;
+        self.kv.delete_items(vec![run.key_at(false)]).await
     }
 
     async fn trim(&self, job: Job) -> Result<(), KvError> {
         let items = self.kv.query_partition(&runs_pk(job)).await?;
+        // Ended runs have one record each; a run still going may have two for a moment.
         if items.len() > KEEP_RUNS {
             let old = items.len() - KEEP_RUNS;
             self.kv.delete_items(items.into_iter().take(old).map(|item| item.key).collect()).await?;

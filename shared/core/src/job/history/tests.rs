@@ -151,3 +151,23 @@ fn a_run_begun_elsewhere_is_adopted_once() {
         assert!(matches!(again, Err(BeginError::NotBegun { .. })), "{again:?}");
     })
 }
+
+#[test]
+fn a_run_ending_is_never_missing_from_the_history() {
+    futures::executor::block_on(async {
+        let f = Fixture::new();
+        let history = f.history(None);
+        let run = history.begin(Job::BatchLoad, &JobOptions::default(), Trigger::Console).await.unwrap();
+        // Halfway through recording the end: the ended record is written, the running
+        // one not yet removed. A reader sees the run once, ended.
+        let mut ended = run.clone();
+        ended.status = RunStatus::Succeeded;
+        f.kv.put_items(vec![ended.item(ended.key_at(true))]).await.unwrap();
+        let runs = history.runs(Job::BatchLoad, 10).await.unwrap();
+        assert_eq!(
+            runs.iter().map(|r| (r.id.as_str(), r.status)).collect::<Vec<_>>(),
+            vec![(run.id.as_str(), RunStatus::Succeeded)]
+        );
+        assert_eq!(history.run(Job::BatchLoad, &run.id).await.unwrap().map(|r| r.status), Some(RunStatus::Succeeded));
+    })
+}
