@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value as JsonValue};
 use tidemark_core::batch::pipeline::Schedule;
-use tidemark_core::job::{BeginError, Job, JobLauncher, JobOptions, JobRun, LaunchError, RunHistory};
+use tidemark_core::job::{BeginError, Job, JobLauncher, JobOptions, JobRun, LaunchError, RunHistory, RunStatus};
 use tidemark_core::ports::KvError;
 
 use crate::ReportState;
@@ -99,15 +99,17 @@ pub async fn list_jobs(State(state): State<ReportState>) -> Result<Json<JsonValu
     let mut jobs = Vec::new();
     for job in Job::ALL {
         let cron = console.schedule.cron(job);
-        let running = console.history.running(job).await?;
+        // The run holding the lock is always the newest (none can begin while it runs),
+        // and `runs` shows it as running only while it holds the lock.
         let last = console.history.runs(job, 1).await?.into_iter().next();
+        let running = last.as_ref().filter(|r| r.status == RunStatus::Running);
         jobs.push(json!({
             "job": job,
             "summary": job.summary(),
             "schedule": cron,
             "next_run": next_time(cron, now),
             "options": {"only": job.only_selects(), "day": job.takes_day(), "lookback_days": job.takes_lookback()},
-            "running": running.as_ref().map(|r| run_json(console, r, now)),
+            "running": running.map(|r| run_json(console, r, now)),
             "last": last.as_ref().map(|r| run_json(console, r, now)),
         }));
     }
@@ -153,7 +155,7 @@ pub async fn start_run(
     } else {
         serde_json::from_slice(&body).map_err(|e| JobsError::Body(e.to_string()))?
     };
-    options.check(job).map_err(LaunchError::from)?;
+    // Every launcher checks the options before it records anything.
     let run = console.launcher.launch(job, options).await?;
     tracing::info!(%job, run = %run.id, "run started from the console");
     let answer = run_json(console, &run, state.clock.now());
