@@ -19,12 +19,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tidemark_core::clock::SystemClock;
 use tidemark_core::ingest::Ingestor;
+use tidemark_core::key_registry::KeyRegistry;
 use tidemark_core::kv_key::KvLayout;
 use tidemark_core::ports::SearchIndex;
 use tidemark_local::runner::{self, ConsumerFn};
 use tidemark_local::{ConsumerStats, DirObjectStore, EventLog, FjallKvStore, TantivyIndex};
 use tidemark_report::admin::{AdminGuard, FixedTokens, Tokens};
 use tidemark_report::jobs::JobsConsole;
+use tidemark_report::write_keys::KeysConsole;
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
@@ -123,6 +125,7 @@ fn read_app(
     consumers: &Arc<BTreeMap<&'static str, ConsumerFn>>,
     batch: Option<&BatchEnv>,
     jobs: Option<&LocalJobs>,
+    keys: KeysConsole,
 ) -> axum::Router {
     let reports = batch.map(|env| tidemark_report::BatchReports {
         reports: Arc::new(env.pipeline.reports.clone()),
@@ -140,6 +143,7 @@ fn read_app(
             launcher: Arc::new(jobs.clone()),
             schedule: Arc::new(jobs.pipeline().schedule.clone()),
         }),
+        keys: Some(keys),
     };
     tidemark_report::router(report_state)
         .merge(stats::router(StatsState {
@@ -222,6 +226,19 @@ async fn local_jobs(env: &BatchEnv, stores: &Stores) -> LocalJobs {
     jobs
 }
 
+/// The write keys of the console, over the key-value store; ingest starts with the
+/// configured keys and those made in an earlier run.
+async fn write_keys(stores: &Stores, config: &UpConfig, shared: &Shared) -> anyhow::Result<KeysConsole> {
+    let registry = KeyRegistry::new(Arc::new(stores.kv.clone()), Arc::new(SystemClock));
+    let keys = registry.effective(&config.write_keys).await.context("reading the write keys made in the console")?;
+    shared.ingestor.replace_write_keys(keys);
+    Ok(KeysConsole {
+        registry,
+        configured: Arc::new(config.write_keys.clone()),
+        ingestor: Some(Arc::clone(&shared.ingestor)),
+    })
+}
+
 /// The counters and state the tasks share with the routes.
 struct Shared {
     ingestor: Arc<Ingestor>,
@@ -275,7 +292,8 @@ impl Stack {
             Some(env) => Some(local_jobs(env, &stores).await),
             None => None,
         };
-        let read = read_app(&stores, &shared, &consumers, batch.as_ref(), jobs.as_ref())
+        let keys = write_keys(&stores, &config, &shared).await?;
+        let read = read_app(&stores, &shared, &consumers, batch.as_ref(), jobs.as_ref(), keys)
             .merge(crate::settings::router::<()>(Arc::new(config.clone())));
         let (http_addr, admin_addr) = spawn_listeners(&stores, &config, &shared, read, &signal, &mut tasks).await?;
         let udp_addr = match config.udp_addr {

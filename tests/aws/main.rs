@@ -9,6 +9,7 @@
 // Test code: a failed unwrap is a failed test, which is the point.
 #![allow(clippy::unwrap_used)]
 
+mod console;
 mod dynamodb_source;
 mod hostile;
 mod jobs;

@@ -114,6 +114,7 @@ async fn the_report_function_on_aws_adapters_answers_what_the_local_stack_answer
                 batch: Some(batch),
                 no_pipeline: Arc::from(""),
                 jobs: None,
+                keys: None,
             })
             .await,
         );

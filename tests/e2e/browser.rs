@@ -220,11 +220,14 @@ async fn dashboard_works_signed_in_under_the_deployed_ui_routes() {
         }),
         no_pipeline: Arc::from("no pipeline"),
         jobs: None,
+        keys: None,
     };
     let guard = AdminGuard { tokens: Some(Arc::new(FixedTokens::new(["s3cret-admin"]))), hosts: None };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, tidemark_report::lambda_router(state, guard)).await });
+    tokio::spawn(async move {
+        axum::serve(listener, tidemark_report::lambda_router(state, axum::Router::new(), guard)).await
+    });
     let day = demo.day.start.format("%Y-%m-%d");
 
     let anonymous = reqwest::get(format!("http://{addr}/ui/v1/reports")).await.unwrap();
@@ -260,7 +263,7 @@ async fn dashboard_works_signed_in_under_the_deployed_ui_routes() {
 /// The console in a browser: Run now extracts and loads the shop's orders while the
 /// page follows the runs to their end, the row the load quarantined is shown, a planted
 /// dead letter is redriven with its button and lands in the index, and once the bad row
-/// is fixed at the source Reload extracts and loads it.
+/// is fixed at the source Reload extracts and loads it; a write key is made and revoked.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Chromium: apt-get install chromium chromium-driver; run with -- --include-ignored"]
 async fn console_runs_jobs_redrives_and_reloads() {
@@ -342,6 +345,35 @@ async fn console_runs_jobs_redrives_and_reloads() {
     }
     let marks = tidemark_core::ports::Warehouse::watermarks(&stack.batch().unwrap().warehouse).await.unwrap();
     assert_eq!((marks[0].rows_loaded, marks[0].rows_quarantined), (31, 0), "{marks:?}");
+
+    // A write key made on the page is shown once and works at once; revoked (after the
+    // confirmation), it is refused.
+    browser.find(Locator::Id("key-source")).await.unwrap().send_keys("app").await.unwrap();
+    browser.find(Locator::Id("key-create")).await.unwrap().click().await.unwrap();
+    let shown = browser.wait().at_most(Duration::from_secs(20)).for_element(Locator::Id("key-secret")).await.unwrap();
+    let key = shown.text().await.unwrap();
+    assert!(key.starts_with("tmk_"), "{key}");
+    let send = |key: String| {
+        let url = format!("http://{}/v1/events", stack.http_addr());
+        async move {
+            let event =
+                json!({"event_type": "page_view", "anonymous_id": "a", "occurred_at": chrono::Utc::now().to_rfc3339()});
+            let answer =
+                reqwest::Client::new().post(url).header("x-tidemark-write-key", key).json(&[event]).send().await;
+            answer.unwrap().status().as_u16()
+        }
+    };
+    assert_eq!(send(key.clone()).await, 200);
+    let png = browser.screenshot().await.unwrap();
+    std::fs::write(screenshot_path("console-keys.png"), &png).unwrap();
+    browser.find(Locator::Css("#write-keys .revoke")).await.unwrap().click().await.unwrap();
+    browser.accept_alert().await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !browser.find(Locator::Id("message")).await.unwrap().text().await.unwrap().contains("revoked") {
+        assert!(std::time::Instant::now() < deadline, "the key was not revoked");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(send(key).await, 401);
     browser.close().await.unwrap();
     stack.shutdown().await.unwrap();
 }

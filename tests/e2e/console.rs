@@ -2,7 +2,8 @@
 //! next run; Run now starts a run the history shows from start to end; a second run of a
 //! job that runs is refused; unknown jobs, misplaced options, readers without the token
 //! are refused, naming why; a run a stopped process left is marked interrupted. The
-//! quarantined row of a load is read back; a watermark is reset.
+//! quarantined row of a load is read back; a watermark is reset; write keys are made and
+//! revoked, taking effect at once and across a restart.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -42,6 +43,11 @@ impl Console {
     async fn post(&self, path: &str, body: Value) -> (u16, Value) {
         let answer =
             self.client.post(format!("{}{path}", self.base)).bearer_auth(TOKEN).json(&body).send().await.unwrap();
+        (answer.status().as_u16(), answer.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn delete(&self, path: &str) -> (u16, Value) {
+        let answer = self.client.delete(format!("{}{path}", self.base)).bearer_auth(TOKEN).send().await.unwrap();
         (answer.status().as_u16(), answer.json().await.unwrap_or(Value::Null))
     }
 
@@ -121,6 +127,7 @@ async fn run_now_is_recorded_from_start_to_end() {
     // The watermark moved back: the load's hours go back to real time at once.
     let (_, marks) = console.get("/v1/watermarks").await;
     assert_eq!(marks["watermarks"][0]["high_water"], "2026-12-01T10:30:00.000Z", "{marks}");
+    assert_eq!(marks["tables"], json!([{"table": "orders", "rows": 30}]), "the rows the table holds");
     let back = json!({"table": "orders", "to": "2026-12-01T00:00:00Z"});
     let (status, moved) = console.post("/v1/watermarks/orders/reset", back.clone()).await;
     assert_eq!(status, 200, "{moved}");
@@ -186,5 +193,75 @@ async fn what_cannot_run_is_refused_naming_why() {
     );
     let (status, _) = Console::of(&stack).post("/v1/jobs/reconcile/runs", json!({})).await;
     assert_eq!(status, 202);
+    stack.shutdown().await.unwrap();
+}
+
+/// Sends one event with `key`; the status ingest answers.
+async fn send_with(stack: &Stack, key: &str, n: u64) -> u16 {
+    let event = support::good_event("keys", n, chrono::Utc::now() - chrono::Duration::hours(4));
+    let answer = support::client()
+        .post(format!("http://{}/v1/events", stack.http_addr()))
+        .header("x-tidemark-write-key", key)
+        .json(&[event])
+        .send()
+        .await
+        .unwrap();
+    answer.status().as_u16()
+}
+
+#[tokio::test]
+async fn write_keys_are_made_and_revoked_in_the_console_and_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let stack = start(dir.path()).await;
+    let console = Console::of(&stack);
+    let (status, made) = console.post("/v1/write-keys", json!({"source": "app", "label": "ios app"})).await;
+    assert_eq!(status, 201, "{made}");
+    let (key, id) = (made["key"].as_str().unwrap().to_owned(), made["id"].as_str().unwrap().to_owned());
+    let (_, other) = console.post("/v1/write-keys", json!({"source": "web"})).await;
+    assert_eq!(send_with(&stack, &key, 1).await, 200, "a new key is accepted at once");
+    let (status, listed) = console.get("/v1/write-keys").await;
+    assert_eq!(status, 200);
+    assert_eq!(listed["keys"].as_array().unwrap().len(), 2);
+    assert_eq!(listed["configured"], json!([{"source": "web", "keys": 1}]));
+    assert!(!listed.to_string().contains(&key), "a key is shown once, when it is made: {listed}");
+
+    // Refusals name the field; nothing is made.
+    let (status, refused) = console.post("/v1/write-keys", json!({"source": "Web Site"})).await;
+    assert_eq!((status, refused["field"].as_str()), (400, Some("source")), "{refused}");
+    let (status, refused) = console.post("/v1/write-keys", json!({"source": "web", "lable": "x"})).await;
+    assert_eq!(status, 400, "{refused}");
+    let (status, _) = console.delete("/v1/write-keys/0123456789ab").await;
+    assert_eq!(status, 404);
+    let cross_site = console
+        .client
+        .delete(format!("{}/v1/write-keys/{id}", console.base))
+        .bearer_auth(TOKEN)
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross_site.status(), 403, "another site's page cannot revoke");
+    let anonymous = console.client.post(format!("{}/v1/write-keys", console.base)).json(&json!({"source": "web"}));
+    assert_eq!(anonymous.send().await.unwrap().status(), 401);
+
+    let (status, revoked) = console.delete(&format!("/v1/write-keys/{id}")).await;
+    assert_eq!(status, 200, "{revoked}");
+    assert!(revoked["revoked_at"].is_string());
+    assert_eq!(send_with(&stack, &key, 2).await, 401, "a revoked key is refused at once");
+    assert_eq!(send_with(&stack, support::WRITE_KEY, 3).await, 200, "the configured key is untouched");
+    stack.shutdown().await.unwrap();
+
+    // After a restart: the other key still works, the revoked one is still refused.
+    let stack = start(dir.path()).await;
+    assert_eq!(send_with(&stack, other["key"].as_str().unwrap(), 4).await, 200);
+    assert_eq!(send_with(&stack, &key, 5).await, 401);
+    let (_, listed) = Console::of(&stack).get("/v1/write-keys").await;
+    let states: Vec<(&str, bool)> = listed["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| (k["source"].as_str().unwrap(), k["revoked_at"].is_string()))
+        .collect();
+    assert_eq!(states, vec![("web", false), ("app", true)]);
     stack.shutdown().await.unwrap();
 }

@@ -10,6 +10,7 @@ const NO_RESOURCE_TYPE: &[&str] = &[
     "redshift-data:DescribeStatement",
     "redshift-data:GetStatementResult",
     "redshift-data:CancelStatement",
+    "cloudwatch:GetMetricData",
 ];
 
 /// The job functions EventBridge runs (forget, also a job function, runs when invoked).
@@ -167,11 +168,19 @@ fn schedules_and_routes_are_declared() {
         "GET /v1/jobs/{job}/runs/{id}",
         "GET /v1/quarantine",
         "GET /v1/quarantine/{table}",
+        "GET /v1/reconciliation/{report}/keys",
+        "ANY /v1/write-keys",
+        "DELETE /v1/write-keys/{id}",
+        "GET /v1/stats",
+        "GET /v1/settings",
+        "GET /v1/dead-letters",
+        "GET /v1/dead-letters/{consumer}/{sequence}",
+        "POST /v1/dead-letters/{consumer}/redrive",
     ];
     for route in ["GET /v1/analysis", "GET /v1/analysis/{table}"].iter().chain(&console) {
         assert!(routes.iter().any(|(routed, _)| routed == route), "{route} is routed");
     }
-    assert_eq!(routes.len(), 18);
+    assert_eq!(routes.len(), 26);
 }
 
 /// The console's Run now invokes each job's function by the name the template gives it.

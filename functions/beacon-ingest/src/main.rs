@@ -1,5 +1,6 @@
 //! The beacon-ingest Lambda behind API Gateway: the same router as `tidemark up`, with
-//! Kinesis as the stream and write keys from Secrets Manager, re-read every minute.
+//! Kinesis as the stream and write keys from Secrets Manager and those made in the
+//! console (the events table), re-read every minute.
 
 use std::sync::Arc;
 
@@ -15,13 +16,16 @@ async fn main() -> Result<(), lambda_http::Error> {
     let settings = Settings::from_env()?;
     let clients = AwsClients::load(&settings.endpoint).await;
     let stream = settings.stream(&clients)?;
-    let write_keys = secrets::write_keys(&clients).await?;
+    let configured = secrets::write_keys(&clients).await?;
+    let refresh =
+        secrets::KeyRefresh::from_env(&clients, configured.clone()).with_registry(settings.key_registry(&clients)?);
+    // Without the console's keys (a DynamoDB hiccup at cold start) the configured ones
+    // serve until the next refresh.
+    let write_keys = refresh.read().await.unwrap_or(configured);
     let ingestor =
         Arc::new(Ingestor::new(Arc::new(stream), write_keys, ValidationLimits::default(), Arc::new(SystemClock)));
     let router = tidemark_beacon_ingest::router(Arc::clone(&ingestor));
-    let Some(refresh) = secrets::KeyRefresh::from_env(&clients).map(Arc::new) else {
-        return lambda_http::run(router).await;
-    };
+    let refresh = Arc::new(refresh);
     lambda_http::run(router.layer(axum::middleware::from_fn(move |request, next: axum::middleware::Next| {
         let (refresh, ingestor) = (Arc::clone(&refresh), Arc::clone(&ingestor));
         async move {

@@ -5,11 +5,14 @@
 pub mod admin;
 mod analysis;
 pub mod jobs;
+#[cfg(feature = "lambda")]
+pub mod on_aws;
 mod quarantine;
 mod realtime;
 mod reconciliation;
 mod reports;
 mod watermarks;
+pub mod write_keys;
 
 use axum::routing::get;
 use axum::Router;
@@ -35,6 +38,8 @@ pub struct ReportState {
     pub no_pipeline: Arc<str>,
     /// The job history and Run now, where this deployment has them.
     pub jobs: Option<jobs::JobsConsole>,
+    /// Write keys made and revoked in the console, where this deployment has them.
+    pub keys: Option<write_keys::KeysConsole>,
 }
 
 impl ReportState {
@@ -69,6 +74,7 @@ pub fn router(state: ReportState) -> Router {
         .route("/v1/reports", get(reports::list_reports))
         .route("/v1/reports/{name}", get(reports::get_report))
         .route("/v1/reconciliation", get(reconciliation::get_reconciliation))
+        .route("/v1/reconciliation/{report}/keys", get(reconciliation::get_keys))
         .route("/v1/watermarks", get(watermarks::get_watermarks))
         .route("/v1/analysis", get(analysis::list_analyses))
         .route("/v1/analysis/{table}", get(analysis::get_results))
@@ -78,6 +84,8 @@ pub fn router(state: ReportState) -> Router {
         .route("/v1/jobs", get(jobs::list_jobs))
         .route("/v1/jobs/{job}/runs", get(jobs::list_runs).post(jobs::start_run))
         .route("/v1/jobs/{job}/runs/{id}", get(jobs::get_run))
+        .route("/v1/write-keys", get(write_keys::list_keys).post(write_keys::create_key))
+        .route("/v1/write-keys/{id}", axum::routing::delete(write_keys::revoke_key))
         .with_state(state)
 }
 
@@ -85,14 +93,21 @@ pub fn router(state: ReportState) -> Router {
 /// the admin tokens (API Gateway leaves `/ui/` unsigned; IAM keeps guarding `/v1/`).
 /// The dashboard asks relative URLs, so under `/ui/` it reads `/ui/v1/...`.
 pub fn browser_router(state: ReportState, guard: admin::AdminGuard) -> Router {
-    let ui = guard.protect(router(state));
+    browser_routes(router(state), guard)
+}
+
+/// `app` under `/ui/`, behind the admin tokens.
+fn browser_routes(app: Router, guard: admin::AdminGuard) -> Router {
+    let ui = guard.protect(app);
     Router::new().route("/ui", get(|| async { axum::response::Redirect::permanent("/ui/") })).nest_service("/ui/", ui)
 }
 
 /// What the report function answers behind API Gateway: the routes for programs (the
 /// gateway checks their IAM signature) and, under `/ui/`, the same routes for people.
-pub fn lambda_router(state: ReportState, guard: admin::AdminGuard) -> Router {
-    router(state.clone()).merge(browser_router(state, guard))
+/// `more` are routes only this deployment has (the console's AWS side).
+pub fn lambda_router(state: ReportState, more: Router, guard: admin::AdminGuard) -> Router {
+    let app = router(state).merge(more);
+    app.clone().merge(browser_routes(app, guard))
 }
 
 /// Whether the warehouse has `table` yet: the result routes answer "not run yet"

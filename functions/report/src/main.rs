@@ -4,7 +4,9 @@
 //! from the pipeline file in the interim bucket, read once at cold start; without one the
 //! real-time routes answer and the report routes say how to add it. The function only
 //! reads the warehouse: its database role has `SELECT` and nothing else. The console's
-//! Run now begins a run in the job history and invokes the job's function to carry it out.
+//! Run now begins a run in the job history and invokes the job's function to carry it out;
+//! write keys made and revoked in the console go to the events table; the stream's
+//! figures come from CloudWatch, and parked records are redriven onto the stream.
 
 use std::sync::Arc;
 
@@ -12,8 +14,11 @@ use tidemark_aws::secrets::SecretTokens;
 use tidemark_aws::settings::Settings;
 use tidemark_aws::AwsClients;
 use tidemark_core::clock::SystemClock;
+use tidemark_core::ingest::WriteKeys;
 use tidemark_report::admin::AdminGuard;
 use tidemark_report::jobs::JobsConsole;
+use tidemark_report::on_aws::{self, AwsConsole};
+use tidemark_report::write_keys::KeysConsole;
 use tidemark_report::{BatchReports, ReportState};
 
 #[tokio::main]
@@ -53,10 +58,25 @@ async fn main() -> Result<(), lambda_http::Error> {
         batch,
         no_pipeline: Arc::from(no_pipeline),
         jobs,
+        // Write keys made here; the beacon function reads them with its secret within a
+        // minute. The secret's own keys are not this function's to read, so not listed.
+        keys: settings.key_registry(&clients)?.map(|registry| KeysConsole {
+            registry,
+            configured: Arc::new(WriteKeys::default()),
+            ingestor: None,
+        }),
+    };
+    // Stream figures from CloudWatch, parked records and redrive, settings.
+    let console = AwsConsole {
+        interim: Arc::new(settings.interim(&clients)?.0),
+        stream: Arc::new(settings.stream(&clients)?),
+        health: settings.stream_health(&clients),
+        settings: Arc::new(settings.view()),
+        clock: Arc::new(SystemClock),
     };
     let tokens = settings
         .admin_tokens_secret
         .ok_or("TIDEMARK_ADMIN_TOKENS_SECRET: set it to the admin tokens secret (the template does)")?;
     let guard = AdminGuard { tokens: Some(Arc::new(SecretTokens::new(&clients, tokens))), hosts: None };
-    lambda_http::run(tidemark_report::lambda_router(state, guard)).await
+    lambda_http::run(tidemark_report::lambda_router(state, on_aws::router(console), guard)).await
 }

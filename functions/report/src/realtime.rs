@@ -119,6 +119,7 @@ mod tests {
             batch: None,
             no_pipeline: Arc::from("no pipeline"),
             jobs: None,
+            keys: None,
         });
         let response = app.oneshot(Request::get(uri).body(Body::empty()).unwrap()).await.unwrap();
         let status = response.status();
@@ -168,6 +169,7 @@ mod tests {
             batch: None,
             no_pipeline: Arc::from("no pipeline"),
             jobs: None,
+            keys: None,
         };
         let tokens = Arc::new(FixedTokens::new(["ui-token-0123456789"])) as Tokens;
         let app = crate::browser_router(state, AdminGuard { tokens: Some(tokens), hosts: None });
@@ -219,6 +221,7 @@ mod tests {
                 batch: None,
                 no_pipeline: Arc::from("no pipeline"),
                 jobs: None,
+                keys: None,
             });
             let response = app.oneshot(Request::from_parts(parts, Body::from(body.to_vec()))).await.unwrap();
             let status = response.status();

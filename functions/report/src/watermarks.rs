@@ -1,5 +1,5 @@
-//! `GET /v1/watermarks`: per source and table, how far batch has loaded, and the
-//! tidemark of every report.
+//! `GET /v1/watermarks`: per source and table, how far batch has loaded, the rows each
+//! loaded table holds now, and the tidemark of every report.
 
 use axum::extract::State;
 use axum::Json;
@@ -28,5 +28,21 @@ pub async fn get_watermarks(State(state): State<ReportState>) -> Result<Json<Val
         .collect();
     let reports: Vec<Value> =
         batch.reports.iter().map(|r| json!({"report": r.name, "tidemark": Tidemark::of(r, &marks)})).collect();
-    Ok(Json(json!({ "watermarks": sources, "reports": reports })))
+    let mut tables: Vec<&str> = marks.iter().map(|m| m.table.as_str()).collect();
+    tables.sort_unstable();
+    tables.dedup();
+    let mut counted = Vec::with_capacity(tables.len());
+    for table in tables {
+        counted.push(json!({"table": table, "rows": rows_in(batch.warehouse.as_ref(), table).await}));
+    }
+    Ok(Json(json!({ "watermarks": sources, "reports": reports, "tables": counted })))
+}
+
+/// The rows `table` holds now; `None` when it cannot be counted (dropped since its
+/// load). The name is quoted as an identifier.
+async fn rows_in(warehouse: &dyn tidemark_core::ports::Warehouse, table: &str) -> Option<i64> {
+    let query =
+        tidemark_core::ports::Query::new(format!("SELECT COUNT(*) FROM {}", tidemark_core::batch::sql::ident(table)));
+    let answer = warehouse.query(&query).await.ok()?;
+    answer.rows.first().and_then(|row| row.first()).and_then(tidemark_core::batch::Value::as_f64).map(|n| n as i64)
 }

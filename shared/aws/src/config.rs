@@ -53,6 +53,7 @@ pub struct AwsClients {
     pub redshift: aws_sdk_redshiftdata::Client,
     pub sns: aws_sdk_sns::Client,
     pub lambda: aws_sdk_lambda::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
 }
 
 impl AwsClients {
@@ -76,6 +77,7 @@ impl AwsClients {
             redshift: aws_sdk_redshiftdata::Client::new(sdk),
             sns: aws_sdk_sns::Client::new(sdk),
             lambda: aws_sdk_lambda::Client::new(sdk),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(sdk),
         }
     }
 }

@@ -30,6 +30,11 @@ pub struct ParkedRecord {
 }
 
 impl ParkedRecord {
+    /// The record's data, or `None` when what is stored is not base64.
+    pub fn decode(&self) -> Option<Vec<u8>> {
+        aws_smithy_types::base64::decode(&self.data).ok()
+    }
+
     pub fn key(consumer: &str, shard_id: &str, sequence_number: &str) -> String {
         let segment = |s: &str| s.replace(['/', '.'], "_");
         format!("dead-letters/{consumer}/{}/{}.json", segment(shard_id), segment(sequence_number))

@@ -2,7 +2,8 @@
 //!
 //! Item: `pk` (S, `<stream>#<hour>#<write shard>`), `sk` (S, `<time>#<event_id>`),
 //! `v` (B, the event's JSON) and, when retention is set, `expires_at` (N, epoch seconds,
-//! the table's TTL attribute).
+//! the table's TTL attribute), except on partitions under `PERMANENT_PREFIX` (write keys
+//! made in the console), which stay until they are deleted.
 //!
 //! Two write modes:
 //! - `Conditional` (default): one `PutItem` per item with `attribute_not_exists(pk)`,
@@ -21,7 +22,7 @@ use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, PutRequest, WriteRequest};
 use aws_sdk_dynamodb::Client;
 use futures::{StreamExt, TryStreamExt};
-use tidemark_core::kv_key::{KvItem, KvKey};
+use tidemark_core::kv_key::{KvItem, KvKey, PERMANENT_PREFIX};
 use tidemark_core::ports::{KvError, KvStore, PutItemOutcome};
 
 use crate::retry::{describe, is_retryable, RetryPolicy};
@@ -84,7 +85,7 @@ impl DynamoKv {
             ("sk".to_string(), AttributeValue::S(item.key.sk.clone())),
             ("v".to_string(), AttributeValue::B(Blob::new(item.value.clone()))),
         ]);
-        if let Some(retention) = self.retention {
+        if let Some(retention) = self.retention.filter(|_| !item.key.pk.starts_with(PERMANENT_PREFIX)) {
             let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
             attrs.insert("expires_at".into(), AttributeValue::N((now + retention).as_secs().to_string()));
         }

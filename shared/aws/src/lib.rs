@@ -20,6 +20,7 @@ pub mod pg;
 #[cfg(feature = "test-support")]
 pub mod provision;
 pub mod read_access;
+pub mod redrive;
 pub mod redshift;
 pub mod retry;
 pub mod s3;
@@ -28,6 +29,7 @@ pub mod search;
 pub mod secrets;
 pub mod settings;
 pub mod sns;
+pub mod stream_health;
 pub mod warehouse;
 
 pub use config::{AwsClients, AwsConfigError, Endpoint};

@@ -5,7 +5,7 @@
 //! format of `TIDEMARK_WRITE_KEYS` in `tidemark up`). Keys are read at cold start and
 //! again whenever [`SECRETS_TTL`] has passed ([`KeyRefresh`]), so a revoked key stops
 //! working within a minute on every warm function; list old and new key side by side
-//! while clients move over.
+//! while clients move over. Keys made in the console are read with them.
 //!
 //! Admin tokens of the read side: `{"tokens": "token1,token2"}`, re-read the same way
 //! ([`SecretTokens`]).
@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use serde_json::Value;
 use tidemark_core::ingest::{Ingestor, WriteKeyError, WriteKeys};
+use tidemark_core::key_registry::KeyRegistry;
 use tidemark_core::secret::{digest, Digest, SecretError, SecretSet};
 use tokio::sync::Mutex;
 
@@ -71,29 +72,58 @@ pub async fn write_keys(clients: &AwsClients) -> Result<WriteKeys, AwsConfigErro
 /// How long a secret read from Secrets Manager is trusted before it is read again.
 pub const SECRETS_TTL: Duration = Duration::from_secs(60);
 
-/// Re-reads the write-key secret when [`SECRETS_TTL`] has passed and hands the new keys
-/// to the ingestor. A failed read keeps the keys in use and says so in the log: a
-/// Secrets Manager hiccup must not lock every client out.
+/// Where the configured write keys come from.
+enum Configured {
+    /// `TIDEMARK_WRITE_KEYS`: fixed for the life of the function.
+    Fixed(WriteKeys),
+    /// The secret of this id, read again at every refresh.
+    Secret(String),
+}
+
+/// Re-reads the write keys when [`SECRETS_TTL`] has passed and hands the new set to the
+/// ingestor: the configured ones (the secret, or `TIDEMARK_WRITE_KEYS`) and those made in
+/// the console (the [`KeyRegistry`] in the events table). A failed read keeps the keys in
+/// use and says so in the log: a Secrets Manager or DynamoDB hiccup must not lock every
+/// client out.
 pub struct KeyRefresh {
     clients: AwsClients,
-    secret_id: String,
+    configured: Configured,
+    registry: Option<KeyRegistry>,
     ttl: Duration,
     last_read: Mutex<Instant>,
 }
 
 impl KeyRefresh {
-    /// `None` when the keys are fixed by `TIDEMARK_WRITE_KEYS`.
-    pub fn from_env(clients: &AwsClients) -> Option<Self> {
-        if std::env::var("TIDEMARK_WRITE_KEYS").is_ok() {
-            return None;
+    /// The secret named by `TIDEMARK_WRITE_KEYS_SECRET`, or `configured` when
+    /// `TIDEMARK_WRITE_KEYS` fixed the keys (as [`write_keys`] read them).
+    pub fn from_env(clients: &AwsClients, configured: WriteKeys) -> Self {
+        let secret =
+            std::env::var("TIDEMARK_WRITE_KEYS_SECRET").ok().filter(|_| std::env::var("TIDEMARK_WRITE_KEYS").is_err());
+        let configured = secret.map_or(Configured::Fixed(configured), Configured::Secret);
+        Self {
+            clients: clients.clone(),
+            configured,
+            registry: None,
+            ttl: SECRETS_TTL,
+            last_read: Mutex::new(Instant::now()),
         }
-        let secret_id = std::env::var("TIDEMARK_WRITE_KEYS_SECRET").ok()?;
-        Some(Self::new(clients, secret_id, SECRETS_TTL))
     }
 
     /// Re-reads `secret_id` when `ttl` has passed since the last read (the cold start's).
     pub fn new(clients: &AwsClients, secret_id: impl Into<String>, ttl: Duration) -> Self {
-        Self { clients: clients.clone(), secret_id: secret_id.into(), ttl, last_read: Mutex::new(Instant::now()) }
+        Self {
+            clients: clients.clone(),
+            configured: Configured::Secret(secret_id.into()),
+            registry: None,
+            ttl,
+            last_read: Mutex::new(Instant::now()),
+        }
+    }
+
+    /// Adds the keys made in the console.
+    pub fn with_registry(mut self, registry: Option<KeyRegistry>) -> Self {
+        self.registry = registry;
+        self
     }
 
     pub async fn refresh_if_stale(&self, ingestor: &Ingestor) {
@@ -102,11 +132,37 @@ impl KeyRefresh {
             return;
         }
         *last_read = Instant::now();
-        let read = secret_string(&self.clients, "TIDEMARK_WRITE_KEYS_SECRET", &self.secret_id).await;
-        match read.map(|text| parse_write_keys(&text)) {
-            Ok(Ok(keys)) => ingestor.replace_write_keys(keys),
-            Ok(Err(reason)) => tracing::error!(secret = %self.secret_id, %reason, "write keys not refreshed"),
-            Err(error) => tracing::error!(secret = %self.secret_id, %error, "write keys not refreshed"),
+        if let Some(keys) = self.read().await {
+            ingestor.replace_write_keys(keys);
+        }
+    }
+
+    /// The keys valid now, or `None` (and a log line) when a read failed.
+    pub async fn read(&self) -> Option<WriteKeys> {
+        let configured = match &self.configured {
+            Configured::Fixed(keys) => keys.clone(),
+            Configured::Secret(id) => {
+                let read = secret_string(&self.clients, "TIDEMARK_WRITE_KEYS_SECRET", id).await;
+                match read.map(|text| parse_write_keys(&text)) {
+                    Ok(Ok(keys)) => keys,
+                    Ok(Err(reason)) => {
+                        tracing::error!(secret = %id, %reason, "write keys not refreshed");
+                        return None;
+                    }
+                    Err(error) => {
+                        tracing::error!(secret = %id, %error, "write keys not refreshed");
+                        return None;
+                    }
+                }
+            }
+        };
+        let Some(registry) = &self.registry else { return Some(configured) };
+        match registry.effective(&configured).await {
+            Ok(keys) => Some(keys),
+            Err(error) => {
+                tracing::error!(%error, "write keys made in the console not refreshed");
+                None
+            }
         }
     }
 }

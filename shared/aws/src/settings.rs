@@ -15,14 +15,18 @@ use crate::redshift::DataApi;
 use crate::s3::S3ObjectStore;
 use crate::search::{OpenSearchIndex, SearchAuth};
 use crate::sns::SnsNotifier;
+use crate::stream_health::StreamHealth;
 use crate::warehouse::{Dialect, RedshiftWarehouse, S3Staging};
 use tidemark_core::batch::pipeline::Pipeline;
 use tidemark_core::batch::raw_retention::RawRetention;
 use tidemark_core::clock::SystemClock;
 use tidemark_core::job::RunHistory;
+use tidemark_core::key_registry::KeyRegistry;
 use tidemark_core::kv_key::KvLayout;
 use tidemark_core::ports::kv::KvStore;
 use tidemark_core::ports::ObjectStore;
+
+mod view;
 
 /// A Lambda runs at most 15 minutes: a run still holding the job history's lock after
 /// this was cut off (a timeout, a crash), and the next run of the job takes it over.
@@ -109,6 +113,11 @@ pub struct Settings {
     /// `TIDEMARK_JOB_FUNCTIONS`: the job functions' name with `{job}` for the job, which
     /// the console's Run now invokes.
     pub job_functions: Option<String>,
+    /// `TIDEMARK_CONSUMER_FUNCTIONS`: the stream consumers' function name with
+    /// `{consumer}`, whose CloudWatch figures the console shows.
+    pub consumer_functions: Option<String>,
+    /// `TIDEMARK_DEAD_LETTER_QUEUES`: the dead-letter queues' name with `{queue}`.
+    pub dead_letter_queues: Option<String>,
 }
 
 /// Reads one variable at a time: trimmed, empty as absent.
@@ -198,6 +207,8 @@ impl Settings {
             admin_tokens_secret: vars.text("TIDEMARK_ADMIN_TOKENS_SECRET"),
             notify_topic: vars.text("TIDEMARK_NOTIFY_TOPIC_ARN"),
             job_functions: vars.text("TIDEMARK_JOB_FUNCTIONS"),
+            consumer_functions: vars.text("TIDEMARK_CONSUMER_FUNCTIONS"),
+            dead_letter_queues: vars.text("TIDEMARK_DEAD_LETTER_QUEUES"),
         })
     }
 
@@ -214,6 +225,23 @@ impl Settings {
         }
         let kv: Arc<dyn KvStore> = Arc::new(self.kv(clients)?);
         Ok(Some(RunHistory::new(kv, Arc::new(SystemClock), Some(STALE_AFTER))))
+    }
+
+    /// Write keys made in the console, in the events table; `None` without a table.
+    pub fn key_registry(&self, clients: &AwsClients) -> Result<Option<KeyRegistry>, AwsConfigError> {
+        if self.kv_table.is_none() {
+            return Ok(None);
+        }
+        let kv: Arc<dyn KvStore> = Arc::new(self.kv(clients)?);
+        Ok(Some(KeyRegistry::new(kv, Arc::new(SystemClock))))
+    }
+
+    /// The stream's CloudWatch figures for the console, when the template names the
+    /// stream, the consumer functions and the queues.
+    pub fn stream_health(&self, clients: &AwsClients) -> Option<StreamHealth> {
+        let (stream, functions, queues) =
+            (self.stream_name.as_ref()?, self.consumer_functions.as_ref()?, self.dead_letter_queues.as_ref()?);
+        Some(StreamHealth::new(clients.cloudwatch.clone(), stream, functions, queues))
     }
 
     /// Run now for the console: the job functions invoked asynchronously, when the

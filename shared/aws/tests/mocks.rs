@@ -300,3 +300,68 @@ async fn s3_a_failed_part_aborts_the_upload() {
     assert!(err.to_string().contains("raw/big/part-0.csv"), "{err}");
     assert_eq!((complete.num_calls(), abort.num_calls()), (0, 1));
 }
+
+/// The console's stream figures: one `GetMetricData` call naming the stream, both
+/// consumer functions and the three queues as the template names them; each figure the
+/// newest value of its query, and none where CloudWatch has none.
+#[tokio::test]
+async fn stream_figures_come_from_one_get_metric_data_call() {
+    use aws_sdk_cloudwatch::operation::get_metric_data::GetMetricDataOutput;
+    use aws_sdk_cloudwatch::types::{MetricDataResult, ScanBy};
+    use tidemark_aws::stream_health::StreamHealth;
+    let named = |q: &aws_sdk_cloudwatch::types::MetricDataQuery| {
+        let stat = q.metric_stat().unwrap();
+        let metric = stat.metric().unwrap();
+        let dimension = &metric.dimensions()[0];
+        format!(
+            "{} {} {}={} {}",
+            q.id().unwrap(),
+            metric.metric_name().unwrap(),
+            dimension.name().unwrap(),
+            dimension.value().unwrap(),
+            stat.stat().unwrap()
+        )
+    };
+    let read = mock!(aws_sdk_cloudwatch::Client::get_metric_data)
+        .match_requests(move |req| {
+            let queries: Vec<String> = req.metric_data_queries().iter().map(named).collect();
+            assert_eq!(
+                queries,
+                [
+                    "incoming IncomingRecords StreamName=tidemark-events-dev Sum",
+                    "age0 IteratorAge FunctionName=tidemark-stream-index-dev Maximum",
+                    "errors0 Errors FunctionName=tidemark-stream-index-dev Sum",
+                    "age1 IteratorAge FunctionName=tidemark-stream-store-dev Maximum",
+                    "errors1 Errors FunctionName=tidemark-stream-store-dev Sum",
+                    "depth0 ApproximateNumberOfMessagesVisible QueueName=tidemark-stream-index-dlq-dev Maximum",
+                    "depth1 ApproximateNumberOfMessagesVisible QueueName=tidemark-stream-store-dlq-dev Maximum",
+                    "depth2 ApproximateNumberOfMessagesVisible QueueName=tidemark-jobs-dlq-dev Maximum",
+                ]
+            );
+            assert_eq!(req.scan_by(), Some(&ScanBy::TimestampDescending), "newest first");
+            true
+        })
+        .then_output(|| {
+            let result = |id: &str, values: &[f64]| {
+                values.iter().fold(MetricDataResult::builder().id(id), |b, v| b.values(*v)).build()
+            };
+            GetMetricDataOutput::builder()
+                .metric_data_results(result("incoming", &[1_200.0, 600.0]))
+                .metric_data_results(result("age0", &[61_000.0, 1_000.0]))
+                .metric_data_results(result("errors0", &[0.0]))
+                .metric_data_results(result("age1", &[]))
+                .metric_data_results(result("depth2", &[3.0]))
+                .build()
+        });
+    let client = mock_client!(aws_sdk_cloudwatch, RuleMode::Sequential, &[&read]);
+    let health =
+        StreamHealth::new(client, "tidemark-events-dev", "tidemark-{consumer}-dev", "tidemark-{queue}-dlq-dev");
+    let figures = health.read(chrono::Utc::now()).await.unwrap();
+    assert_eq!(figures.incoming_per_second, Some(20.0), "the newest minute's sum, per second");
+    assert_eq!(figures.consumers["stream-index"].iterator_age_ms, Some(61_000.0));
+    assert_eq!(figures.consumers["stream-index"].errors, Some(0.0));
+    assert_eq!(figures.consumers["stream-store"].iterator_age_ms, None, "no value is not a zero");
+    assert_eq!(figures.dead_letter_queues["jobs"].depth, Some(3.0));
+    assert_eq!(figures.dead_letter_queues["stream-index"].depth, None);
+    assert_eq!(figures.dead_letter_queues["jobs"].queue, "tidemark-jobs-dlq-dev");
+}

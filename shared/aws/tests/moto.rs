@@ -181,3 +181,40 @@ async fn revoked_secrets_stop_working_after_the_ttl() {
     tokio::time::sleep(Duration::from_millis(60)).await;
     assert_eq!(tokens.digests().await.unwrap(), vec![digest("token-two-0123456789")], "re-read after the TTL");
 }
+
+/// A write key made in the console (kept in DynamoDB, without the TTL its events carry)
+/// is accepted by a beacon function's ingestor at its next refresh; revoked, it is
+/// refused at the one after. The configured key stays throughout.
+#[tokio::test]
+#[ignore = "needs the AWS emulators: pip install 'moto[server]' osmem-server cargo-lambda; run with -- --include-ignored"]
+async fn console_write_keys_reach_the_beacon_function_at_its_next_refresh() {
+    use std::sync::Arc;
+    use std::time::Duration;
+    use tidemark_aws::secrets::KeyRefresh;
+    use tidemark_core::clock::SystemClock;
+    use tidemark_core::ingest::{Ingestor, WriteKeys};
+    use tidemark_core::key_registry::KeyRegistry;
+    let moto = Emulator::moto();
+    let clients = moto.clients().await;
+    provision::kv_table(&clients, "console-keys").await.unwrap();
+    let kv = DynamoKv::new(clients.dynamodb.clone(), "console-keys").with_retention(Some(Duration::from_secs(3600)));
+    let registry = KeyRegistry::new(Arc::new(kv), Arc::new(SystemClock));
+    let configured = WriteKeys::parse("configured-key-1=web").unwrap();
+    let stream = Arc::new(KinesisStream::new(clients.kinesis.clone(), "unused"));
+    let ingestor = Ingestor::new(stream, configured.clone(), Default::default(), Arc::new(SystemClock));
+    let refresh = KeyRefresh::from_env(&clients, configured).with_registry(Some(registry.clone()));
+
+    let made = registry.create("app", None).await.unwrap();
+    assert!(ingestor.authenticate(Some(&made.secret)).is_err(), "not before the refresh");
+    ingestor.replace_write_keys(refresh.read().await.unwrap());
+    assert_eq!(ingestor.authenticate(Some(&made.secret)).unwrap(), "app");
+    let items = clients.dynamodb.scan().table_name("console-keys").send().await.unwrap();
+    let item = &items.items()[0];
+    assert!(item["pk"].as_s().unwrap().starts_with("tidemark#permanent#"));
+    assert!(!item.contains_key("expires_at"), "a write key does not expire with the events: {item:?}");
+
+    registry.revoke(&made.key.id).await.unwrap();
+    ingestor.replace_write_keys(refresh.read().await.unwrap());
+    assert!(ingestor.authenticate(Some(&made.secret)).is_err(), "revoked");
+    assert_eq!(ingestor.authenticate(Some("configured-key-1")).unwrap(), "web");
+}

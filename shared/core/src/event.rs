@@ -158,16 +158,24 @@ pub mod millis_rfc3339 {
         DateTime::parse_from_rfc3339(&text).map(|at| at.with_timezone(&Utc)).map_err(serde::de::Error::custom)
     }
 
-    /// The same for an optional time (`null` when absent); serialize only.
+    /// The same for an optional time (`null` when absent).
     pub mod option {
         use chrono::{DateTime, Utc};
-        use serde::Serializer;
+        use serde::{Deserialize, Deserializer, Serializer};
 
         pub fn serialize<S: Serializer>(at: &Option<DateTime<Utc>>, serializer: S) -> Result<S::Ok, S::Error> {
             match at {
                 Some(at) => super::serialize(at, serializer),
                 None => serializer.serialize_none(),
             }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+            let text = Option::<String>::deserialize(deserializer)?;
+            text.map(|text| {
+                DateTime::parse_from_rfc3339(&text).map(|at| at.with_timezone(&Utc)).map_err(serde::de::Error::custom)
+            })
+            .transpose()
         }
     }
 }

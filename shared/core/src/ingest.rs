@@ -101,10 +101,27 @@ impl WriteKeys {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// These keys and `more` (digests and their sources): the configured keys with the
+    /// ones made while running (`key_registry`).
+    pub fn with(&self, more: impl IntoIterator<Item = (Digest, String)>) -> Self {
+        let mut keys = self.0.clone();
+        keys.extend(more);
+        Self(keys)
+    }
+
+    /// How many keys stand for each source.
+    pub fn per_source(&self) -> std::collections::BTreeMap<&str, usize> {
+        let mut counts = std::collections::BTreeMap::new();
+        for source in self.0.values() {
+            *counts.entry(source.as_str()).or_insert(0) += 1;
+        }
+        counts
+    }
 }
 
 /// A source name travels with every event into every store: a short plain name.
-fn valid_source(source: &str) -> bool {
+pub(crate) fn valid_source(source: &str) -> bool {
     (1..=64).contains(&source.len())
         && source.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }

@@ -27,6 +27,12 @@ pub struct KvItem {
     pub value: Vec<u8>,
 }
 
+/// Partition keys that start with this hold configuration (write keys made in the
+/// console) that stays until it is deleted: a store that expires items by age
+/// (DynamoDB's TTL attribute) leaves these without one. Like every `tidemark#` key, it
+/// never starts with a stream's name, so event retention does not touch it either.
+pub const PERMANENT_PREFIX: &str = "tidemark#permanent#";
+
 /// Partitions markers are spread over (DynamoDB writes at most 1,000 items a second
 /// to one partition key).
 const MARKER_SHARDS: u64 = 64;

@@ -19,6 +19,7 @@ pub mod event;
 pub mod forget;
 pub mod ingest;
 pub mod job;
+pub mod key_registry;
 pub mod kv_key;
 #[cfg(any(test, feature = "contract"))]
 pub mod memory;

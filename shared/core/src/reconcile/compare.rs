@@ -16,8 +16,11 @@ use crate::bucket::Period;
 
 /// How far apart two values may be and still agree (money in cents).
 pub const TOLERANCE: f64 = 0.005;
-/// Keys listed per bucket (the counts are always complete).
+/// Keys named in a bucket's one-line sample (the counts are always complete).
 pub const SAMPLE_KEYS: usize = 10;
+/// Keys kept per bucket for the drill-down ([`BucketCheck::keys`]): a bucket where real
+/// time lost everything names its first thousand orders, not a million.
+pub const DRILL_KEYS: usize = 1_000;
 
 /// One row or event reduced to what reconciliation compares.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,12 +58,58 @@ pub struct BucketCheck {
     pub missing_in_batch: Tally,
     /// On both sides with different values; `sum` is real-time minus batch.
     pub mismatched: Tally,
-    pub sample_keys: Vec<String>,
+    /// The keys behind the three tallies above, in key order, the first [`DRILL_KEYS`].
+    pub keys: Vec<KeyDifference>,
+}
+
+/// How one key differs between the sides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Difference {
+    MissingInRealtime,
+    MissingInBatch,
+    Mismatched,
+}
+
+impl Difference {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Difference::MissingInRealtime => "missing_in_realtime",
+            Difference::MissingInBatch => "missing_in_batch",
+            Difference::Mismatched => "mismatched",
+        }
+    }
+}
+
+/// One key that does not agree, with each side's value (`None`: that side lacks it).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KeyDifference {
+    pub difference: Difference,
+    pub key: String,
+    pub batch_value: Option<f64>,
+    pub realtime_value: Option<f64>,
+}
+
+impl KeyDifference {
+    /// E.g. `missing in real time: 1042`.
+    pub fn describe(&self) -> String {
+        let what = match self.difference {
+            Difference::MissingInRealtime => "missing in real time",
+            Difference::MissingInBatch => "missing in batch",
+            Difference::Mismatched => "value differs",
+        };
+        format!("{what}: {}", self.key)
+    }
 }
 
 impl BucketCheck {
     pub fn agrees(&self) -> bool {
         self.missing_in_realtime.count == 0 && self.missing_in_batch.count == 0 && self.mismatched.count == 0
+    }
+
+    /// The first [`SAMPLE_KEYS`] differing keys, described, for the one-line view.
+    pub fn sample_keys(&self) -> Vec<String> {
+        self.keys.iter().take(SAMPLE_KEYS).map(KeyDifference::describe).collect()
     }
 
     /// One line a person can act on, e.g. `2026-11-24 13:00 region=EU: real-time
@@ -134,11 +183,11 @@ pub fn compare(
         match realtime_keys.get(&fact.key) {
             None => {
                 check.missing_in_realtime.add(fact.value);
-                sample(check, format!("missing in real time: {}", fact.key));
+                keep(check, Difference::MissingInRealtime, fact, Some(fact.value), None);
             }
             Some(seen) if (seen.value - fact.value).abs() > TOLERANCE => {
                 check.mismatched.add(seen.value - fact.value);
-                sample(check, format!("value differs: {}", fact.key));
+                keep(check, Difference::Mismatched, fact, Some(fact.value), Some(seen.value));
             }
             Some(_) => {}
         }
@@ -148,7 +197,7 @@ pub fn compare(
         check.realtime.add(fact.value);
         if !batch_keys.contains_key(&fact.key) {
             check.missing_in_batch.add(fact.value);
-            sample(check, format!("missing in batch: {}", fact.key));
+            keep(check, Difference::MissingInBatch, fact, None, Some(fact.value));
         }
     }
     checks.into_values().collect()
@@ -167,9 +216,14 @@ fn entry<'c>(
     })
 }
 
-fn sample(check: &mut BucketCheck, key: String) {
-    if check.sample_keys.len() < SAMPLE_KEYS {
-        check.sample_keys.push(key);
+fn keep(check: &mut BucketCheck, difference: Difference, fact: &Fact, batch: Option<f64>, realtime: Option<f64>) {
+    if check.keys.len() < DRILL_KEYS {
+        check.keys.push(KeyDifference {
+            difference,
+            key: fact.key.clone(),
+            batch_value: batch,
+            realtime_value: realtime,
+        });
     }
 }
 
@@ -204,10 +258,19 @@ mod tests {
         let checks = compare(&batch, &realtime, Period::Hour, at(11, 0, 0), at(13, 0, 0));
         let eu11 = checks.iter().find(|c| c.bucket == at(11, 0, 0) && c.group.as_deref() == Some("EU")).unwrap();
         assert_eq!((eu11.batch.count, eu11.missing_in_realtime.count, eu11.missing_in_realtime.sum), (2, 1, 20.0));
-        assert_eq!(eu11.sample_keys, vec!["missing in real time: 2"]);
+        assert_eq!(eu11.sample_keys(), vec!["missing in real time: 2"]);
         let us11 = checks.iter().find(|c| c.bucket == at(11, 0, 0) && c.group.as_deref() == Some("US")).unwrap();
         assert_eq!((us11.mismatched.count, us11.mismatched.sum), (1, 1.5));
         assert_eq!((us11.missing_in_batch.count, us11.missing_in_batch.sum), (1, 5.0));
+        let us11_keys: Vec<_> =
+            us11.keys.iter().map(|k| (k.difference, k.key.as_str(), k.batch_value, k.realtime_value)).collect();
+        assert_eq!(
+            us11_keys,
+            vec![
+                (Difference::Mismatched, "3", Some(30.0), Some(31.5)),
+                (Difference::MissingInBatch, "9", None, Some(5.0)),
+            ]
+        );
         assert_eq!(us11.realtime.count, 3);
         let eu12 = checks.iter().find(|c| c.bucket == at(12, 0, 0)).unwrap();
         assert!(eu12.agrees(), "the 12:00 real-time copy of order 1 matched: {eu12:?}");
@@ -227,6 +290,16 @@ mod tests {
         assert_eq!((checks[0].batch.count, checks[0].realtime.count), (2, 1));
         assert_eq!(checks[0].missing_in_realtime.count, 1);
         assert_eq!(checks[0].missing_in_batch.count, 0);
+    }
+
+    #[test]
+    fn a_bucket_keeps_its_first_thousand_keys_and_counts_them_all() {
+        let batch: Vec<Fact> = (0..1_500).map(|i| fact(&format!("{i:05}"), at(11, 0, 0), "EU", 1.0)).collect();
+        let checks = compare(&batch, &[], Period::Hour, at(11, 0, 0), at(12, 0, 0));
+        assert_eq!(checks[0].missing_in_realtime.count, 1_500);
+        assert_eq!(checks[0].keys.len(), DRILL_KEYS);
+        assert_eq!((checks[0].keys[0].key.as_str(), checks[0].keys[999].key.as_str()), ("00000", "00999"));
+        assert_eq!(checks[0].sample_keys().len(), SAMPLE_KEYS);
     }
 
     #[test]

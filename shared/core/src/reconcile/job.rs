@@ -67,7 +67,7 @@ impl Reconciler<'_> {
                 return Err(ReconcileError::UnknownReport(name.to_owned()));
             }
         }
-        self.warehouse.execute(vec![Step::Sql(sql::ddl())]).await?;
+        self.warehouse.execute(vec![Step::Sql(sql::ddl()), Step::Sql(sql::keys_ddl())]).await?;
         let watermarks = self.warehouse.watermarks().await?;
         let mut out = Vec::new();
         for def in self.pipeline.reports.iter().filter(|r| only.is_none_or(|name| r.name == name)) {

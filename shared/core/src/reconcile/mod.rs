@@ -5,5 +5,5 @@ pub mod compare;
 pub mod job;
 pub mod sql;
 
-pub use compare::{compare, BucketCheck, Fact, Tally};
+pub use compare::{compare, BucketCheck, Difference, Fact, KeyDifference, Tally};
 pub use job::{ReconcileError, ReconcileSummary, Reconciler};

@@ -11,6 +11,13 @@ use super::compare::{BucketCheck, Fact};
 use crate::report::{Measure, ReportDef};
 
 pub const TABLE: &str = "tidemark_reconciliation";
+/// Every key behind a bucket's counts (up to [`super::compare::DRILL_KEYS`]), for the
+/// drill-down from a bucket to the orders it is about.
+pub const KEYS_TABLE: &str = "tidemark_reconciliation_keys";
+/// Keys are kept this long after their bucket (the counts in [`TABLE`] stay): enough to
+/// look into last month, and a bound on a table that holds up to a thousand rows per
+/// bucket and group.
+pub const KEYS_KEPT: chrono::Duration = chrono::Duration::days(35);
 
 pub fn ddl() -> String {
     format!(
@@ -21,6 +28,31 @@ pub fn ddl() -> String {
          mismatch_sum DOUBLE PRECISION, sample_keys VARCHAR(65535), summary VARCHAR(65535), \
          run_id VARCHAR(256) NOT NULL, checked_at TIMESTAMP NOT NULL)"
     )
+}
+
+pub fn keys_ddl() -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS {KEYS_TABLE} (report VARCHAR(256) NOT NULL, bucket TIMESTAMP NOT NULL, \
+         grp VARCHAR(256), difference VARCHAR(32) NOT NULL, business_key VARCHAR(1024) NOT NULL, \
+         batch_value DOUBLE PRECISION, realtime_value DOUBLE PRECISION, run_id VARCHAR(256) NOT NULL)"
+    )
+}
+
+fn key_columns() -> Vec<(String, ColumnType)> {
+    use ColumnType::{Double, Timestamp, Varchar};
+    [
+        ("report", Varchar),
+        ("bucket", Timestamp),
+        ("grp", Varchar),
+        ("difference", Varchar),
+        ("business_key", Varchar),
+        ("batch_value", Double),
+        ("realtime_value", Double),
+        ("run_id", Varchar),
+    ]
+    .into_iter()
+    .map(|(name, ty)| (name.to_owned(), ty))
+    .collect()
 }
 
 /// The table's columns in order, as [`replace`] stages its rows.
@@ -50,9 +82,10 @@ fn columns() -> Vec<(String, ColumnType)> {
     .collect()
 }
 
-/// Replaces the report's results for `[from, to)`: run in one transaction, so a
-/// re-run of the same window leaves one set of rows. The rows carry event values
-/// (groups, order ids in the samples): they are staged, never written as SQL.
+/// Replaces the report's results for `[from, to)`, counts and keys: run in one
+/// transaction, so a re-run of the same window leaves one set of rows. Keys of buckets
+/// older than [`KEYS_KEPT`] before `from` go. The rows carry event values (groups, order
+/// ids): they are staged, never written as SQL.
 pub fn replace(
     report: &str,
     from: DateTime<Utc>,
@@ -80,23 +113,75 @@ pub fn replace(
                 num(c.missing_in_batch.sum),
                 count(c.mismatched.count),
                 num(c.mismatched.sum),
-                Value::str(c.sample_keys.join("; ")),
+                Value::str(c.sample_keys().join("; ")),
                 Value::str(summary.as_str()),
                 Value::str(run_id),
                 Value::Timestamp(checked_at),
             ]
         })
         .collect();
-    vec![
-        Step::Sql(ddl()),
-        Step::Sql(format!(
-            "DELETE FROM {TABLE} WHERE report = {} AND bucket >= {} AND bucket < {}",
+    let keys = checks
+        .iter()
+        .flat_map(|(c, _)| {
+            c.keys.iter().map(|k| {
+                vec![
+                    Value::str(report),
+                    Value::Timestamp(c.bucket),
+                    c.group.as_deref().map_or(Value::Null, Value::str),
+                    Value::str(k.difference.as_str()),
+                    Value::str(k.key.as_str()),
+                    k.batch_value.map_or(Value::Null, num),
+                    k.realtime_value.map_or(Value::Null, num),
+                    Value::str(run_id),
+                ]
+            })
+        })
+        .collect::<Vec<_>>();
+    let window = |table: &str| {
+        format!(
+            "DELETE FROM {table} WHERE report = {} AND bucket >= {} AND bucket < {}",
             name_literal(report),
             timestamp(from),
             timestamp(to)
+        )
+    };
+    let mut steps = vec![
+        Step::Sql(ddl()),
+        Step::Sql(keys_ddl()),
+        Step::Sql(window(TABLE)),
+        Step::Sql(window(KEYS_TABLE)),
+        Step::Sql(format!(
+            "DELETE FROM {KEYS_TABLE} WHERE report = {} AND bucket < {}",
+            name_literal(report),
+            timestamp(from - KEYS_KEPT)
         )),
         Step::Rows(Rows { table: TABLE.to_owned(), columns: columns(), rows }),
-    ]
+    ];
+    if !keys.is_empty() {
+        steps.push(Step::Rows(Rows { table: KEYS_TABLE.to_owned(), columns: key_columns(), rows: keys }));
+    }
+    steps
+}
+
+/// The keys behind one bucket's counts (and group, when the report has a dimension), in
+/// key order. Every value from the request is bound.
+pub fn keys(report: &str, bucket: DateTime<Utc>, group: Option<&str>, limit: usize) -> Query {
+    let mut params = vec![report.to_owned(), bucket.format("%Y-%m-%d %H:%M:%S").to_string()];
+    let group_clause = match group {
+        Some(group) => {
+            params.push(group.to_owned());
+            "grp = $3"
+        }
+        None => "grp IS NULL",
+    };
+    Query::with_params(
+        format!(
+            "SELECT difference, business_key, batch_value, realtime_value FROM {KEYS_TABLE} \
+             WHERE report = $1 AND bucket = CAST($2 AS TIMESTAMP) AND {group_clause} \
+             ORDER BY difference, business_key LIMIT {limit}"
+        ),
+        params,
+    )
 }
 
 /// The latest results: disagreeing buckets first, newest first.
