@@ -1,5 +1,5 @@
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use tidemark_aws::jobs::JobRequest;
 use tidemark_core::job::{eventbridge_expression, Job};
 
@@ -195,7 +195,8 @@ fn run_now_names_every_job_function_and_may_invoke_it() {
     for job in Job::ALL {
         let name = r[job.function()]["Properties"]["FunctionName"]["Fn::Sub"].as_str().unwrap();
         assert_eq!(pattern.replace("{job}", job.name()), name, "{job}");
-        let arn = json!({ "Fn::GetAtt": [job.function(), "Arn"] });
+        // By name: a reference to the function would close a cycle through the search domain.
+        let arn = json!({ "Fn::Sub": format!("arn:${{AWS::Partition}}:lambda:${{AWS::Region}}:${{AWS::AccountId}}:function:{name}") });
         assert!(invokable["Resource"].as_array().unwrap().contains(&arn), "{job}: the report role may not invoke it");
     }
 }
@@ -402,4 +403,82 @@ fn alarms_watch_iterator_age_dead_letters_and_errors() {
     assert_eq!(metric("IteratorAge"), 2);
     assert_eq!(metric("ApproximateNumberOfMessagesVisible"), of_type(&r, "AWS::SQS::Queue").len());
     assert_eq!(metric("Errors"), of_type(&r, "AWS::Serverless::Function").len());
+}
+
+/// CloudFormation refuses a stack whose resources depend on each other in a circle. The
+/// functions all depend on the search domain (its endpoint is a global variable), so
+/// whatever the domain's access policy names must not depend on a function.
+#[test]
+fn no_resource_depends_on_itself_through_others() {
+    let t = template();
+    let r = resources(&t);
+    let names: BTreeSet<&str> = r.keys().map(String::as_str).collect();
+    let mut edges: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    for (name, resource) in &r {
+        let mut on = BTreeSet::new();
+        if resource["Type"] == "AWS::Serverless::Function" {
+            // SAM makes each of a function's events a resource of its own, which depends
+            // on the function: what an event names (the scheduler's role) may name it back.
+            let mut function = resource.clone();
+            function["Properties"].as_object_mut().unwrap().remove("Events");
+            references(&function, &mut on);
+            references(&t["Globals"]["Function"], &mut on);
+        } else {
+            references(resource, &mut on);
+        }
+        on.extend(strings(&resource["DependsOn"]));
+        on.retain(|n| names.contains(n.as_str()));
+        edges.insert(name, on);
+    }
+    let mut done = BTreeSet::new();
+    for start in &names {
+        let mut path = vec![start.to_string()];
+        assert_acyclic(&edges, &mut path, &mut done);
+    }
+}
+
+/// Depth first from the last resource of `path`; a resource met again on the path is a cycle.
+fn assert_acyclic(edges: &BTreeMap<&str, BTreeSet<String>>, path: &mut Vec<String>, done: &mut BTreeSet<String>) {
+    let at = path.last().unwrap().clone();
+    if done.contains(&at) {
+        return;
+    }
+    for next in &edges[at.as_str()] {
+        assert!(!path.contains(next), "a dependency cycle: {} -> {next}", path.join(" -> "));
+        path.push(next.clone());
+        assert_acyclic(edges, path, done);
+        path.pop();
+    }
+    done.insert(at);
+}
+
+/// The names a piece of template refers to: `Ref`, `Fn::GetAtt` and `${Name}` or
+/// `${Name.Attribute}` in `Fn::Sub` (pseudo parameters and the Sub's own variables aside).
+fn references(v: &Value, out: &mut BTreeSet<String>) {
+    match v {
+        Value::Object(o) => {
+            if let Some(name) = o.get("Ref").and_then(Value::as_str) {
+                out.insert(name.to_owned());
+            }
+            match o.get("Fn::GetAtt") {
+                Some(Value::Array(a)) => out.extend(a.first().and_then(Value::as_str).map(str::to_owned)),
+                Some(Value::String(s)) => out.extend(s.split('.').next().map(str::to_owned)),
+                _ => {}
+            }
+            let (text, own) = match o.get("Fn::Sub") {
+                Some(Value::String(s)) => (Some(s.as_str()), None),
+                Some(Value::Array(a)) => (a.first().and_then(Value::as_str), a.get(1).and_then(Value::as_object)),
+                _ => (None, None),
+            };
+            for var in text.map(|t| t.split("${").skip(1)).into_iter().flatten() {
+                let name = var.split('}').next().unwrap_or_default().split('.').next().unwrap_or_default();
+                if !name.starts_with("AWS::") && !name.starts_with('!') && !own.is_some_and(|m| m.contains_key(name)) {
+                    out.insert(name.to_owned());
+                }
+            }
+            o.values().for_each(|x| references(x, out));
+        }
+        Value::Array(a) => a.iter().for_each(|x| references(x, out)),
+        _ => {}
+    }
 }
