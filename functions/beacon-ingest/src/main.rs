@@ -18,16 +18,8 @@ async fn main() -> Result<(), lambda_http::Error> {
     let stream = settings.stream(&clients)?;
     let configured = secrets::write_keys(&clients).await?;
     let registry = settings.key_registry(&clients)?;
-    // The secret was just read: only the console's keys are added to it. Without them
-    // (a DynamoDB hiccup at cold start) the configured ones serve until the next refresh.
-    let write_keys = match &registry {
-        Some(registry) => registry.effective(&configured).await.unwrap_or_else(|error| {
-            tracing::error!(%error, "write keys made in the console not read at cold start");
-            configured.clone()
-        }),
-        None => configured.clone(),
-    };
-    let refresh = secrets::KeyRefresh::from_env(&clients, configured).with_registry(registry);
+    let refresh = secrets::KeyRefresh::from_env(&clients, configured.clone()).with_registry(registry);
+    let write_keys = refresh.initial(configured).await;
     let ingestor =
         Arc::new(Ingestor::new(Arc::new(stream), write_keys, ValidationLimits::default(), Arc::new(SystemClock)));
     let router = tidemark_beacon_ingest::router(Arc::clone(&ingestor));

@@ -156,11 +156,24 @@ impl KeyRefresh {
                 }
             }
         };
-        let Some(registry) = &self.registry else { return Some(configured) };
-        match registry.effective(&configured).await {
+        self.add_console_keys(&configured).await
+    }
+
+    /// The keys to start with, from `configured` as [`write_keys`] has just read them:
+    /// only the console's are read. Without them (a DynamoDB hiccup at cold start) the
+    /// configured ones serve until the next refresh.
+    pub async fn initial(&self, configured: WriteKeys) -> WriteKeys {
+        self.add_console_keys(&configured).await.unwrap_or(configured)
+    }
+
+    /// `configured` and the keys made in the console, or `None` (and a log line) when
+    /// those could not be read.
+    async fn add_console_keys(&self, configured: &WriteKeys) -> Option<WriteKeys> {
+        let Some(registry) = &self.registry else { return Some(configured.clone()) };
+        match registry.effective(configured).await {
             Ok(keys) => Some(keys),
             Err(error) => {
-                tracing::error!(%error, "write keys made in the console not refreshed");
+                tracing::error!(%error, "write keys made in the console not read; the keys in use stay");
                 None
             }
         }

@@ -218,3 +218,38 @@ async fn console_write_keys_reach_the_beacon_function_at_its_next_refresh() {
     assert!(ingestor.authenticate(Some(&made.secret)).is_err(), "revoked");
     assert_eq!(ingestor.authenticate(Some("configured-key-1")).unwrap(), "web");
 }
+
+/// At a beacon function's cold start the console's keys join the configured ones, which
+/// were just read; when the console's cannot be read (here: no such table) the
+/// configured ones serve alone rather than none.
+#[tokio::test]
+#[ignore = "needs the AWS emulators: pip install 'moto[server]' osmem-server cargo-lambda; run with -- --include-ignored"]
+async fn cold_start_keys_are_the_configured_and_the_consoles_or_the_configured_alone() {
+    use std::sync::Arc;
+    use std::time::Duration;
+    use tidemark_aws::secrets::KeyRefresh;
+    use tidemark_core::clock::SystemClock;
+    use tidemark_core::ingest::{Ingestor, WriteKeys};
+    use tidemark_core::key_registry::KeyRegistry;
+    let moto = Emulator::moto();
+    let clients = moto.clients().await;
+    provision::kv_table(&clients, "cold-start-keys").await.unwrap();
+    let registry = |table: &str| {
+        let kv = DynamoKv::new(clients.dynamodb.clone(), table).with_retention(Some(Duration::from_secs(3600)));
+        KeyRegistry::new(Arc::new(kv), Arc::new(SystemClock))
+    };
+    let made = registry("cold-start-keys").create("app", None).await.unwrap();
+    let configured = WriteKeys::parse("configured-key-1=web").unwrap();
+    let stream = Arc::new(KinesisStream::new(clients.kinesis.clone(), "unused"));
+    let ingestor_with = |keys| Ingestor::new(stream.clone(), keys, Default::default(), Arc::new(SystemClock));
+
+    let refresh = KeyRefresh::from_env(&clients, configured.clone()).with_registry(Some(registry("cold-start-keys")));
+    let ingestor = ingestor_with(refresh.initial(configured.clone()).await);
+    assert_eq!(ingestor.authenticate(Some(&made.secret)).unwrap(), "app");
+    assert_eq!(ingestor.authenticate(Some("configured-key-1")).unwrap(), "web");
+
+    let refresh = KeyRefresh::from_env(&clients, configured.clone()).with_registry(Some(registry("no-such-table")));
+    let ingestor = ingestor_with(refresh.initial(configured).await);
+    assert!(ingestor.authenticate(Some(&made.secret)).is_err());
+    assert_eq!(ingestor.authenticate(Some("configured-key-1")).unwrap(), "web");
+}
